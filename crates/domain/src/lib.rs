@@ -20,4 +20,4 @@ pub use intervention::{Actor, AuditAction, InterventionId, InterventionKind, Int
 pub use metric::{MetricName, MetricValues};
 pub use sample::{MAX_FUTURE_SKEW, MetricSample, RawSample};
 pub use team_name::TeamName;
-pub use window::{AlertDays, Days, StatsDays, Threshold, TimeRange, TrendDays};
+pub use window::{AlertDays, Days, StatsDays, Threshold, TimeRange, TrendDays, parse_instant};

@@ -1,0 +1,116 @@
+//! Metrics files into validated samples (DESIGN.md §9).
+//!
+//! CSV with a header, NDJSON, a JSON array or Parquet, with the columns
+//! `time, employee_id, team, degree_centrality, betweenness_centrality,
+//! clustering_coeff, burnout_score`: what pandas writes with
+//! `df.to_csv(index=False)` or `df.to_parquet()`. Extra columns are ignored;
+//! a missing required one is an error; `team` may be absent or empty.
+//!
+//! Parsing is all or nothing: the first bad row stops it, and the error names
+//! the row (1 = the first record; a CSV header is not counted) and the field.
+//! Every value goes through [`RawSample::validate`], so the rules live in one
+//! place, the domain crate.
+
+mod csv_format;
+mod json_format;
+mod parquet_format;
+mod time;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use organism_domain::{MetricSample, RawSample, RowError, ValidationError};
+
+pub use time::parse_time;
+
+/// The columns a metrics file must have (`team` may be missing).
+pub const REQUIRED_COLUMNS: [&str; 6] = [
+    "time",
+    "employee_id",
+    "degree_centrality",
+    "betweenness_centrality",
+    "clustering_coeff",
+    "burnout_score",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Ndjson,
+    JsonArray,
+    Parquet,
+}
+
+impl Format {
+    /// From an HTTP Content-Type, parameters (`; charset=utf-8`) ignored.
+    pub fn from_content_type(content_type: &str) -> Option<Format> {
+        let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "text/csv" | "application/csv" => Some(Format::Csv),
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines"
+            | "application/jsonlines" => Some(Format::Ndjson),
+            "application/json" => Some(Format::JsonArray),
+            "application/vnd.apache.parquet" | "application/x-parquet" | "application/parquet" => {
+                Some(Format::Parquet)
+            }
+            _ => None,
+        }
+    }
+
+    /// From a file name's extension.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(Format::Csv),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            "json" => Some(Format::JsonArray),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FormatError {
+    /// A row broke a rule or could not be read.
+    #[error(transparent)]
+    Row(#[from] RowError),
+    /// A required column is absent.
+    #[error("required column {0:?} is missing")]
+    MissingColumn(String),
+    /// The document as a whole cannot be read.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl FormatError {
+    pub(crate) fn row(row: usize, field: &str, message: impl Into<String>) -> Self {
+        FormatError::Row(RowError::new(row, ValidationError::new(field, message)))
+    }
+}
+
+/// Parses a whole document. An empty document (no rows) is zero samples.
+pub fn parse_samples(
+    format: Format,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<MetricSample>, FormatError> {
+    let mut out = Vec::new();
+    let mut push = |row: usize, raw: RawSample| -> Result<(), FormatError> {
+        out.push(raw.validate(now).map_err(|e| RowError::new(row, e))?);
+        Ok(())
+    };
+    match format {
+        Format::Csv => csv_format::read(bytes, &mut push)?,
+        Format::Ndjson => json_format::read_lines(bytes, &mut push)?,
+        Format::JsonArray => json_format::read_array(bytes, &mut push)?,
+        Format::Parquet => parquet_format::read(bytes, &mut push)?,
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
