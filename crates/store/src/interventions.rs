@@ -1,0 +1,290 @@
+//! Interventions and their status machine.
+//!
+//! Every change writes its audit event in the same transaction as the change
+//! itself (through the database function `append_audit_event`), so there is
+//! never a change without its event or an event without its change. The
+//! intervention row is locked (`FOR UPDATE`) while a change is decided, so two
+//! concurrent changes are applied one after the other, each checked against
+//! the status the other left.
+
+use chrono::{DateTime, Utc};
+use organism_domain::{
+    Actor, EmployeeId, InterventionId, InterventionKind, InterventionStatus, ValidationError,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio_postgres::Row;
+
+use crate::{Result, Store, StoreError};
+
+/// The largest `details` document accepted, in bytes of JSON text.
+pub const MAX_DETAILS_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Intervention {
+    pub intervention_id: String,
+    pub kind: String,
+    pub target_employee_id: Option<String>,
+    pub status: InterventionStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub details: Value,
+}
+
+/// A request to create an intervention.
+#[derive(Debug, Clone)]
+pub struct NewIntervention {
+    /// Chosen by the client so that a retried create is recognised; made up
+    /// by the database when absent.
+    pub intervention_id: Option<InterventionId>,
+    pub kind: InterventionKind,
+    pub target_employee_id: Option<EmployeeId>,
+    pub details: Value,
+    pub actor: Actor,
+}
+
+/// A request to move an intervention to another status.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub to: InterventionStatus,
+    pub actor: Actor,
+    /// Recorded in the audit event (a reason, a note).
+    pub details: Value,
+}
+
+/// Whether a create made something new or recognised a retry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Created {
+    pub intervention: Intervention,
+    pub created: bool,
+}
+
+/// Checks a `details` document: a JSON object of bounded size.
+pub fn check_details(details: &Value) -> Result<(), ValidationError> {
+    if !details.is_object() {
+        return Err(ValidationError::new("details", "must be a JSON object"));
+    }
+    let size = details.to_string().len();
+    if size > MAX_DETAILS_BYTES {
+        return Err(ValidationError::new(
+            "details",
+            format!("must be at most {MAX_DETAILS_BYTES} bytes of JSON, got {size}"),
+        ));
+    }
+    Ok(())
+}
+
+fn from_row(row: &Row) -> Result<Intervention> {
+    let status: String = row.get("status");
+    Ok(Intervention {
+        intervention_id: row.get("intervention_id"),
+        kind: row.get("kind"),
+        target_employee_id: row.get("target_employee_id"),
+        status: status
+            .parse()
+            .map_err(|e: ValidationError| StoreError::Database(e.to_string()))?,
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        details: row.get("details"),
+    })
+}
+
+const COLUMNS: &str =
+    "intervention_id, kind, target_employee_id, status, created_at, updated_at, details";
+
+impl Store {
+    /// Creates an intervention in status `proposed`, with its `created`
+    /// event. Creating again with the same id and the same content is a
+    /// retry: it returns the stored intervention and writes nothing. The same
+    /// id with other content is a conflict.
+    pub async fn create_intervention(&self, new: NewIntervention) -> Result<Created> {
+        check_details(&new.details)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let id = new.intervention_id.as_ref().map(|i| i.as_str());
+        let target = new.target_employee_id.as_ref().map(|e| e.as_str());
+        let inserted = tx
+            .query_opt(
+                &format!(
+                    "INSERT INTO interventions (intervention_id, kind, target_employee_id, status,
+                         created_at, updated_at, details)
+                     VALUES (coalesce($1, 'iv-' || gen_random_uuid()::text), $2, $3, 'proposed', now(), now(), $4)
+                     ON CONFLICT (intervention_id) DO NOTHING
+                     RETURNING {COLUMNS}"
+                ),
+                &[&id, &new.kind.as_str(), &target, &new.details],
+            )
+            .await?;
+        let Some(row) = inserted else {
+            let existing = tx
+                .query_one(
+                    &format!("SELECT {COLUMNS} FROM interventions WHERE intervention_id = $1"),
+                    &[&id],
+                )
+                .await?;
+            let existing = from_row(&existing)?;
+            let same = existing.kind == new.kind.as_str()
+                && existing.target_employee_id.as_deref() == target
+                && existing.details == new.details;
+            if !same {
+                return Err(StoreError::Conflict {
+                    code: "intervention_id_taken",
+                    message: format!(
+                        "intervention {:?} already exists with other content",
+                        existing.intervention_id
+                    ),
+                });
+            }
+            return Ok(Created {
+                intervention: existing,
+                created: false,
+            });
+        };
+        let intervention = from_row(&row)?;
+        let event = json!({
+            "status": "proposed",
+            "kind": intervention.kind,
+            "details": intervention.details,
+        });
+        tx.execute(
+            "SELECT 1 FROM append_audit_event($1, 'created', $2, $3, $4)",
+            &[
+                &intervention.intervention_id,
+                &new.actor.as_str(),
+                &target,
+                &event,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Created {
+            intervention,
+            created: true,
+        })
+    }
+
+    /// Moves an intervention to another status along the allowed
+    /// transitions, with its audit event. Asking for the status it already
+    /// has is a retry and changes nothing; any other illegal move is refused
+    /// and leaves both tables unchanged.
+    pub async fn change_status(
+        &self,
+        id: &InterventionId,
+        change: StatusChange,
+    ) -> Result<Intervention> {
+        check_details(&change.details)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM interventions WHERE intervention_id = $1 FOR UPDATE"
+                ),
+                &[&id.as_str()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "intervention",
+                id: id.to_string(),
+            })?;
+        let current = from_row(&row)?;
+        if current.status == change.to {
+            return Ok(current);
+        }
+        if !current.status.can_move_to(change.to) {
+            return Err(StoreError::Conflict {
+                code: "illegal_transition",
+                message: format!(
+                    "intervention {:?} is {}; it cannot move to {} (allowed: {})",
+                    current.intervention_id,
+                    current.status,
+                    change.to,
+                    allowed_from(current.status)
+                ),
+            });
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE interventions SET status = $2, updated_at = now()
+                     WHERE intervention_id = $1 RETURNING {COLUMNS}"
+                ),
+                &[&id.as_str(), &change.to.as_str()],
+            )
+            .await?;
+        let updated = from_row(&row)?;
+        let event = json!({
+            "from": current.status,
+            "to": change.to,
+            "details": change.details,
+        });
+        tx.execute(
+            "SELECT 1 FROM append_audit_event($1, $2, $3, $4, $5)",
+            &[
+                &id.as_str(),
+                &change.to.action().as_str(),
+                &change.actor.as_str(),
+                &updated.target_employee_id,
+                &event,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    pub async fn intervention(&self, id: &InterventionId) -> Result<Intervention> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM interventions WHERE intervention_id = $1"),
+                &[&id.as_str()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "intervention",
+                id: id.to_string(),
+            })?;
+        from_row(&row)
+    }
+
+    /// Interventions, newest first, optionally by status and target.
+    pub async fn list_interventions(
+        &self,
+        status: Option<InterventionStatus>,
+        target: Option<&EmployeeId>,
+        limit: u32,
+    ) -> Result<Vec<Intervention>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM interventions
+                     WHERE ($1::text IS NULL OR status = $1)
+                       AND ($2::text IS NULL OR target_employee_id = $2)
+                     ORDER BY created_at DESC, intervention_id
+                     LIMIT $3"
+                ),
+                &[
+                    &status.map(|s| s.as_str()),
+                    &target.map(|t| t.as_str()),
+                    &i64::from(limit),
+                ],
+            )
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+}
+
+fn allowed_from(status: InterventionStatus) -> String {
+    let next: Vec<&str> = InterventionStatus::ALL
+        .into_iter()
+        .filter(|s| status.can_move_to(*s))
+        .map(|s| s.as_str())
+        .collect();
+    if next.is_empty() {
+        "none, it is final".into()
+    } else {
+        next.join(", ")
+    }
+}

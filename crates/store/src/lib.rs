@@ -1,0 +1,99 @@
+//! Storage of Organism Trends.
+//!
+//! Everything that touches PostgreSQL lives here, and nothing here knows
+//! about HTTP. The [`Store`] is a cheap, cloneable handle (a connection pool,
+//! the engine in use and its settings); each concern has its own module with
+//! its SQL next to the function that runs it:
+//!
+//! * [`config`]: connection and pool settings;
+//! * [`schema`]: versioned, idempotent migrations for both engines;
+//! * [`partitions`]: daily partitions of the portable engine;
+//! * [`writer`]: single samples and all-or-nothing batches (binary COPY);
+//! * [`interventions`] and [`audit`]: the state machine and its hash-chained log;
+//! * [`queries`]: trends, team trends, burnout alerts, statistics.
+
+pub mod audit;
+pub mod config;
+mod engine;
+mod error;
+pub mod interventions;
+pub mod partitions;
+mod pool;
+pub mod queries;
+pub mod schema;
+pub mod writer;
+
+use std::sync::Arc;
+
+pub use config::{DbSettings, EngineChoice};
+pub use engine::Engine;
+pub use error::StoreError;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the database: clone it freely.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: deadpool_postgres::Pool,
+    engine: Engine,
+    settings: Arc<DbSettings>,
+}
+
+impl Store {
+    /// Connects, creates or upgrades the schema (idempotent), and settles the
+    /// engine: the one recorded in the database, or the one `auto` picks.
+    pub async fn open(settings: DbSettings) -> Result<Self> {
+        let pool = pool::build(&settings)?;
+        let engine = {
+            let mut client = pool::get(&pool).await?;
+            schema::migrate(&mut client, &settings.schema, settings.engine).await?
+        };
+        Ok(Self {
+            pool,
+            engine,
+            settings: Arc::new(settings),
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn settings(&self) -> &DbSettings {
+        &self.settings
+    }
+
+    /// A pooled connection, with pool exhaustion and an unreachable database
+    /// told apart.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
+        pool::get(&self.pool).await
+    }
+
+    /// Pool occupancy, for health and metrics.
+    pub fn pool_status(&self) -> deadpool_postgres::Status {
+        self.pool.status()
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// The schema version recorded in the database.
+    pub async fn schema_version(&self) -> Result<i32> {
+        let client = self.client().await?;
+        schema::recorded_version(&client).await
+    }
+
+    /// Drops the schema and everything in it (tests and troubleshooting).
+    pub async fn drop_schema(&self) -> Result<()> {
+        let client = self.client().await?;
+        schema::drop(&client, &self.settings.schema).await
+    }
+
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}

@@ -1,0 +1,56 @@
+//! The connection pool.
+//!
+//! Every connection is set to UTC and to our schema first in `search_path`,
+//! so that `date_trunc('day', …)` means a UTC day and SQL names our tables
+//! without splicing the schema name into every statement.
+
+use std::time::Instant;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::{DbSettings, StoreError};
+
+pub fn build(settings: &DbSettings) -> Result<Pool, StoreError> {
+    settings.validate()?;
+    let mut config = settings.connection.clone();
+    let ours = format!("-c TimeZone=UTC -c search_path={},public", settings.schema);
+    let options = match config.get_options() {
+        Some(existing) if !existing.is_empty() => format!("{existing} {ours}"),
+        _ => ours,
+    };
+    config.options(&options);
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(settings.acquire_timeout);
+    }
+    config.application_name("organism-trends");
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(settings.pool_size)
+        .wait_timeout(Some(settings.acquire_timeout))
+        .create_timeout(Some(settings.acquire_timeout))
+        .recycle_timeout(Some(settings.acquire_timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Schema(format!("cannot build the connection pool: {e}")))
+}
+
+/// Takes a connection, telling a busy pool (every connection in use) from a
+/// database that cannot be reached.
+pub async fn get(pool: &Pool) -> Result<deadpool_postgres::Object, StoreError> {
+    let started = Instant::now();
+    pool.get().await.map_err(|e| match e {
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => StoreError::PoolExhausted {
+            size: pool.status().max_size,
+            waited_ms: started.elapsed().as_millis(),
+        },
+        PoolError::Backend(e) => StoreError::from(e),
+        other => StoreError::Unavailable(other.to_string()),
+    })
+}

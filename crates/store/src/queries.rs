@@ -1,0 +1,485 @@
+//! Trend queries (DESIGN.md §5), the same SQL on both engines.
+//!
+//! Aggregates read `employee_metrics_hourly`, whose columns hold per-hour
+//! sums, sums of squares, minima and maxima, so that days, teams and any
+//! range re-aggregate exactly: an average is Σsum / Σcount, a variance comes
+//! from Σsum and Σsum². Every query takes `now` as an argument, so tests move
+//! the clock instead of waiting.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use organism_domain::{
+    AlertDays, EmployeeId, MetricName, StatsDays, TeamName, Threshold, TimeRange, TrendDays,
+};
+use serde::Serialize;
+
+use crate::{Result, Store, StoreError};
+
+/// Raw samples, or hourly aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    Raw,
+    Hourly,
+}
+
+/// One raw sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RawPoint {
+    pub time: DateTime<Utc>,
+    pub team: Option<String>,
+    pub degree_centrality: f64,
+    pub betweenness_centrality: f64,
+    pub clustering_coeff: f64,
+    pub burnout_score: f64,
+}
+
+/// One hour of one employee: averages of each metric, and the range of the
+/// burnout score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HourlyPoint {
+    pub time: DateTime<Utc>,
+    pub team: Option<String>,
+    pub samples: i64,
+    pub degree_centrality: f64,
+    pub betweenness_centrality: f64,
+    pub clustering_coeff: f64,
+    pub burnout_score: f64,
+    pub burnout_min: f64,
+    pub burnout_max: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TrendPoints {
+    Raw(Vec<RawPoint>),
+    Hourly(Vec<HourlyPoint>),
+}
+
+impl TrendPoints {
+    pub fn len(&self) -> usize {
+        match self {
+            TrendPoints::Raw(p) => p.len(),
+            TrendPoints::Hourly(p) => p.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmployeeTrend {
+    pub employee_id: String,
+    pub resolution: Resolution,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub points: TrendPoints,
+}
+
+/// One UTC day of a team.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamDay {
+    pub day: NaiveDate,
+    /// Distinct employees measured in the team that day.
+    pub members: i64,
+    pub samples: i64,
+    pub degree_centrality: f64,
+    pub betweenness_centrality: f64,
+    pub clustering_coeff: f64,
+    pub burnout_score: f64,
+    pub burnout_max: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamTrend {
+    pub team: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub days: Vec<TeamDay>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BurnoutAlert {
+    pub employee_id: String,
+    pub team: Option<String>,
+    /// The employee's latest score in the window.
+    pub latest_score: f64,
+    pub latest_time: DateTime<Utc>,
+    pub peak_score: f64,
+    pub average_score: f64,
+    pub samples: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricStatistics {
+    pub metric: MetricName,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub count: i64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub avg: Option<f64>,
+    /// Sample standard deviation (n − 1), as PostgreSQL's `stddev` and
+    /// pandas' `std`; absent below two samples.
+    pub stddev: Option<f64>,
+}
+
+fn hour_floor(t: DateTime<Utc>) -> DateTime<Utc> {
+    t - Duration::seconds(i64::from(t.timestamp().rem_euclid(3600) as u32))
+        - Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()))
+}
+
+fn day_floor(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(t, |d| d.and_utc())
+}
+
+/// Average, minimum and maximum expressions over the hourly rollup, per
+/// metric, in `MetricName::ALL` order. Column names come from the enum.
+fn avg_columns() -> String {
+    MetricName::ALL
+        .iter()
+        .map(|m| format!("sum({c}_sum) / sum(samples) AS {c}", c = m.column()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// An employee's samples in a range, raw or hourly. 404 (NotFound) when
+    /// the employee has no data at all; an empty list when it has none in
+    /// the range.
+    pub async fn employee_trend(
+        &self,
+        employee: &EmployeeId,
+        range: TimeRange,
+        hourly: bool,
+    ) -> Result<EmployeeTrend> {
+        let client = self.client().await?;
+        let points = if hourly {
+            let sql = format!(
+                "SELECT bucket, team, samples,
+                        {avgs},
+                        burnout_score_min, burnout_score_max
+                 FROM (SELECT bucket, team, samples, burnout_score_min, burnout_score_max,
+                              {cols}
+                       FROM employee_metrics_hourly
+                       WHERE employee_id = $1 AND bucket >= $2 AND bucket < $3) h
+                 ORDER BY bucket",
+                avgs = MetricName::ALL
+                    .iter()
+                    .map(|m| format!("{c}_sum / samples AS {c}", c = m.column()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                cols = MetricName::ALL
+                    .iter()
+                    .map(|m| format!("{}_sum", m.column()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            let rows = client
+                .query(
+                    &sql,
+                    &[&employee.as_str(), &hour_floor(range.start()), &range.end()],
+                )
+                .await?;
+            TrendPoints::Hourly(
+                rows.iter()
+                    .map(|r| HourlyPoint {
+                        time: r.get(0),
+                        team: r.get(1),
+                        samples: r.get(2),
+                        degree_centrality: r.get(3),
+                        betweenness_centrality: r.get(4),
+                        clustering_coeff: r.get(5),
+                        burnout_score: r.get(6),
+                        burnout_min: r.get(7),
+                        burnout_max: r.get(8),
+                    })
+                    .collect(),
+            )
+        } else {
+            let statement = client
+                .prepare_cached(
+                    "SELECT time, team, degree_centrality, betweenness_centrality, clustering_coeff, burnout_score
+                     FROM employee_metrics
+                     WHERE employee_id = $1 AND time >= $2 AND time < $3
+                     ORDER BY time",
+                )
+                .await?;
+            let rows = client
+                .query(
+                    &statement,
+                    &[&employee.as_str(), &range.start(), &range.end()],
+                )
+                .await?;
+            TrendPoints::Raw(
+                rows.iter()
+                    .map(|r| RawPoint {
+                        time: r.get(0),
+                        team: r.get(1),
+                        degree_centrality: r.get(2),
+                        betweenness_centrality: r.get(3),
+                        clustering_coeff: r.get(4),
+                        burnout_score: r.get(5),
+                    })
+                    .collect(),
+            )
+        };
+        if points.is_empty() && !self.employee_known(employee).await? {
+            return Err(StoreError::NotFound {
+                what: "employee",
+                id: employee.to_string(),
+            });
+        }
+        Ok(EmployeeTrend {
+            employee_id: employee.to_string(),
+            resolution: if hourly {
+                Resolution::Hourly
+            } else {
+                Resolution::Raw
+            },
+            start: range.start(),
+            end: range.end(),
+            points,
+        })
+    }
+
+    /// The last `days` days up to `now`.
+    pub async fn employee_trend_days(
+        &self,
+        employee: &EmployeeId,
+        days: TrendDays,
+        hourly: bool,
+        now: DateTime<Utc>,
+    ) -> Result<EmployeeTrend> {
+        self.employee_trend(
+            employee,
+            days.ending_at(now + organism_domain::MAX_FUTURE_SKEW),
+            hourly,
+        )
+        .await
+        .map(|mut t| {
+            t.start = now - days.duration();
+            t
+        })
+    }
+
+    async fn employee_known(&self, employee: &EmployeeId) -> Result<bool> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM employee_metrics WHERE employee_id = $1)
+                     OR EXISTS (SELECT 1 FROM employee_metrics_hourly WHERE employee_id = $1)",
+                &[&employee.as_str()],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// A team's daily trend over the last `days` UTC calendar days, today
+    /// included: members, the average of each metric and the highest burnout.
+    /// An hour counts for the team its employee was in at the end of that hour.
+    pub async fn team_trend(
+        &self,
+        team: &TeamName,
+        days: TrendDays,
+        now: DateTime<Utc>,
+    ) -> Result<TeamTrend> {
+        let start = day_floor(now) - Duration::days(i64::from(days.get()) - 1);
+        let end = now + organism_domain::MAX_FUTURE_SKEW;
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT (date_trunc('day', bucket))::date AS day,
+                    count(DISTINCT employee_id) AS members,
+                    sum(samples)::bigint AS samples,
+                    {avgs},
+                    max(burnout_score_max) AS burnout_max
+             FROM employee_metrics_hourly
+             WHERE team = $1 AND bucket >= $2 AND bucket < $3
+             GROUP BY 1 ORDER BY 1",
+            avgs = avg_columns()
+        );
+        let rows = client.query(&sql, &[&team.as_str(), &start, &end]).await?;
+        let days_out: Vec<TeamDay> = rows
+            .iter()
+            .map(|r| TeamDay {
+                day: r.get(0),
+                members: r.get(1),
+                samples: r.get(2),
+                degree_centrality: r.get(3),
+                betweenness_centrality: r.get(4),
+                clustering_coeff: r.get(5),
+                burnout_score: r.get(6),
+                burnout_max: r.get(7),
+            })
+            .collect();
+        if days_out.is_empty() {
+            let known: bool = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM employee_metrics WHERE team = $1)
+                         OR EXISTS (SELECT 1 FROM employee_metrics_hourly WHERE team = $1)",
+                    &[&team.as_str()],
+                )
+                .await?
+                .get(0);
+            if !known {
+                return Err(StoreError::NotFound {
+                    what: "team",
+                    id: team.to_string(),
+                });
+            }
+        }
+        Ok(TeamTrend {
+            team: team.to_string(),
+            start,
+            end: now,
+            days: days_out,
+        })
+    }
+
+    /// Employees whose latest score in the last `days` days is at or above
+    /// the threshold, highest first, with their peak and average over the
+    /// window.
+    pub async fn burnout_alerts(
+        &self,
+        threshold: Threshold,
+        days: AlertDays,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BurnoutAlert>> {
+        let start = now - days.duration();
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "WITH latest AS (
+                     SELECT DISTINCT ON (employee_id) employee_id, team, time, burnout_score
+                     FROM employee_metrics
+                     WHERE time >= $1
+                     ORDER BY employee_id, time DESC),
+                 flagged AS (SELECT * FROM latest WHERE burnout_score >= $2)
+                 SELECT f.employee_id, f.team, f.burnout_score, f.time,
+                        s.peak, s.average, s.samples
+                 FROM flagged f
+                 CROSS JOIN LATERAL (
+                     SELECT max(burnout_score) AS peak, avg(burnout_score) AS average, count(*) AS samples
+                     FROM employee_metrics m
+                     WHERE m.employee_id = f.employee_id AND m.time >= $1) s
+                 ORDER BY f.burnout_score DESC, f.employee_id",
+            )
+            .await?;
+        let rows = client
+            .query(&statement, &[&start, &threshold.get()])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| BurnoutAlert {
+                employee_id: r.get(0),
+                team: r.get(1),
+                latest_score: r.get(2),
+                latest_time: r.get(3),
+                peak_score: r.get(4),
+                average_score: r.get(5),
+                samples: r.get(6),
+            })
+            .collect())
+    }
+
+    /// min, max, avg, stddev and count of one metric over the last `days`
+    /// days, from the start of the hour `days` days ago.
+    pub async fn metric_statistics(
+        &self,
+        metric: MetricName,
+        days: StatsDays,
+        now: DateTime<Utc>,
+    ) -> Result<MetricStatistics> {
+        let start = hour_floor(now - days.duration());
+        let end = now + organism_domain::MAX_FUTURE_SKEW;
+        let c = metric.column();
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT coalesce(sum(samples), 0)::bigint, min({c}_min), max({c}_max), sum({c}_sum), sum({c}_sumsq)
+                     FROM employee_metrics_hourly WHERE bucket >= $1 AND bucket < $2"
+                ),
+                &[&start, &end],
+            )
+            .await?;
+        let count: i64 = row.get(0);
+        let sum: Option<f64> = row.get(3);
+        let sumsq: Option<f64> = row.get(4);
+        let (avg, stddev) = moments(count, sum, sumsq);
+        Ok(MetricStatistics {
+            metric,
+            start,
+            end: now,
+            count,
+            min: row.get(1),
+            max: row.get(2),
+            avg,
+            stddev,
+        })
+    }
+
+    /// Samples whose measurement time is within `window` before `now`.
+    pub async fn recent_samples(&self, window: Duration, now: DateTime<Utc>) -> Result<i64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM employee_metrics WHERE time >= $1",
+                &[&(now - window)],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+}
+
+/// Mean and sample standard deviation from count, sum and sum of squares.
+pub fn moments(count: i64, sum: Option<f64>, sumsq: Option<f64>) -> (Option<f64>, Option<f64>) {
+    let (Some(sum), Some(sumsq)) = (sum, sumsq) else {
+        return (None, None);
+    };
+    if count == 0 {
+        return (None, None);
+    }
+    let n = count as f64;
+    let avg = sum / n;
+    let stddev = (count > 1).then(|| ((sumsq - sum * sum / n) / (n - 1.0)).max(0.0).sqrt());
+    (Some(avg), stddev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_match_a_direct_computation() {
+        let xs = [1.0, 2.0, 4.0, 8.0, 16.5];
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let (avg, sd) = moments(
+            5,
+            Some(xs.iter().sum()),
+            Some(xs.iter().map(|x| x * x).sum()),
+        );
+        assert!((avg.unwrap() - mean).abs() < 1e-12);
+        assert!((sd.unwrap() - var.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_single_sample_has_no_standard_deviation() {
+        assert_eq!(moments(1, Some(3.0), Some(9.0)), (Some(3.0), None));
+        assert_eq!(moments(0, None, None), (None, None));
+    }
+
+    #[test]
+    fn hour_and_day_floors() {
+        let t = DateTime::parse_from_rfc3339("2026-03-04T05:06:07.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(hour_floor(t).to_rfc3339(), "2026-03-04T05:00:00+00:00");
+        assert_eq!(day_floor(t).to_rfc3339(), "2026-03-04T00:00:00+00:00");
+    }
+}

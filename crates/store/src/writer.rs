@@ -1,0 +1,196 @@
+//! Writing metric samples.
+//!
+//! A batch goes by binary `COPY` into a per-connection temporary staging
+//! table, then one `INSERT … SELECT … ON CONFLICT (employee_id, time) DO
+//! UPDATE` moves it into `employee_metrics`, all in one transaction: the batch
+//! is written whole or not at all, and writing the same batch again replaces
+//! rows instead of duplicating them. Within a batch, the last sample for an
+//! (employee, time) wins, as it would if the samples had been sent one by
+//! one. Rows whose values did not change are not rewritten, so a retried
+//! batch costs reads, not dead tuples.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use futures_util::{Stream, StreamExt, pin_mut};
+use organism_domain::MetricSample;
+use serde::Serialize;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+
+use crate::{Engine, Result, Store, partitions};
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct WriteSummary {
+    /// Samples received.
+    pub received: usize,
+    /// Distinct (employee, time) samples now stored: received less the
+    /// repeats within the batch.
+    pub stored: usize,
+    /// Rows inserted or changed; 0 when the same batch is written again.
+    pub changed: u64,
+}
+
+const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS metrics_staging (
+    ord bigint NOT NULL,
+    time timestamptz NOT NULL,
+    employee_id text NOT NULL,
+    team text,
+    degree_centrality double precision NOT NULL,
+    betweenness_centrality double precision NOT NULL,
+    clustering_coeff double precision NOT NULL,
+    burnout_score double precision NOT NULL
+) ON COMMIT DELETE ROWS";
+
+const COPY: &str = "COPY metrics_staging (ord, time, employee_id, team, degree_centrality,
+    betweenness_centrality, clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)";
+
+const COPY_TYPES: [Type; 8] = [
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+];
+
+const MERGE: &str = "INSERT INTO employee_metrics AS m (time, employee_id, team, degree_centrality,
+        betweenness_centrality, clustering_coeff, burnout_score)
+    SELECT DISTINCT ON (employee_id, time) time, employee_id, team, degree_centrality,
+        betweenness_centrality, clustering_coeff, burnout_score
+    FROM metrics_staging
+    ORDER BY employee_id, time, ord DESC
+    ON CONFLICT (employee_id, time) DO UPDATE SET
+        team = EXCLUDED.team,
+        degree_centrality = EXCLUDED.degree_centrality,
+        betweenness_centrality = EXCLUDED.betweenness_centrality,
+        clustering_coeff = EXCLUDED.clustering_coeff,
+        burnout_score = EXCLUDED.burnout_score
+    WHERE (m.team, m.degree_centrality, m.betweenness_centrality, m.clustering_coeff, m.burnout_score)
+        IS DISTINCT FROM (EXCLUDED.team, EXCLUDED.degree_centrality, EXCLUDED.betweenness_centrality,
+                          EXCLUDED.clustering_coeff, EXCLUDED.burnout_score)";
+
+const INSERT_ONE: &str = "INSERT INTO employee_metrics AS m (time, employee_id, team, degree_centrality,
+        betweenness_centrality, clustering_coeff, burnout_score)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (employee_id, time) DO UPDATE SET
+        team = EXCLUDED.team,
+        degree_centrality = EXCLUDED.degree_centrality,
+        betweenness_centrality = EXCLUDED.betweenness_centrality,
+        clustering_coeff = EXCLUDED.clustering_coeff,
+        burnout_score = EXCLUDED.burnout_score
+    WHERE (m.team, m.degree_centrality, m.betweenness_centrality, m.clustering_coeff, m.burnout_score)
+        IS DISTINCT FROM (EXCLUDED.team, EXCLUDED.degree_centrality, EXCLUDED.betweenness_centrality,
+                          EXCLUDED.clustering_coeff, EXCLUDED.burnout_score)";
+
+impl Store {
+    /// Writes one sample (replacing an earlier one for the same employee and
+    /// time).
+    pub async fn write_sample(&self, sample: &MetricSample) -> Result<WriteSummary> {
+        let mut client = self.client().await?;
+        if self.engine() == Engine::Portable {
+            partitions::ensure(&mut client, &[sample.time.date_naive()]).await?;
+        }
+        let v = &sample.values;
+        let team = sample.team.as_ref().map(|t| t.as_str());
+        let statement = client.prepare_cached(INSERT_ONE).await?;
+        let changed = client
+            .execute(
+                &statement,
+                &[
+                    &sample.time,
+                    &sample.employee_id.as_str(),
+                    &team,
+                    &v.degree_centrality,
+                    &v.betweenness_centrality,
+                    &v.clustering_coeff,
+                    &v.burnout_score,
+                ],
+            )
+            .await?;
+        Ok(WriteSummary {
+            received: 1,
+            stored: 1,
+            changed,
+        })
+    }
+
+    /// Writes a batch, all or nothing.
+    pub async fn write_batch(&self, samples: &[MetricSample]) -> Result<WriteSummary> {
+        let chunks = futures_util::stream::iter([Ok(samples.to_vec())]);
+        self.write_chunks(chunks).await
+    }
+
+    /// Writes a stream of chunks (a large file read piece by piece) in one
+    /// transaction: an error in any chunk, from the stream or the database,
+    /// leaves nothing written.
+    pub async fn write_chunks<S>(&self, chunks: S) -> Result<WriteSummary>
+    where
+        S: Stream<Item = Result<Vec<MetricSample>>>,
+    {
+        let mut client = self.client().await?;
+        client.batch_execute(STAGING).await?;
+        let tx = client.transaction().await?;
+        // Start clean: a staging table left with rows by an interrupted
+        // transaction was emptied by its rollback, but be explicit.
+        tx.batch_execute("TRUNCATE metrics_staging").await?;
+        let mut received = 0usize;
+        let mut days = BTreeSet::<NaiveDate>::new();
+        pin_mut!(chunks);
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            if chunk.is_empty() {
+                continue;
+            }
+            let sink = tx.copy_in(COPY).await?;
+            let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+            pin_mut!(writer);
+            for sample in &chunk {
+                let ord = received as i64;
+                received += 1;
+                days.insert(sample.time.date_naive());
+                let v = &sample.values;
+                let team = sample.team.as_ref().map(|t| t.as_str());
+                let row: [&(dyn ToSql + Sync); 8] = [
+                    &ord,
+                    &sample.time,
+                    &sample.employee_id.as_str(),
+                    &team,
+                    &v.degree_centrality,
+                    &v.betweenness_centrality,
+                    &v.clustering_coeff,
+                    &v.burnout_score,
+                ];
+                writer.as_mut().write(&row).await?;
+            }
+            writer.finish().await?;
+        }
+        if received == 0 {
+            return Ok(WriteSummary::default());
+        }
+        if self.engine() == Engine::Portable {
+            // On another connection, so that the strong lock of CREATE TABLE
+            // is never taken inside this write (see partitions.rs).
+            let days: Vec<NaiveDate> = days.into_iter().collect();
+            let mut other = self.client().await?;
+            partitions::ensure(&mut other, &days).await?;
+        }
+        let stored: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM (SELECT DISTINCT employee_id, time FROM metrics_staging) d",
+                &[],
+            )
+            .await?
+            .get(0);
+        let changed = tx.execute(MERGE, &[]).await?;
+        tx.commit().await?;
+        Ok(WriteSummary {
+            received,
+            stored: stored as usize,
+            changed,
+        })
+    }
+}
