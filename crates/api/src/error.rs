@@ -1,0 +1,134 @@
+//! One error type for every handler, turned into the JSON error body of
+//! DESIGN.md §5 in one place. Internal errors are logged with their detail
+//! and shown to the caller only as "internal error".
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use organism_domain::{RowError, ValidationError};
+use organism_store::StoreError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A parameter or body field broke a rule: 400 naming it.
+    #[error("{0}")]
+    BadParameter(ValidationError),
+    /// A row of a batch broke a rule: 422 naming the row and field.
+    #[error("{0}")]
+    BadRow(RowError),
+    /// The body is not what the endpoint reads (malformed JSON, a file that
+    /// cannot be read, a missing column).
+    #[error("{message}")]
+    BadBody { code: &'static str, message: String },
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{message}")]
+    Unavailable {
+        code: &'static str,
+        message: String,
+        retry_after_s: u32,
+    },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(field: &str, message: impl Into<String>) -> Self {
+        ApiError::BadParameter(ValidationError::new(field, message))
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            ApiError::BadRow(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_row"),
+            ApiError::BadBody { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
+            ApiError::Conflict { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::BadParameter(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(v) => ApiError::BadParameter(v),
+            StoreError::InvalidRow(r) => ApiError::BadRow(r),
+            StoreError::NotFound { what, id } => ApiError::NotFound {
+                code: match what {
+                    "employee" => "employee_not_found",
+                    "team" => "team_not_found",
+                    "intervention" => "intervention_not_found",
+                    _ => "not_found",
+                },
+                message: format!("no {what} {id:?}"),
+            },
+            StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
+            e @ StoreError::PoolExhausted { .. } => ApiError::Unavailable {
+                code: "pool_exhausted",
+                message: e.to_string(),
+                retry_after_s: 1,
+            },
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                ApiError::Unavailable {
+                    code: "database_unavailable",
+                    message: "the database is unavailable; retry later".into(),
+                    retry_after_s: 5,
+                }
+            }
+            e @ (StoreError::Schema(_) | StoreError::Database(_)) => {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut body = json!({ "error": { "code": code, "message": message } });
+        match &self {
+            ApiError::BadParameter(v) => body["error"]["field"] = json!(v.field),
+            ApiError::BadRow(r) => {
+                body["error"]["row"] = json!(r.row);
+                body["error"]["field"] = json!(r.field);
+            }
+            _ => {}
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::Unavailable { retry_after_s, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+        }
+        response
+    }
+}

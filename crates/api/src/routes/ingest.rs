@@ -1,0 +1,69 @@
+//! `POST /api/metrics`: a batch of samples in any of the four formats.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use chrono::Utc;
+use organism_formats::{Format, FormatError};
+use organism_store::writer::WriteSummary;
+
+use crate::params::Params;
+use crate::{ApiError, AppState};
+
+/// The body's format from its Content-Type, or 415 naming the accepted ones.
+fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    Format::from_content_type(content_type).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(format!(
+            "Content-Type {content_type:?} is not supported; send application/json (an array), application/x-ndjson, text/csv or application/vnd.apache.parquet"
+        ))
+    })
+}
+
+/// Maps a body-reading failure: over the limit is 413, anything else 400.
+pub fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::BadBody {
+            code: "unreadable_body",
+            message: rejection.body_text(),
+        }
+    }
+}
+
+pub async fn write_metrics(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<WriteSummary>), ApiError> {
+    Params::parse(query.as_deref(), &[])?;
+    let format = format_of(&headers)?;
+    let body = body.map_err(|e| body_error(e, state.config.body_limit))?;
+    // Parsing a large file is CPU work: keep it off the async workers.
+    let samples = tokio::task::spawn_blocking(move || {
+        organism_formats::parse_samples(format, &body, Utc::now())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("parser task: {e}")))?
+    .map_err(|e| match e {
+        FormatError::Row(row) => ApiError::BadRow(row),
+        FormatError::MissingColumn(column) => ApiError::BadBody {
+            code: "missing_column",
+            message: format!("required column {column:?} is missing"),
+        },
+        other => ApiError::BadBody {
+            code: "malformed_body",
+            message: other.to_string(),
+        },
+    })?;
+    let summary = state.store.write_batch(&samples).await?;
+    state.metrics.record_write(summary.received);
+    Ok((StatusCode::OK, Json(summary)))
+}

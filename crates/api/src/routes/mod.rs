@@ -1,0 +1,316 @@
+//! The route table: every endpoint, its handler and its documentation.
+
+mod audit;
+mod dashboard;
+mod health;
+mod ingest;
+mod interventions;
+mod openapi;
+mod respond;
+mod trends;
+
+use axum::routing::{MethodRouter, get, patch, post};
+
+use crate::{ApiError, AppState};
+
+/// One documented parameter.
+#[derive(Debug)]
+pub struct ParamDoc {
+    pub name: &'static str,
+    /// "path" or "query".
+    pub location: &'static str,
+    pub required: bool,
+    /// A JSON Schema fragment.
+    pub schema: &'static str,
+    pub description: &'static str,
+}
+
+/// One endpoint: path, method, handler and what the OpenAPI document says.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub params: &'static [ParamDoc],
+    /// Request body media types, if it takes a body.
+    pub body: &'static [&'static str],
+    /// Status codes it answers besides 200.
+    pub errors: &'static [u16],
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+const fn path(name: &'static str, description: &'static str) -> ParamDoc {
+    ParamDoc {
+        name,
+        location: "path",
+        required: true,
+        schema: r#"{"type":"string"}"#,
+        description,
+    }
+}
+
+const fn query(name: &'static str, schema: &'static str, description: &'static str) -> ParamDoc {
+    ParamDoc {
+        name,
+        location: "query",
+        required: false,
+        schema,
+        description,
+    }
+}
+
+const fn required(mut p: ParamDoc) -> ParamDoc {
+    p.required = true;
+    p
+}
+
+const DAYS_730: ParamDoc = query(
+    "days",
+    r#"{"type":"integer","minimum":1,"maximum":730,"default":30}"#,
+    "window in days, ending now",
+);
+const USE_HOURLY: ParamDoc = query(
+    "use_hourly",
+    r#"{"type":"boolean","default":false}"#,
+    "hourly aggregates instead of raw samples",
+);
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/api/trends/employee/{employee_id}",
+        summary: "An employee's trend over the last `days` days (raw or hourly). Answers text/csv when asked.",
+        params: &[
+            path("employee_id", "pseudonymous employee id"),
+            DAYS_730,
+            USE_HOURLY,
+        ],
+        body: &[],
+        errors: &[400, 404, 503],
+        handler: || get(trends::employee),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/trends/employee/{employee_id}/range",
+        summary: "An employee's trend between two dates. A bare date as end_date means the end of that day.",
+        params: &[
+            path("employee_id", "pseudonymous employee id"),
+            required(query(
+                "start_date",
+                r#"{"type":"string","format":"date-time"}"#,
+                "RFC 3339 timestamp or YYYY-MM-DD",
+            )),
+            required(query(
+                "end_date",
+                r#"{"type":"string","format":"date-time"}"#,
+                "RFC 3339 timestamp or YYYY-MM-DD",
+            )),
+            USE_HOURLY,
+        ],
+        body: &[],
+        errors: &[400, 404, 503],
+        handler: || get(trends::employee_range),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/trends/team/{team_name}",
+        summary: "A team's daily trend: members, average of each metric, highest burnout.",
+        params: &[path("team_name", "team name"), DAYS_730],
+        body: &[],
+        errors: &[400, 404, 503],
+        handler: || get(trends::team),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/trends/burnout-alerts",
+        summary: "Employees whose latest burnout score in the window is at or above the threshold, highest first.",
+        params: &[
+            query(
+                "threshold",
+                r#"{"type":"number","minimum":0,"maximum":100,"default":70}"#,
+                "burnout threshold",
+            ),
+            query(
+                "days",
+                r#"{"type":"integer","minimum":1,"maximum":90,"default":7}"#,
+                "window in days",
+            ),
+        ],
+        body: &[],
+        errors: &[400, 503],
+        handler: || get(trends::burnout_alerts),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/trends/statistics/{metric_name}",
+        summary: "min, max, avg, stddev and count of one metric.",
+        params: &[
+            path(
+                "metric_name",
+                "degree_centrality, betweenness_centrality, clustering_coeff or burnout_score",
+            ),
+            query(
+                "days",
+                r#"{"type":"integer","minimum":1,"maximum":365,"default":30}"#,
+                "window in days",
+            ),
+        ],
+        body: &[],
+        errors: &[400, 503],
+        handler: || get(trends::statistics),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/trends/health",
+        summary: "Database reachable, engine, schema version, samples in the last hour, pool.",
+        params: &[],
+        body: &[],
+        errors: &[503],
+        handler: || get(health::health),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/metrics",
+        summary: "Write a batch of samples, all or nothing; the same batch again changes nothing.",
+        params: &[],
+        body: &[
+            "application/json",
+            "application/x-ndjson",
+            "text/csv",
+            "application/vnd.apache.parquet",
+        ],
+        errors: &[400, 413, 415, 422, 503],
+        handler: || post(ingest::write_metrics),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/interventions",
+        summary: "Create an intervention (status proposed) with its audit event. Retrying with the same id and content returns it unchanged.",
+        params: &[],
+        body: &["application/json"],
+        errors: &[400, 415, 422, 503],
+        handler: || post(interventions::create),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/interventions",
+        summary: "List interventions, newest first.",
+        params: &[
+            query(
+                "status",
+                r#"{"type":"string","enum":["proposed","approved","active","completed","cancelled","rolled_back"]}"#,
+                "status filter",
+            ),
+            query("target", r#"{"type":"string"}"#, "target employee id"),
+            query(
+                "limit",
+                r#"{"type":"integer","minimum":1,"maximum":1000,"default":100}"#,
+                "most rows returned",
+            ),
+        ],
+        body: &[],
+        errors: &[400, 503],
+        handler: || get(interventions::list),
+    },
+    Endpoint {
+        method: "patch",
+        path: "/api/interventions/{intervention_id}",
+        summary: "Move an intervention to another status along the allowed transitions.",
+        params: &[path("intervention_id", "intervention id")],
+        body: &["application/json"],
+        errors: &[400, 404, 415, 422, 503],
+        handler: || patch(interventions::change_status),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/audit",
+        summary: "Audit events, oldest first, one page at a time (keyset cursor).",
+        params: &[
+            query(
+                "intervention_id",
+                r#"{"type":"string"}"#,
+                "only this intervention",
+            ),
+            query(
+                "action",
+                r#"{"type":"string","enum":["created","approved","activated","completed","cancelled","rolled_back"]}"#,
+                "only this action",
+            ),
+            query(
+                "start",
+                r#"{"type":"string","format":"date-time"}"#,
+                "events at or after",
+            ),
+            query(
+                "end",
+                r#"{"type":"string","format":"date-time"}"#,
+                "events before",
+            ),
+            query(
+                "limit",
+                r#"{"type":"integer","minimum":1,"maximum":1000,"default":100}"#,
+                "page size",
+            ),
+            query(
+                "cursor",
+                r#"{"type":"string"}"#,
+                "next_cursor of the previous page",
+            ),
+        ],
+        body: &[],
+        errors: &[400, 503],
+        handler: || get(audit::events),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/audit/verify",
+        summary: "Check the audit log's hash chain; reports the first broken link.",
+        params: &[],
+        body: &[],
+        errors: &[503],
+        handler: || get(audit::verify),
+    },
+    Endpoint {
+        method: "get",
+        path: "/metrics",
+        summary: "Prometheus metrics (text format).",
+        params: &[],
+        body: &[],
+        errors: &[],
+        handler: || get(health::prometheus),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/openapi.json",
+        summary: "This document.",
+        params: &[],
+        body: &[],
+        errors: &[],
+        handler: || get(openapi::document),
+    },
+    Endpoint {
+        method: "get",
+        path: "/",
+        summary: "The dashboard.",
+        params: &[],
+        body: &[],
+        errors: &[],
+        handler: || get(dashboard::index),
+    },
+];
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound {
+        code: "no_such_route",
+        message: "no such endpoint; see /api/openapi.json".into(),
+    }
+}
+
+pub async fn method_not_allowed() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(serde_json::json!({"error": {"code": "method_not_allowed", "message": "method not allowed on this endpoint"}})),
+    )
+        .into_response()
+}

@@ -1,0 +1,98 @@
+//! `GET /api/openapi.json`, built from the route table.
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+use super::ENDPOINTS;
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        400 => "bad parameter (names the parameter and its allowed range)",
+        401 => "no or unknown API key",
+        403 => "the key's role or teams do not allow this",
+        404 => "no such employee, team, intervention or route",
+        413 => "body too large",
+        415 => "unsupported Content-Type",
+        422 => "a row or a request that cannot be applied (names the row and field)",
+        503 => "database unavailable or pool exhausted; see Retry-After",
+        _ => "error",
+    }
+}
+
+pub fn build() -> Value {
+    let mut paths = Map::new();
+    for e in ENDPOINTS {
+        let params: Vec<Value> = e
+            .params
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "in": p.location,
+                    "required": p.required,
+                    "description": p.description,
+                    "schema": serde_json::from_str::<Value>(p.schema).unwrap_or(Value::Null),
+                })
+            })
+            .collect();
+        let mut responses = Map::new();
+        responses.insert("200".into(), json!({"description": "success"}));
+        let error_schema = json!({"$ref": "#/components/schemas/Error"});
+        for code in e.errors {
+            responses.insert(
+                code.to_string(),
+                json!({"description": reason(*code), "content": {"application/json": {"schema": error_schema}}}),
+            );
+        }
+        let mut operation = json!({
+            "summary": e.summary,
+            "operationId": format!("{}_{}", e.method, e.path.trim_matches('/').replace(['/', '{', '}', '-', '.'], "_")),
+            "parameters": params,
+            "responses": responses,
+        });
+        if !e.body.is_empty() {
+            let content: Map<String, Value> =
+                e.body.iter().map(|t| (t.to_string(), json!({}))).collect();
+            operation["requestBody"] = json!({"required": true, "content": content});
+        }
+        let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        entry[e.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Organism Trends",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Time-series memory of the Causal Organism platform: network metrics over time, interventions and their audit trail.",
+        },
+        "paths": paths,
+        "components": {"schemas": {"Error": {
+            "type": "object",
+            "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"},
+                "field": {"type": "string"}, "row": {"type": "integer"}}}}
+        }}},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_of_the_table_is_in_the_document() {
+        let doc = build();
+        for e in ENDPOINTS {
+            assert!(
+                doc["paths"][e.path][e.method].is_object(),
+                "{} {}",
+                e.method,
+                e.path
+            );
+        }
+    }
+}

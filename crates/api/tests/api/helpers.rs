@@ -1,0 +1,135 @@
+//! Spawning the app (zero2prod's `tests/api/helpers.rs`).
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use organism_api::{ApiConfig, AppState};
+use organism_store::{Engine, Store};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    _stop: oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(ApiConfig::default()).await
+}
+
+pub async fn spawn_with(config: ApiConfig) -> TestApp {
+    let store = organism_testkit::store(Engine::Portable).await;
+    spawn_on(store, config).await
+}
+
+pub async fn spawn_on(store: Store, config: ApiConfig) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let state = AppState::new(store.clone(), config);
+    tokio::spawn(organism_api::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        store,
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_body(path, "application/json", body.to_string())
+            .await
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Rows in employee_metrics, counted through the API's own statistics
+    /// would hide bugs; count through a superuser connection instead.
+    pub async fn metric_rows(&self) -> i64 {
+        let client = organism_testkit::superuser(self.store.settings(), "organism").await;
+        client
+            .query_one("SELECT count(*) FROM employee_metrics", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    pub async fn audit_rows(&self) -> i64 {
+        let client = organism_testkit::superuser(self.store.settings(), "organism").await;
+        client
+            .query_one("SELECT count(*) FROM intervention_audit_log", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// A sample as JSON, `minutes_ago` before now.
+pub fn sample(employee: &str, team: &str, minutes_ago: i64, burnout: f64) -> Value {
+    let time: DateTime<Utc> = Utc::now() - Duration::minutes(minutes_ago);
+    json!({
+        "time": time.to_rfc3339(),
+        "employee_id": employee,
+        "team": team,
+        "degree_centrality": 0.25,
+        "betweenness_centrality": 0.1,
+        "clustering_coeff": 0.5,
+        "burnout_score": burnout,
+    })
+}
+
+/// Asserts the DESIGN.md §5 error body and returns its code.
+pub fn error_code(body: &Value) -> String {
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"));
+    assert!(body["error"]["message"].is_string(), "{body}");
+    code.to_string()
+}

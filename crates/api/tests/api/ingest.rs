@@ -1,0 +1,113 @@
+//! `POST /api/metrics`: formats, all-or-nothing, idempotence, limits.
+
+use organism_api::ApiConfig;
+use serde_json::json;
+
+use crate::helpers::{error_code, sample, spawn_app, spawn_with};
+
+#[tokio::test]
+async fn a_json_batch_is_written_and_a_retry_changes_nothing() {
+    let app = spawn_app().await;
+    let batch = json!([sample("e1", "T", 5, 10.0), sample("e2", "T", 5, 20.0)]);
+    let (status, body) = app.post_json("/api/metrics", &batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["received"].as_i64(), body["changed"].as_i64()),
+        (Some(2), Some(2))
+    );
+    let (status, body) = app.post_json("/api/metrics", &batch).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["changed"], 0);
+    assert_eq!(app.metric_rows().await, 2);
+}
+
+#[tokio::test]
+async fn ndjson_and_csv_bodies_are_accepted() {
+    let app = spawn_app().await;
+    let ndjson = format!(
+        "{}\n{}\n",
+        sample("n1", "T", 5, 1.0),
+        sample("n2", "T", 5, 2.0)
+    );
+    let (status, body) = app
+        .post_body("/api/metrics", "application/x-ndjson", ndjson)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let time = (chrono::Utc::now() - chrono::Duration::minutes(3)).to_rfc3339();
+    let csv = format!(
+        "time,employee_id,team,degree_centrality,betweenness_centrality,clustering_coeff,burnout_score,extra\n\
+         {time},c1,Core,0.1,0.2,0.3,44.5,ignored\n{time},c2,,0.1,0.2,0.3,45,x\n"
+    );
+    let (status, body) = app
+        .post_body("/api/metrics", "text/csv; charset=utf-8", csv)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.metric_rows().await, 4);
+}
+
+#[tokio::test]
+async fn one_bad_row_rejects_the_batch_naming_row_and_field() {
+    let app = spawn_app().await;
+    let mut bad = sample("e2", "T", 5, 20.0);
+    bad["burnout_score"] = json!(101.0);
+    let batch = json!([sample("e1", "T", 5, 10.0), bad, sample("e3", "T", 5, 30.0)]);
+    let (status, body) = app.post_json("/api/metrics", &batch).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_code(&body), "invalid_row");
+    assert_eq!(body["error"]["row"], 2);
+    assert_eq!(body["error"]["field"], "burnout_score");
+    assert_eq!(
+        app.metric_rows().await,
+        0,
+        "nothing of a rejected batch is written"
+    );
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_and_write_nothing() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_body("/api/metrics", "application/json", "[{\"time\": ")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = app
+        .post_body(
+            "/api/metrics",
+            "text/csv",
+            "time,employee_id\n2026-01-01T00:00:00Z,e1\n",
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_code(&body), "missing_column");
+    let (status, _) = app
+        .post_body(
+            "/api/metrics",
+            "application/vnd.apache.parquet",
+            "not a parquet file",
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(app.metric_rows().await, 0);
+}
+
+#[tokio::test]
+async fn an_unsupported_content_type_is_415() {
+    let app = spawn_app().await;
+    for ct in ["text/plain", "application/xml", ""] {
+        let (status, body) = app.post_body("/api/metrics", ct, "[]").await;
+        assert_eq!(status, 415, "{ct:?}");
+        assert_eq!(error_code(&body), "unsupported_media_type");
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = spawn_with(ApiConfig { body_limit: 1024 }).await;
+    let batch: Vec<_> = (0..50)
+        .map(|i| sample(&format!("e{i}"), "T", 5, 1.0))
+        .collect();
+    let (status, body) = app.post_json("/api/metrics", &json!(batch)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(error_code(&body), "payload_too_large");
+    assert_eq!(app.metric_rows().await, 0);
+}

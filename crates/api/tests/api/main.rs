@@ -1,0 +1,8 @@
+//! HTTP-level tests: the real app on a random port, a fresh database each.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod helpers;
+mod ingest;
+mod interventions;
+mod operations;
+mod trends;

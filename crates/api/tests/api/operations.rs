@@ -1,0 +1,105 @@
+//! Health, Prometheus metrics, OpenAPI, unknown routes, database down.
+
+use organism_api::ApiConfig;
+use organism_pgcluster::{ClusterOptions, EmbeddedCluster};
+use organism_store::{DbSettings, EngineChoice, Store};
+
+use crate::helpers::{error_code, spawn_app, spawn_on};
+
+#[tokio::test]
+async fn health_reports_the_engine_and_schema_version() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/api/trends/health").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"]["reachable"], true);
+    assert_eq!(body["database"]["engine"], "portable");
+    assert!(body["database"]["schema_version"].as_i64().unwrap() >= 2);
+    assert_eq!(body["samples_last_hour"], 0);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get_json("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    for e in organism_api::routes::ENDPOINTS {
+        assert!(
+            doc["paths"][e.path][e.method].is_object(),
+            "{} {}",
+            e.method,
+            e.path
+        );
+    }
+    for path in [
+        "/api/trends/employee/{employee_id}",
+        "/api/trends/employee/{employee_id}/range",
+        "/api/trends/team/{team_name}",
+        "/api/trends/burnout-alerts",
+        "/api/trends/statistics/{metric_name}",
+        "/api/trends/health",
+        "/api/metrics",
+        "/api/interventions",
+        "/api/interventions/{intervention_id}",
+        "/api/audit",
+        "/api/audit/verify",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+}
+
+#[tokio::test]
+async fn prometheus_metrics_count_requests() {
+    let app = spawn_app().await;
+    app.get("/api/trends/health").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("organism_http_requests_total{method=\"GET\",route=\"/api/trends/health\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("organism_db_pool_max_size 8"));
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_json_404() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/api/nothing/here").await;
+    assert_eq!((status, error_code(&body).as_str()), (404, "no_such_route"));
+}
+
+#[tokio::test]
+async fn with_the_database_down_requests_get_503_with_retry_after() {
+    let root = std::env::temp_dir().join(format!("organism-test-{}-down", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut options = ClusterOptions::new(&root);
+    options.durable = false;
+    let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(options))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut settings = DbSettings::from_url(&cluster.connection_string("postgres"))
+        .unwrap()
+        .with_engine(EngineChoice::Portable);
+    settings.acquire_timeout = std::time::Duration::from_millis(500);
+    let store = Store::open(settings).await.unwrap();
+    let app = spawn_on(store, ApiConfig::default()).await;
+    let (status, _) = app.get_json("/api/trends/health").await;
+    assert_eq!(status, 200);
+
+    let mut cluster = cluster;
+    tokio::task::spawn_blocking(move || {
+        cluster.stop();
+        drop(cluster);
+    })
+    .await
+    .unwrap();
+
+    let response = app.get("/api/trends/burnout-alerts").await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "database_unavailable");
+    let response = app.get("/api/trends/health").await;
+    assert_eq!(response.status(), 503);
+    let _ = std::fs::remove_dir_all(&root);
+}
