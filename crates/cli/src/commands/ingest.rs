@@ -1,0 +1,106 @@
+//! `organism ingest FILE…`: each file all or nothing, with a progress bar.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::Utc;
+use clap::Args;
+use futures_util::stream;
+use organism_domain::MetricSample;
+use organism_formats::{Format, FormatError};
+use organism_store::StoreError;
+
+use crate::config::GlobalArgs;
+use crate::database::Database;
+
+#[derive(Debug, Clone, Args)]
+pub struct IngestArgs {
+    /// Metrics files: .csv, .parquet, .ndjson/.jsonl or .json (an array).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Samples per COPY round trip.
+    #[arg(long, default_value_t = 50_000)]
+    pub chunk_rows: usize,
+}
+
+pub async fn run(global: &GlobalArgs, args: IngestArgs) -> anyhow::Result<()> {
+    // Check every file's format before opening anything.
+    let mut files = Vec::new();
+    for path in &args.files {
+        let format = Format::from_path(path).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: unknown file type (expected .csv, .parquet, .ndjson, .jsonl or .json)",
+                path.display()
+            )
+        })?;
+        files.push((path.clone(), format));
+    }
+    let db = Database::open(global).await?;
+    let result = ingest(&db, &files, args.chunk_rows.max(1)).await;
+    db.close().await;
+    result
+}
+
+async fn ingest(
+    db: &Database,
+    files: &[(PathBuf, Format)],
+    chunk_rows: usize,
+) -> anyhow::Result<()> {
+    let mut total = 0usize;
+    let started = Instant::now();
+    for (path, format) in files {
+        let progress = indicatif::ProgressBar::new_spinner();
+        progress.set_message(format!("reading {}", path.display()));
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let format = *format;
+        let samples = tokio::task::spawn_blocking(move || {
+            organism_formats::parse_samples(format, &bytes, Utc::now())
+        })
+        .await?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {}; nothing of it was written",
+                path.display(),
+                describe(&e)
+            )
+        })?;
+        progress.finish_and_clear();
+        let bar = indicatif::ProgressBar::new(samples.len() as u64);
+        bar.set_style(indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+        )?);
+        bar.set_message(path.display().to_string());
+        let chunks: Vec<Vec<MetricSample>> =
+            samples.chunks(chunk_rows).map(<[_]>::to_vec).collect();
+        let bar_for_stream = bar.clone();
+        let stream = stream::iter(chunks.into_iter().map(move |c| {
+            bar_for_stream.inc(c.len() as u64);
+            Ok::<_, StoreError>(c)
+        }));
+        let summary =
+            db.store.write_chunks(stream).await.map_err(|e| {
+                anyhow::anyhow!("{}: {e}; nothing of it was written", path.display())
+            })?;
+        bar.finish_and_clear();
+        println!(
+            "{}: {} rows read, {} stored, {} new or changed",
+            path.display(),
+            summary.received,
+            summary.stored,
+            summary.changed
+        );
+        total += summary.received;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{total} rows in {secs:.1} s ({:.0} rows/s)",
+        total as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+fn describe(e: &FormatError) -> String {
+    e.to_string()
+}

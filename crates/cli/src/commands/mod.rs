@@ -1,0 +1,7 @@
+//! One module per command.
+
+pub mod audit;
+pub mod demo;
+pub mod ingest;
+pub mod migrate;
+pub mod serve;

@@ -1,0 +1,123 @@
+//! Every setting of the binary, read once from flags and environment
+//! (DESIGN.md §6, §8), then passed down.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use organism_store::{DbSettings, EngineChoice};
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// PostgreSQL connection URL or key=value string; overrides TIMESCALE_*.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Database host; when neither this nor DATABASE_URL is set, the embedded cluster is used.
+    #[arg(long, env = "TIMESCALE_HOST", global = true)]
+    pub timescale_host: Option<String>,
+    #[arg(long, env = "TIMESCALE_PORT", default_value_t = 5432, global = true)]
+    pub timescale_port: u16,
+    #[arg(long, env = "TIMESCALE_DB", default_value = "postgres", global = true)]
+    pub timescale_db: String,
+    #[arg(
+        long,
+        env = "TIMESCALE_USER",
+        default_value = "postgres",
+        global = true
+    )]
+    pub timescale_user: String,
+    #[arg(
+        long,
+        env = "TIMESCALE_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub timescale_password: Option<String>,
+    /// auto | timescale | portable.
+    #[arg(long, env = "ORGANISM_ENGINE", default_value = "auto", global = true)]
+    pub engine: EngineChoice,
+    /// Directory of the embedded cluster.
+    #[arg(
+        long,
+        env = "ORGANISM_DATA_DIR",
+        default_value = "./organism-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Schema holding every table.
+    #[arg(
+        long,
+        env = "ORGANISM_SCHEMA",
+        default_value = "organism",
+        global = true
+    )]
+    pub schema: String,
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "ORGANISM_POOL_SIZE", default_value_t = 20, global = true)]
+    pub pool_size: usize,
+    /// Seconds a request waits for a free connection before 503.
+    #[arg(
+        long,
+        env = "ORGANISM_POOL_TIMEOUT",
+        default_value_t = 5.0,
+        global = true
+    )]
+    pub pool_timeout: f64,
+    /// Directory of the PostgreSQL server binaries for the embedded cluster
+    /// (default: found on PATH or under /usr/lib/postgresql/*/bin).
+    #[arg(long, env = "ORGANISM_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(
+        long,
+        env = "ORGANISM_LOG",
+        default_value = "info,tower_http=warn",
+        global = true
+    )]
+    pub log: String,
+    /// PATH, to find the server binaries.
+    #[arg(long, env = "PATH", hide = true, global = true)]
+    pub search_path: Option<String>,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum DatabaseTarget {
+    /// A server given by DATABASE_URL or TIMESCALE_HOST.
+    External(Box<DbSettings>),
+    /// The embedded cluster in this directory.
+    Embedded(PathBuf),
+}
+
+impl GlobalArgs {
+    pub fn target(&self) -> anyhow::Result<DatabaseTarget> {
+        let settings = if let Some(url) = &self.database_url {
+            DbSettings::from_url(url)?
+        } else if let Some(host) = &self.timescale_host {
+            DbSettings::from_parts(
+                host,
+                self.timescale_port,
+                &self.timescale_db,
+                &self.timescale_user,
+                self.timescale_password.as_deref(),
+            )
+        } else {
+            return Ok(DatabaseTarget::Embedded(self.data_dir.clone()));
+        };
+        Ok(DatabaseTarget::External(Box::new(self.tune(settings)?)))
+    }
+
+    /// Applies pool, schema and engine settings.
+    pub fn tune(&self, mut settings: DbSettings) -> anyhow::Result<DbSettings> {
+        if !(self.pool_timeout.is_finite() && self.pool_timeout > 0.0) {
+            anyhow::bail!("--pool-timeout must be a positive number of seconds");
+        }
+        settings.pool_size = self.pool_size;
+        settings.acquire_timeout = Duration::from_secs_f64(self.pool_timeout);
+        settings.schema = self.schema.clone();
+        settings.engine = self.engine;
+        settings.validate()?;
+        Ok(settings)
+    }
+}

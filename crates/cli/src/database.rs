@@ -1,0 +1,87 @@
+//! Opening the store: on a configured server, or on the embedded cluster,
+//! which is started here and stopped when the returned guard is dropped.
+
+use organism_pgcluster::{ClusterOptions, EmbeddedCluster};
+use organism_store::{DbSettings, Store};
+
+use crate::config::{DatabaseTarget, GlobalArgs};
+
+/// The database in use; keeps the embedded cluster alive while held.
+#[derive(Debug)]
+pub struct Database {
+    pub store: Store,
+    cluster: Option<EmbeddedCluster>,
+}
+
+/// The database the embedded cluster keeps our data in.
+const EMBEDDED_DB: &str = "organism";
+
+impl Database {
+    pub async fn open(args: &GlobalArgs) -> anyhow::Result<Self> {
+        match args.target()? {
+            DatabaseTarget::External(settings) => {
+                let store = Store::open(*settings).await?;
+                Ok(Self {
+                    store,
+                    cluster: None,
+                })
+            }
+            DatabaseTarget::Embedded(dir) => {
+                let mut options = ClusterOptions::new(&dir);
+                options.bin_dir = args.pg_bin_dir.clone();
+                options.search_path = args.search_path.clone();
+                options.settings = vec![
+                    ("shared_buffers".into(), "512MB".into()),
+                    ("maintenance_work_mem".into(), "256MB".into()),
+                    ("work_mem".into(), "32MB".into()),
+                    ("max_wal_size".into(), "4GB".into()),
+                    ("checkpoint_timeout".into(), "15min".into()),
+                ];
+                tracing::info!(dir = %dir.display(), "no database configured: using the embedded PostgreSQL cluster");
+                let cluster =
+                    tokio::task::spawn_blocking(move || EmbeddedCluster::start(options)).await??;
+                create_database_if_missing(&cluster).await?;
+                let settings = args.tune(DbSettings::from_url(
+                    &cluster.connection_string(EMBEDDED_DB),
+                )?)?;
+                let store = Store::open(settings).await?;
+                Ok(Self {
+                    store,
+                    cluster: Some(cluster),
+                })
+            }
+        }
+    }
+
+    /// Closes the pool, then stops the embedded cluster, if any.
+    pub async fn close(mut self) {
+        self.store.close();
+        if let Some(mut cluster) = self.cluster.take() {
+            let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+        }
+    }
+}
+
+async fn create_database_if_missing(cluster: &EmbeddedCluster) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(
+        &cluster.connection_string("postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&EMBEDDED_DB],
+        )
+        .await?
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE DATABASE {EMBEDDED_DB}"))
+            .await?;
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! `organism`: the binary of Organism Trends (DESIGN.md §8).
+
+mod commands;
+mod config;
+mod database;
+mod shutdown;
+mod synth;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::GlobalArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "organism",
+    version,
+    about = "Organism Trends: the time-series memory of the Causal Organism platform"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API and dashboard until Ctrl-C or SIGTERM.
+    Serve(commands::serve::ServeArgs),
+    /// Create or upgrade the schema, then exit.
+    Migrate,
+    /// Load metrics files (.csv, .parquet, .ndjson/.jsonl, .json), each all or nothing.
+    Ingest(commands::ingest::IngestArgs),
+    /// Embedded database + a synthetic organisation + serve.
+    Demo(commands::demo::DemoArgs),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.global.log)?)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(&cli.global, args).await,
+            Command::Migrate => commands::migrate::run(&cli.global).await,
+            Command::Ingest(args) => commands::ingest::run(&cli.global, args).await,
+            Command::Demo(args) => commands::demo::run(&cli.global, args).await,
+            Command::Audit(command) => commands::audit::run(&cli.global, command).await,
+        }
+    })
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks to build and run Organism Trends:
+# the PostgreSQL server binaries (the embedded cluster is made from them).
+# Sourced by demo.sh and test.sh. Starts nothing: the Debian package's own
+# cluster is kept from starting, and stopped if it started anyway.
+
+have_pg_server() {
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+ensure_pg_server() {
+    have_pg_server && return 0
+    echo "== installing the PostgreSQL server binaries (Debian package postgresql)"
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql postgresql-contrib
+    as_root rm -f /usr/sbin/policy-rc.d
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_lsclusters --no-header 2>/dev/null | while read -r ver name _; do
+            as_root pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
+        done
+    fi
+}
