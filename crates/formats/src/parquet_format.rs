@@ -88,10 +88,7 @@ fn floats(batch: &RecordBatch, name: &str, first_row: usize) -> Result<Float64Ar
 type RowTime = Option<Result<DateTime<Utc>, String>>;
 
 /// Microseconds since the epoch for each row, or `None` for a null.
-fn times(
-    batch: &RecordBatch,
-    first_row: usize,
-) -> Result<Vec<RowTime>, FormatError> {
+fn times(batch: &RecordBatch, first_row: usize) -> Result<Vec<RowTime>, FormatError> {
     let array = column(batch, "time").ok_or_else(|| FormatError::MissingColumn("time".into()))?;
     let n = array.len();
     let from_nanos = |v: i64| Ok(DateTime::from_timestamp_nanos(v));

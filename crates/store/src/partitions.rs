@@ -9,7 +9,7 @@
 //! days ahead of time, so that on-demand creation is rare.
 
 use chrono::{Days, NaiveDate};
-use deadpool_postgres::GenericClient;
+use tokio_postgres::GenericClient;
 
 use crate::StoreError;
 
@@ -25,7 +25,7 @@ pub fn partition_name(day: NaiveDate) -> String {
 /// Creates the partitions of the given days that do not exist yet. Returns
 /// how many were created.
 pub async fn ensure(
-    client: &mut deadpool_postgres::Object,
+    client: &mut tokio_postgres::Client,
     days: &[NaiveDate],
 ) -> Result<usize, StoreError> {
     if days.is_empty() {
@@ -58,7 +58,8 @@ pub async fn ensure(
     Ok(missing.len())
 }
 
-async fn missing(
+/// The days among `days` that have no partition yet.
+pub(crate) async fn missing(
     client: &impl GenericClient,
     days: &[NaiveDate],
 ) -> Result<Vec<NaiveDate>, StoreError> {
@@ -108,5 +109,17 @@ mod tests {
         let b = partition_name(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
         assert_eq!(a, "employee_metrics_p20231231");
         assert!(a < b);
+    }
+}
+
+impl crate::Store {
+    /// The days that have a partition, oldest first (portable engine; empty
+    /// on timescale, whose chunks TimescaleDB manages).
+    pub async fn partition_days(&self) -> Result<Vec<NaiveDate>, StoreError> {
+        if self.engine() != crate::Engine::Portable {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        list(&**client).await
     }
 }

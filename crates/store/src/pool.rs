@@ -11,8 +11,8 @@ use tokio_postgres::NoTls;
 
 use crate::{DbSettings, StoreError};
 
-pub fn build(settings: &DbSettings) -> Result<Pool, StoreError> {
-    settings.validate()?;
+/// The connection settings with our session options applied.
+fn connection_config(settings: &DbSettings) -> tokio_postgres::Config {
     let mut config = settings.connection.clone();
     let ours = format!("-c TimeZone=UTC -c search_path={},public", settings.schema);
     let options = match config.get_options() {
@@ -24,8 +24,13 @@ pub fn build(settings: &DbSettings) -> Result<Pool, StoreError> {
         config.connect_timeout(settings.acquire_timeout);
     }
     config.application_name("organism-trends");
+    config
+}
+
+pub fn build(settings: &DbSettings) -> Result<Pool, StoreError> {
+    settings.validate()?;
     let manager = Manager::from_config(
-        config,
+        connection_config(settings),
         NoTls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
@@ -53,4 +58,17 @@ pub async fn get(pool: &Pool) -> Result<deadpool_postgres::Object, StoreError> {
         PoolError::Backend(e) => StoreError::from(e),
         other => StoreError::Unavailable(other.to_string()),
     })
+}
+
+/// A connection outside the pool, for short maintenance work that must not
+/// wait for a pooled connection while the caller holds one (a writer making
+/// a missing partition). It closes when dropped.
+pub async fn dedicated(settings: &DbSettings) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = connection_config(settings).connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "maintenance connection ended");
+        }
+    });
+    Ok(client)
 }

@@ -172,11 +172,17 @@ impl Store {
             return Ok(WriteSummary::default());
         }
         if self.engine() == Engine::Portable {
-            // On another connection, so that the strong lock of CREATE TABLE
-            // is never taken inside this write (see partitions.rs).
+            // Missing partitions are made on a short-lived connection of
+            // their own, so that the strong lock of CREATE TABLE is never
+            // held for the rest of this write (see partitions.rs), and so
+            // that concurrent writers never wait on the pool for a second
+            // connection while holding one. Usually every day has its
+            // partition already (the scheduler makes them ahead).
             let days: Vec<NaiveDate> = days.into_iter().collect();
-            let mut other = self.client().await?;
-            partitions::ensure(&mut other, &days).await?;
+            if !partitions::missing(&*tx, &days).await?.is_empty() {
+                let mut other = crate::pool::dedicated(self.settings()).await?;
+                partitions::ensure(&mut other, &days).await?;
+            }
         }
         let stored: i64 = tx
             .query_one(

@@ -131,7 +131,6 @@ pub async fn store_or_skip(engine: Engine, test: &str) -> Option<Store> {
         && let Some(why) = timescale_unavailable()
     {
         eprintln!("SKIPPED {test} on the timescale engine: {why}");
-        println!("SKIPPED {test} on the timescale engine: {why}");
         return None;
     }
     Some(store(engine).await)
