@@ -99,6 +99,18 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<NaiveDate>, StoreEr
         .collect())
 }
 
+impl crate::Store {
+    /// The days that have a partition, oldest first (portable engine; empty
+    /// on timescale, whose chunks TimescaleDB manages).
+    pub async fn partition_days(&self) -> Result<Vec<NaiveDate>, StoreError> {
+        if self.engine() != crate::Engine::Portable {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        list(&**client).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,17 +121,5 @@ mod tests {
         let b = partition_name(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
         assert_eq!(a, "employee_metrics_p20231231");
         assert!(a < b);
-    }
-}
-
-impl crate::Store {
-    /// The days that have a partition, oldest first (portable engine; empty
-    /// on timescale, whose chunks TimescaleDB manages).
-    pub async fn partition_days(&self) -> Result<Vec<NaiveDate>, StoreError> {
-        if self.engine() != crate::Engine::Portable {
-            return Ok(Vec::new());
-        }
-        let client = self.client().await?;
-        list(&**client).await
     }
 }
