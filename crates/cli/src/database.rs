@@ -27,16 +27,9 @@ impl Database {
                 })
             }
             DatabaseTarget::Embedded(dir) => {
-                let mut options = ClusterOptions::new(&dir);
+                let mut options = ClusterOptions::new(&dir).for_service();
                 options.bin_dir = args.pg_bin_dir.clone();
                 options.search_path = args.search_path.clone();
-                options.settings = vec![
-                    ("shared_buffers".into(), "512MB".into()),
-                    ("maintenance_work_mem".into(), "256MB".into()),
-                    ("work_mem".into(), "32MB".into()),
-                    ("max_wal_size".into(), "4GB".into()),
-                    ("checkpoint_timeout".into(), "15min".into()),
-                ];
                 tracing::info!(dir = %dir.display(), "no database configured: using the embedded PostgreSQL cluster");
                 let cluster =
                     tokio::task::spawn_blocking(move || EmbeddedCluster::start(options)).await??;

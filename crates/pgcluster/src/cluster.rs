@@ -97,6 +97,23 @@ impl ClusterOptions {
             start_timeout: Duration::from_secs(60),
         }
     }
+
+    /// Memory and checkpoint settings for a cluster that serves the
+    /// application (the embedded default, benchmarks): sized for a small
+    /// machine that bulk-loads time series.
+    pub fn for_service(mut self) -> Self {
+        self.settings.extend(
+            [
+                ("shared_buffers", "512MB"),
+                ("maintenance_work_mem", "256MB"),
+                ("work_mem", "32MB"),
+                ("max_wal_size", "4GB"),
+                ("checkpoint_timeout", "15min"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        self
+    }
 }
 
 /// A running private cluster. Dropping it stops the server (fast shutdown).
