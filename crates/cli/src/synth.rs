@@ -97,7 +97,7 @@ impl SyntheticOrg {
                 let drifts = rng.random_bool(1.0 / 12.0) && spec.days >= 10;
                 let drift = drifts.then(|| {
                     let days = f64::from(spec.days);
-                    let start_day = rng.random_range(0.0..(days * 0.6));
+                    let start_day = rng.random_range(0.0..(days * 0.85));
                     Drift {
                         start_day,
                         intervention_day: start_day + rng.random_range(14.0..35.0),

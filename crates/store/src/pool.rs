@@ -14,7 +14,10 @@ use crate::{DbSettings, StoreError};
 /// The connection settings with our session options applied.
 fn connection_config(settings: &DbSettings) -> tokio_postgres::Config {
     let mut config = settings.connection.clone();
-    let ours = format!("-c TimeZone=UTC -c search_path={},public", settings.schema);
+    let ours = format!(
+        "-c TimeZone=UTC -c client_min_messages=warning -c search_path={},public",
+        settings.schema
+    );
     let options = match config.get_options() {
         Some(existing) if !existing.is_empty() => format!("{existing} {ours}"),
         _ => ours,

@@ -7,7 +7,7 @@ use chrono::Utc;
 use clap::Args;
 use futures_util::stream;
 use organism_domain::MetricSample;
-use organism_formats::{Format, FormatError};
+use organism_formats::Format;
 use organism_store::StoreError;
 
 use crate::config::GlobalArgs;
@@ -60,11 +60,7 @@ async fn ingest(
         })
         .await?
         .map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {}; nothing of it was written",
-                path.display(),
-                describe(&e)
-            )
+            anyhow::anyhow!("{}: {e}; nothing of it was written", path.display())
         })?;
         progress.finish_and_clear();
         let bar = indicatif::ProgressBar::new(samples.len() as u64);
@@ -99,8 +95,4 @@ async fn ingest(
         total as f64 / secs.max(1e-9)
     );
     Ok(())
-}
-
-fn describe(e: &FormatError) -> String {
-    e.to_string()
 }
