@@ -111,3 +111,83 @@ async fn a_body_over_the_limit_is_413() {
     assert_eq!(error_code(&body), "payload_too_large");
     assert_eq!(app.metric_rows().await, 0);
 }
+
+/// A Parquet file of `n` samples for employee `e0…`, one minute apart.
+fn parquet_file(n: usize, burnout_last: f64) -> Vec<u8> {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::ArrowWriter;
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("employee_id", DataType::Utf8, false),
+        Field::new("team", DataType::Utf8, true),
+        Field::new("degree_centrality", DataType::Float64, false),
+        Field::new("betweenness_centrality", DataType::Float64, false),
+        Field::new("clustering_coeff", DataType::Float64, false),
+        Field::new("burnout_score", DataType::Float64, false),
+    ]));
+    let now = chrono::Utc::now().timestamp_micros();
+    let times: Vec<i64> = (0..n as i64).map(|i| now - (i + 1) * 60_000_000).collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+    let mut burnout = vec![50.0; n];
+    burnout[n - 1] = burnout_last;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+            Arc::new(StringArray::from(ids)),
+            Arc::new(StringArray::from(vec![Some("Core"); n])),
+            Arc::new(Float64Array::from(vec![0.2; n])),
+            Arc::new(Float64Array::from(vec![0.1; n])),
+            Arc::new(Float64Array::from(vec![0.4; n])),
+            Arc::new(Float64Array::from(burnout)),
+        ],
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    out
+}
+
+#[tokio::test]
+async fn a_parquet_body_is_written_whole_or_not_at_all() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_body(
+            "/api/metrics",
+            "application/vnd.apache.parquet",
+            parquet_file(5, 101.0),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_code(&body), "invalid_row");
+    assert_eq!(
+        (
+            body["error"]["row"].as_u64(),
+            body["error"]["field"].as_str()
+        ),
+        (Some(5), Some("burnout_score"))
+    );
+    assert_eq!(app.metric_rows().await, 0);
+
+    let (status, body) = app
+        .post_body(
+            "/api/metrics",
+            "application/vnd.apache.parquet",
+            parquet_file(5, 60.0),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stored"], 5);
+    assert_eq!(app.metric_rows().await, 5);
+}

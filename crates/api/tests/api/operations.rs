@@ -103,3 +103,42 @@ async fn with_the_database_down_requests_get_503_with_retry_after() {
     assert_eq!(response.status(), 503);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test]
+async fn with_every_connection_busy_requests_get_503_pool_exhausted() {
+    let mut settings = organism_testkit::fresh_database()
+        .await
+        .with_engine(EngineChoice::Portable);
+    settings.pool_size = 1;
+    settings.acquire_timeout = std::time::Duration::from_millis(300);
+    let store = Store::open(settings).await.unwrap();
+    let app = spawn_on(store.clone(), ApiConfig::default()).await;
+
+    // Hold the only connection: a batch whose input has not ended.
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(async move {
+        let chunks = futures_util::stream::once(async move {
+            let _ = wait.await;
+            Ok(Vec::new())
+        });
+        store.write_chunks(chunks).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let response = app.get("/api/trends/statistics/burnout_score").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "pool_exhausted");
+
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    let (status, _) = app.get_json("/api/trends/statistics/burnout_score").await;
+    assert_eq!(status, 200);
+}

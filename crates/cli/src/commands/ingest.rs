@@ -59,9 +59,7 @@ async fn ingest(
             organism_formats::parse_samples(format, &bytes, Utc::now())
         })
         .await?
-        .map_err(|e| {
-            anyhow::anyhow!("{}: {e}; nothing of it was written", path.display())
-        })?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing of it was written", path.display()))?;
         progress.finish_and_clear();
         let bar = indicatif::ProgressBar::new(samples.len() as u64);
         bar.set_style(indicatif::ProgressStyle::with_template(
