@@ -33,6 +33,8 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Embedded database + a synthetic organisation + serve.
     Demo(commands::demo::DemoArgs),
+    /// Run the lifecycle jobs now (the hourly rollup's refresh).
+    Maintain(commands::maintain::MaintainArgs),
     /// Audit log tools.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -53,6 +55,7 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate => commands::migrate::run(&cli.global).await,
             Command::Ingest(args) => commands::ingest::run(&cli.global, args).await,
             Command::Demo(args) => commands::demo::run(&cli.global, args).await,
+            Command::Maintain(args) => commands::maintain::run(&cli.global, args).await,
             Command::Audit(command) => commands::audit::run(&cli.global, command).await,
         }
     })

@@ -10,6 +10,7 @@
 //! * [`partitions`]: daily partitions of the portable engine;
 //! * [`writer`]: single samples and all-or-nothing batches (binary COPY);
 //! * [`interventions`] and [`audit`]: the state machine and its hash-chained log;
+//! * [`rollup`]: the hourly rollup's refresh;
 //! * [`queries`]: trends, team trends, burnout alerts, statistics.
 
 pub mod audit;
@@ -20,6 +21,7 @@ pub mod interventions;
 pub mod partitions;
 mod pool;
 pub mod queries;
+pub mod rollup;
 pub mod schema;
 pub mod writer;
 

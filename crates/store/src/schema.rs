@@ -33,6 +33,11 @@ const PORTABLE: &[Migration] = &[
         name: "metrics",
         sql: include_str!("../migrations/portable/0002_metrics.sql"),
     },
+    Migration {
+        version: 3,
+        name: "hourly_rollup",
+        sql: include_str!("../migrations/portable/0003_hourly_rollup.sql"),
+    },
 ];
 
 const TIMESCALE: &[Migration] = &[
@@ -41,6 +46,11 @@ const TIMESCALE: &[Migration] = &[
         version: 2,
         name: "metrics",
         sql: include_str!("../migrations/timescale/0002_metrics.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "hourly_rollup",
+        sql: include_str!("../migrations/timescale/0003_hourly_rollup.sql"),
     },
 ];
 

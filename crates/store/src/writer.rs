@@ -11,14 +11,14 @@
 
 use std::collections::BTreeSet;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::{Stream, StreamExt, pin_mut};
 use organism_domain::MetricSample;
 use serde::Serialize;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::{Engine, Result, Store, partitions};
+use crate::{Engine, Result, Store, partitions, rollup};
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -96,8 +96,10 @@ impl Store {
         }
         let v = &sample.values;
         let team = sample.team.as_ref().map(|t| t.as_str());
-        let statement = client.prepare_cached(INSERT_ONE).await?;
-        let changed = client
+        let tx = client.transaction().await?;
+        let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
+        let statement = tx.prepare_cached(INSERT_ONE).await?;
+        let changed = tx
             .execute(
                 &statement,
                 &[
@@ -111,6 +113,18 @@ impl Store {
                 ],
             )
             .await?;
+        if let Some(watermark) = watermark
+            && sample.time < watermark
+        {
+            tx.execute(
+                "INSERT INTO rollup_invalidations (bucket) VALUES (date_trunc('hour', $1::timestamptz))
+                 ON CONFLICT (bucket) DO NOTHING",
+                &[&sample.time],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.rollup_late_hours(sample.time, sample.time).await;
         Ok(WriteSummary {
             received: 1,
             stored: 1,
@@ -139,6 +153,7 @@ impl Store {
         tx.batch_execute("TRUNCATE metrics_staging").await?;
         let mut received = 0usize;
         let mut days = BTreeSet::<NaiveDate>::new();
+        let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
         pin_mut!(chunks);
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk?;
@@ -152,6 +167,10 @@ impl Store {
                 let ord = received as i64;
                 received += 1;
                 days.insert(sample.time.date_naive());
+                span = Some(match span {
+                    None => (sample.time, sample.time),
+                    Some((lo, hi)) => (lo.min(sample.time), hi.max(sample.time)),
+                });
                 let v = &sample.values;
                 let team = sample.team.as_ref().map(|t| t.as_str());
                 let row: [&(dyn ToSql + Sync); 8] = [
@@ -191,8 +210,21 @@ impl Store {
             )
             .await?
             .get(0);
+        let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
         let changed = tx.execute(MERGE, &[]).await?;
+        if let Some(watermark) = watermark {
+            tx.execute(
+                "INSERT INTO rollup_invalidations (bucket)
+                 SELECT DISTINCT date_trunc('hour', time) FROM metrics_staging WHERE time < $1
+                 ON CONFLICT (bucket) DO NOTHING",
+                &[&watermark],
+            )
+            .await?;
+        }
         tx.commit().await?;
+        if let Some((lo, hi)) = span {
+            self.rollup_late_hours(lo, hi).await;
+        }
         Ok(WriteSummary {
             received,
             stored: stored as usize,

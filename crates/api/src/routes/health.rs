@@ -22,15 +22,17 @@ pub async fn health(
     let probe = async {
         let version = store.schema_version().await?;
         let recent = store.recent_samples(Duration::hours(1), Utc::now()).await?;
-        Ok::<_, organism_store::StoreError>((version, recent))
+        let watermark = store.rollup_watermark().await?;
+        Ok::<_, organism_store::StoreError>((version, recent, watermark))
     };
     let (status, body) = match probe.await {
-        Ok((version, recent)) => (
+        Ok((version, recent, watermark)) => (
             StatusCode::OK,
             json!({
                 "status": "ok",
                 "database": {"reachable": true, "engine": store.engine(), "schema_version": version},
                 "samples_last_hour": recent,
+                "rollup": {"materialised_until": watermark},
                 "pool": pool,
             }),
         ),

@@ -87,6 +87,13 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
             "Wrote {written} samples and {interventions} interventions in {secs:.1} s ({:.0} samples/s).",
             written as f64 / secs
         );
+        let started = std::time::Instant::now();
+        let report = store.refresh_rollup(Utc::now()).await?;
+        println!(
+            "Rolled up {} employee-hours in {:.1} s.",
+            report.rows_written,
+            started.elapsed().as_secs_f64()
+        );
     }
     if args.no_serve {
         return Ok(());

@@ -3,5 +3,6 @@
 pub mod audit;
 pub mod demo;
 pub mod ingest;
+pub mod maintain;
 pub mod migrate;
 pub mod serve;

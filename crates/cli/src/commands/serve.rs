@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use chrono::Utc;
 use clap::Args;
 use organism_api::{ApiConfig, AppState};
 
@@ -39,6 +40,36 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
     );
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
     ready();
-    organism_api::serve(listener, state, shutdown::signal()).await?;
+    let scheduler = tokio::spawn(refresh_every_hour(db.store.clone()));
+    let served = organism_api::serve(listener, state, shutdown::signal()).await;
+    scheduler.abort();
+    served?;
     Ok(())
+}
+
+/// The scheduler: refreshes the hourly rollup at start and a few minutes
+/// after every hour. Several instances may run it: the refresh locks the
+/// rollup's state row, so refreshes run one at a time.
+async fn refresh_every_hour(store: organism_store::Store) {
+    loop {
+        let started = std::time::Instant::now();
+        match store.refresh_rollup(Utc::now()).await {
+            Ok(report) => tracing::info!(
+                watermark = %report.watermark,
+                late_hours = report.hours_recomputed,
+                rows = report.rows_written,
+                seconds = started.elapsed().as_secs_f64(),
+                "hourly rollup refreshed"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "hourly rollup refresh failed; retrying next hour")
+            }
+        }
+        let now = Utc::now();
+        let next = organism_store::rollup::hour_start(now) + chrono::Duration::minutes(62);
+        let wait = (next - now)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(3600));
+        tokio::time::sleep(wait).await;
+    }
 }

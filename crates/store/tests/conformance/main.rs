@@ -7,5 +7,6 @@
 mod audit;
 mod data;
 mod queries;
+mod rollup;
 mod schema;
 mod writer;

@@ -1,0 +1,161 @@
+//! The hourly rollup: the materialised hours give the numbers the raw rows
+//! give, late data is visible at once and materialised at the next refresh.
+
+use chrono::Duration;
+use organism_domain::{EmployeeId, MetricName, StatsDays, TeamName, TrendDays};
+use organism_testkit::organism_store::queries::{
+    HourlyPoint, MetricStatistics, TeamDay, TrendPoints,
+};
+use organism_testkit::organism_store::{Engine, Store};
+
+use crate::data::{at, count_rows, now, sample, seed};
+
+struct Answers {
+    hourly: Vec<HourlyPoint>,
+    team: Vec<TeamDay>,
+    stats: Vec<MetricStatistics>,
+}
+
+async fn answers(store: &Store) -> Answers {
+    let trend = store
+        .employee_trend_days(
+            &EmployeeId::parse("emp_a").unwrap(),
+            TrendDays::new(30).unwrap(),
+            true,
+            now(),
+        )
+        .await
+        .unwrap();
+    let TrendPoints::Hourly(hourly) = trend.points else {
+        panic!("hourly points expected")
+    };
+    let team = store
+        .team_trend(
+            &TeamName::parse("Core").unwrap(),
+            TrendDays::new(30).unwrap(),
+            now(),
+        )
+        .await
+        .unwrap()
+        .days;
+    let mut stats = Vec::new();
+    for metric in MetricName::ALL {
+        let s = store
+            .metric_statistics(metric, StatsDays::new(365).unwrap(), now())
+            .await
+            .unwrap();
+        stats.push(s);
+    }
+    Answers {
+        hourly,
+        team,
+        stats,
+    }
+}
+
+/// Equal up to floating-point summation order.
+fn assert_same(a: &Answers, b: &Answers) {
+    assert_eq!(a.hourly.len(), b.hourly.len());
+    for (x, y) in a.hourly.iter().zip(&b.hourly) {
+        assert_eq!((x.time, x.samples, &x.team), (y.time, y.samples, &y.team));
+        assert!((x.burnout_score - y.burnout_score).abs() < 1e-9);
+        assert!((x.degree_centrality - y.degree_centrality).abs() < 1e-12);
+        assert_eq!(
+            (x.burnout_min, x.burnout_max),
+            (y.burnout_min, y.burnout_max)
+        );
+    }
+    assert_eq!(a.team.len(), b.team.len());
+    for (x, y) in a.team.iter().zip(&b.team) {
+        assert_eq!(
+            (x.day, x.members, x.samples, x.burnout_max),
+            (y.day, y.members, y.samples, y.burnout_max)
+        );
+        assert!((x.burnout_score - y.burnout_score).abs() < 1e-9);
+        assert!((x.clustering_coeff - y.clustering_coeff).abs() < 1e-12);
+    }
+    for (x, y) in a.stats.iter().zip(&b.stats) {
+        assert_eq!((x.count, x.min, x.max), (y.count, y.min, y.max));
+        assert!((x.avg.unwrap() - y.avg.unwrap()).abs() < 1e-9);
+        assert!((x.stddev.unwrap() - y.stddev.unwrap()).abs() < 1e-9);
+    }
+}
+
+async fn the_materialised_rollup_equals_the_raw_aggregation(store: Store) {
+    seed(&store).await;
+    let from_raw = answers(&store).await;
+    if store.engine() == Engine::Portable {
+        // Nothing is materialised before the first refresh. (On timescale,
+        // writing these old samples already refreshed their hours.)
+        assert_eq!(store.rollup_watermark().await.unwrap(), None);
+    }
+    let report = store.refresh_rollup(now()).await.unwrap();
+    assert_eq!(report.watermark, now());
+    assert_eq!(store.rollup_watermark().await.unwrap(), Some(now()));
+    if store.engine() == Engine::Portable {
+        // Eight samples in seven distinct (employee, hour) pairs.
+        assert_eq!(report.rows_written, 7);
+        assert_eq!(count_rows(&store, "employee_metrics_hourly_store").await, 7);
+        // Nothing new: a second refresh writes nothing.
+        let again = store.refresh_rollup(now()).await.unwrap();
+        assert_eq!((again.rows_written, again.hours_recomputed), (0, 0));
+    }
+    let from_rollup = answers(&store).await;
+    assert_same(&from_raw, &from_rollup);
+    assert_eq!(from_rollup.hourly[1].samples, 2);
+}
+
+async fn late_data_is_visible_at_once_and_materialised_at_the_next_refresh(store: Store) {
+    seed(&store).await;
+    store.refresh_rollup(now()).await.unwrap();
+    // A late sample into the 09:00 hour of 10 June, already rolled up, and a
+    // correction of the 60 of 9 June.
+    let late = sample("emp_a", Some("Core"), at(10, 9, 45), 0.6, 0.2, 0.4, 100.0);
+    store.write_sample(&late).await.unwrap();
+    let fix = sample("emp_a", Some("Core"), at(9, 10, 0), 0.4, 0.2, 0.2, 30.0);
+    store.write_batch(&[fix]).await.unwrap();
+
+    let check = |a: &Answers| {
+        let h = a
+            .hourly
+            .iter()
+            .find(|h| h.time == at(10, 9, 0))
+            .expect("the 09:00 hour");
+        assert_eq!(h.samples, 3);
+        assert!((h.burnout_score - (80.0 + 90.0 + 100.0) / 3.0).abs() < 1e-9);
+        assert_eq!(h.burnout_max, 100.0);
+        let first = a.hourly.iter().find(|h| h.time == at(9, 10, 0)).unwrap();
+        assert_eq!(first.burnout_score, 30.0);
+    };
+    let at_once = answers(&store).await;
+    check(&at_once);
+
+    let report = store.refresh_rollup(now()).await.unwrap();
+    if store.engine() == Engine::Portable {
+        assert_eq!(report.hours_recomputed, 2);
+        assert_eq!(count_rows(&store, "rollup_invalidations").await, 0);
+    }
+    let after = answers(&store).await;
+    check(&after);
+    assert_same(&at_once, &after);
+}
+
+async fn hours_after_the_watermark_come_from_raw_rows(store: Store) {
+    seed(&store).await;
+    // Materialise up to 9 June only; 10 June stays raw.
+    store
+        .refresh_rollup(now() - Duration::days(1))
+        .await
+        .unwrap();
+    let mixed = answers(&store).await;
+    store.refresh_rollup(now()).await.unwrap();
+    let full = answers(&store).await;
+    assert_same(&mixed, &full);
+    assert_eq!(mixed.team.last().unwrap().samples, 4);
+}
+
+organism_testkit::engine_tests!(
+    the_materialised_rollup_equals_the_raw_aggregation,
+    late_data_is_visible_at_once_and_materialised_at_the_next_refresh,
+    hours_after_the_watermark_come_from_raw_rows,
+);
