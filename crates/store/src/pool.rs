@@ -2,7 +2,10 @@
 //!
 //! Every connection is set to UTC and to our schema first in `search_path`,
 //! so that `date_trunc('day', …)` means a UTC day and SQL names our tables
-//! without splicing the schema name into every statement.
+//! without splicing the schema name into every statement. JIT compilation
+//! is off: our queries are short, and compiling their many aggregate
+//! expressions cost seconds per query on the rollup view (measured: 5–6 s
+//! with JIT, 15–50 ms without, on the demo's data).
 
 use std::time::Instant;
 
@@ -15,7 +18,7 @@ use crate::{DbSettings, StoreError};
 fn connection_config(settings: &DbSettings) -> tokio_postgres::Config {
     let mut config = settings.connection.clone();
     let ours = format!(
-        "-c TimeZone=UTC -c client_min_messages=warning -c search_path={},public",
+        "-c TimeZone=UTC -c client_min_messages=warning -c jit=off -c search_path={},public",
         settings.schema
     );
     let options = match config.get_options() {

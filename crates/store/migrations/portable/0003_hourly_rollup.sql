@@ -64,6 +64,9 @@ RETURNS SETOF employee_metrics_hourly_store LANGUAGE sql STABLE AS $$
     GROUP BY 1, 2
 $$;
 
+-- The raw parts reach the watermark through a lateral join rather than a
+-- sub-select argument, so that PostgreSQL inlines hourly_from_raw and pushes
+-- the caller's employee_id filter and the time bounds down to the raw table.
 DROP VIEW IF EXISTS employee_metrics_hourly;
 CREATE VIEW employee_metrics_hourly AS
 SELECT h.*
@@ -71,9 +74,16 @@ FROM employee_metrics_hourly_store h
 WHERE h.bucket < (SELECT watermark FROM rollup_state)
   AND NOT EXISTS (SELECT 1 FROM rollup_invalidations i WHERE i.bucket = h.bucket)
 UNION ALL
-SELECT r.* FROM hourly_from_raw((SELECT watermark FROM rollup_state), 'infinity') r
+SELECT r.*
+FROM rollup_state s
+CROSS JOIN LATERAL hourly_from_raw(s.watermark, 'infinity') r
 UNION ALL
 SELECT r.*
-FROM rollup_invalidations i
-CROSS JOIN LATERAL hourly_from_raw(i.bucket, i.bucket + INTERVAL '1 hour') r
-WHERE i.bucket < (SELECT watermark FROM rollup_state);
+FROM rollup_state s
+JOIN rollup_invalidations i ON i.bucket < s.watermark
+CROSS JOIN LATERAL hourly_from_raw(i.bucket, i.bucket + INTERVAL '1 hour') r;
+
+-- Planner statistics for the one-row tables from the start (the default
+-- guess of thousands of rows makes every plan over the view look costly).
+ANALYZE rollup_state;
+ANALYZE rollup_invalidations;
