@@ -64,6 +64,22 @@ pub struct GlobalArgs {
         global = true
     )]
     pub pool_timeout: f64,
+    /// Whole UTC days of raw samples kept by the retention job.
+    #[arg(
+        long,
+        env = "ORGANISM_RAW_RETENTION_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub raw_retention_days: u32,
+    /// Days of the hourly rollup kept by the retention job.
+    #[arg(
+        long,
+        env = "ORGANISM_ROLLUP_RETENTION_DAYS",
+        default_value_t = 730,
+        global = true
+    )]
+    pub rollup_retention_days: u32,
     /// Directory of the PostgreSQL server binaries for the embedded cluster
     /// (default: found on PATH or under /usr/lib/postgresql/*/bin).
     #[arg(long, env = "ORGANISM_PG_BIN_DIR", global = true)]
@@ -117,6 +133,10 @@ impl GlobalArgs {
         settings.acquire_timeout = Duration::from_secs_f64(self.pool_timeout);
         settings.schema = self.schema.clone();
         settings.engine = self.engine;
+        settings.retention = organism_store::Retention {
+            raw_days: self.raw_retention_days,
+            rollup_days: self.rollup_retention_days,
+        };
         settings.validate()?;
         Ok(settings)
     }

@@ -33,7 +33,7 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Embedded database + a synthetic organisation + serve.
     Demo(commands::demo::DemoArgs),
-    /// Run the lifecycle jobs now (the hourly rollup's refresh).
+    /// Run the lifecycle jobs now (rollup refresh, retention).
     Maintain(commands::maintain::MaintainArgs),
     /// Audit log tools.
     #[command(subcommand)]

@@ -45,6 +45,27 @@ pub struct DbSettings {
     /// The schema that holds every table (default `organism`).
     pub schema: String,
     pub engine: EngineChoice,
+    /// How long raw samples and the hourly rollup are kept.
+    pub retention: Retention,
+}
+
+/// How many days of data the retention job keeps (DESIGN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw samples: whole UTC days, the day `raw_days` ago included
+    /// (requirements: 90).
+    pub raw_days: u32,
+    /// The hourly rollup (requirements: 2 years).
+    pub rollup_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            raw_days: 90,
+            rollup_days: 730,
+        }
+    }
 }
 
 impl DbSettings {
@@ -59,6 +80,7 @@ impl DbSettings {
             acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
             schema: Self::DEFAULT_SCHEMA.to_string(),
             engine: EngineChoice::Auto,
+            retention: Retention::default(),
         }
     }
 
@@ -113,6 +135,13 @@ impl DbSettings {
         }
         if self.pool_size == 0 {
             return Err(StoreError::Schema("pool size must be at least 1".into()));
+        }
+        let r = self.retention;
+        if r.raw_days == 0 || r.rollup_days < r.raw_days {
+            return Err(StoreError::Schema(format!(
+                "retention: raw samples must be kept at least 1 day and the rollup at least as long as raw samples (got {} and {} days)",
+                r.raw_days, r.rollup_days
+            )));
         }
         Ok(())
     }

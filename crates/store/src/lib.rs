@@ -10,7 +10,7 @@
 //! * [`partitions`]: daily partitions of the portable engine;
 //! * [`writer`]: single samples and all-or-nothing batches (binary COPY);
 //! * [`interventions`] and [`audit`]: the state machine and its hash-chained log;
-//! * [`rollup`]: the hourly rollup's refresh;
+//! * [`rollup`] and [`retention`]: the lifecycle jobs;
 //! * [`queries`]: trends, team trends, burnout alerts, statistics.
 
 pub mod audit;
@@ -21,13 +21,14 @@ pub mod interventions;
 pub mod partitions;
 mod pool;
 pub mod queries;
+pub mod retention;
 pub mod rollup;
 pub mod schema;
 pub mod writer;
 
 use std::sync::Arc;
 
-pub use config::{DbSettings, EngineChoice};
+pub use config::{DbSettings, EngineChoice, Retention};
 pub use engine::Engine;
 pub use error::StoreError;
 

@@ -36,8 +36,7 @@ pub async fn ensure(
         return Ok(0);
     }
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
-        .await?;
+    lock(&tx).await?;
     // Another writer may have made some while we waited for the lock.
     let missing = self::missing(&tx, &missing).await?;
     for day in &missing {
@@ -56,6 +55,14 @@ pub async fn ensure(
         tracing::debug!(count = missing.len(), "created daily partitions");
     }
     Ok(missing.len())
+}
+
+/// Takes the partition lock until the end of the transaction: creating and
+/// dropping partitions happen one at a time.
+pub(crate) async fn lock(tx: &impl GenericClient) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
+        .await?;
+    Ok(())
 }
 
 /// The days among `days` that have no partition yet.

@@ -18,6 +18,8 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 
+use deadpool_postgres::GenericClient;
+
 use crate::{Engine, Result, Store, StoreError};
 
 /// What a refresh did.
@@ -36,23 +38,72 @@ pub fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::hours(1)).unwrap_or(t)
 }
 
+/// What a portable write needs to know to record the hours it invalidates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Held {
+    /// Hours before it are materialised.
+    pub watermark: DateTime<Utc>,
+    /// Hours before it are never recomputed (their raw rows were dropped).
+    pub raw_kept_from: Option<DateTime<Utc>>,
+}
+
 /// On the portable engine, takes the watermark row `FOR SHARE` for the rest
-/// of the transaction and returns the watermark (finite values only: before
-/// the first refresh nothing is materialised and nothing needs invalidating).
+/// of the transaction and returns it (`None` before the first refresh:
+/// nothing is materialised, so nothing needs invalidating).
 pub(crate) async fn hold_watermark(
     tx: &deadpool_postgres::Transaction<'_>,
     engine: Engine,
-) -> Result<Option<DateTime<Utc>>> {
+) -> Result<Option<Held>> {
     if engine != Engine::Portable {
         return Ok(None);
     }
     let row = tx
         .query_one(
-            "SELECT CASE WHEN isfinite(watermark) THEN watermark END FROM rollup_state FOR SHARE",
+            "SELECT CASE WHEN isfinite(r.watermark) THEN r.watermark END,
+                    CASE WHEN isfinite(l.raw_kept_from) THEN l.raw_kept_from END
+             FROM rollup_state r, lifecycle_state l FOR SHARE OF r",
+            &[],
+        )
+        .await?;
+    let watermark: Option<DateTime<Utc>> = row.get(0);
+    Ok(watermark.map(|watermark| Held {
+        watermark,
+        raw_kept_from: row.get(1),
+    }))
+}
+
+/// The first instant whose raw rows are kept, once retention has run.
+pub(crate) async fn raw_kept_from(client: &impl GenericClient) -> Result<Option<DateTime<Utc>>> {
+    let row = client
+        .query_one(
+            "SELECT CASE WHEN isfinite(raw_kept_from) THEN raw_kept_from END FROM lifecycle_state",
             &[],
         )
         .await?;
     Ok(row.get(0))
+}
+
+/// Refreshes the continuous aggregate over [from, to) (SQL literals). A
+/// procedure takes no bind parameters for its "any" arguments, so the
+/// (computed, never user-supplied) times are inlined. TimescaleDB refuses a
+/// refresh while another one (its own policy job, another instance) runs on
+/// the same aggregate, with SQLSTATE 55P03: wait and try again, for up to
+/// about a minute.
+async fn refresh_cagg(client: &deadpool_postgres::Object, from: &str, to: &str) -> Result<()> {
+    let sql = format!("CALL refresh_continuous_aggregate('employee_metrics_hourly', {from}, {to})");
+    let mut attempt = 0u32;
+    loop {
+        match client.batch_execute(&sql).await {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if attempt < 120 && e.as_db_error().map(|d| d.code().code()) == Some("55P03") =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 impl Store {
@@ -62,14 +113,18 @@ impl Store {
         match self.engine() {
             Engine::Timescale => {
                 let client = self.client().await?;
-                // A procedure: no bind parameters for its "any" arguments,
-                // so the (formatted, not user-supplied) time is inlined.
-                client
-                    .batch_execute(&format!(
-                        "CALL refresh_continuous_aggregate('employee_metrics_hourly', NULL, '{}'::timestamptz)",
-                        upto.to_rfc3339()
-                    ))
-                    .await?;
+                // Never before the kept raw rows (see raw_kept_from).
+                let from = raw_kept_from(&client)
+                    .await?
+                    .map_or("NULL".to_string(), |t| {
+                        format!("'{}'::timestamptz", t.to_rfc3339())
+                    });
+                refresh_cagg(
+                    &client,
+                    &from,
+                    &format!("'{}'::timestamptz", upto.to_rfc3339()),
+                )
+                .await?;
                 Ok(RefreshReport {
                     hours_recomputed: 0,
                     rows_written: 0,
@@ -92,25 +147,27 @@ impl Store {
             return;
         }
         let current = hour_start(Utc::now());
-        let start = hour_start(lo);
-        if start >= current {
-            return;
-        }
         let end = (hour_start(hi) + Duration::hours(1)).min(current);
         let result = async {
             let client = self.client().await?;
-            client
-                .batch_execute(&format!(
-                    "CALL refresh_continuous_aggregate('employee_metrics_hourly', '{}'::timestamptz, '{}'::timestamptz)",
-                    start.to_rfc3339(),
-                    end.to_rfc3339()
-                ))
-                .await?;
-            Ok::<_, StoreError>(())
+            // Hours whose raw rows retention dropped are left as they are.
+            let start = match raw_kept_from(&client).await? {
+                Some(kept) => hour_start(lo).max(kept),
+                None => hour_start(lo),
+            };
+            if start >= end {
+                return Ok(());
+            }
+            refresh_cagg(
+                &client,
+                &format!("'{}'::timestamptz", start.to_rfc3339()),
+                &format!("'{}'::timestamptz", end.to_rfc3339()),
+            )
+            .await
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, %start, %end, "could not refresh the hourly rollup after a late write; the next refresh will");
+            tracing::warn!(error = %e, %lo, %hi, "could not refresh the hourly rollup after a late write; the next refresh will");
         }
     }
 

@@ -113,8 +113,9 @@ impl Store {
                 ],
             )
             .await?;
-        if let Some(watermark) = watermark
-            && sample.time < watermark
+        if let Some(held) = watermark
+            && sample.time < held.watermark
+            && held.raw_kept_from.is_none_or(|kept| sample.time >= kept)
         {
             tx.execute(
                 "INSERT INTO rollup_invalidations (bucket) VALUES (date_trunc('hour', $1::timestamptz))
@@ -212,12 +213,13 @@ impl Store {
             .get(0);
         let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
         let changed = tx.execute(MERGE, &[]).await?;
-        if let Some(watermark) = watermark {
+        if let Some(held) = watermark {
             tx.execute(
                 "INSERT INTO rollup_invalidations (bucket)
-                 SELECT DISTINCT date_trunc('hour', time) FROM metrics_staging WHERE time < $1
+                 SELECT DISTINCT date_trunc('hour', time) FROM metrics_staging
+                 WHERE time < $1 AND ($2::timestamptz IS NULL OR time >= $2)
                  ON CONFLICT (bucket) DO NOTHING",
-                &[&watermark],
+                &[&held.watermark, &held.raw_kept_from],
             )
             .await?;
         }

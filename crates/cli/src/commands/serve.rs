@@ -40,7 +40,7 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
     );
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
     ready();
-    let scheduler = tokio::spawn(refresh_every_hour(db.store.clone()));
+    let scheduler = tokio::spawn(lifecycle_jobs(db.store.clone()));
     let served = organism_api::serve(listener, state, shutdown::signal()).await;
     scheduler.abort();
     served?;
@@ -48,21 +48,43 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
 }
 
 /// The scheduler: refreshes the hourly rollup at start and a few minutes
-/// after every hour. Several instances may run it: the refresh locks the
-/// rollup's state row, so refreshes run one at a time.
-async fn refresh_every_hour(store: organism_store::Store) {
+/// after every hour, and applies retention (which refreshes first) at start
+/// and then once a day. Several instances may run it: the refresh and
+/// retention lock the rollup's state row, so they run one at a time.
+async fn lifecycle_jobs(store: organism_store::Store) {
+    let mut last_retention: Option<std::time::Instant> = None;
     loop {
         let started = std::time::Instant::now();
-        match store.refresh_rollup(Utc::now()).await {
-            Ok(report) => tracing::info!(
-                watermark = %report.watermark,
-                late_hours = report.hours_recomputed,
-                rows = report.rows_written,
-                seconds = started.elapsed().as_secs_f64(),
-                "hourly rollup refreshed"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "hourly rollup refresh failed; retrying next hour")
+        let retention_due =
+            last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(86_400));
+        if retention_due {
+            match store.apply_retention(Utc::now()).await {
+                Ok(report) => {
+                    last_retention = Some(started);
+                    tracing::info!(
+                        watermark = %report.refresh.watermark,
+                        raw_kept_from = %report.raw_kept_from,
+                        raw_dropped = report.raw_parts_dropped,
+                        rollup_kept_from = %report.rollup_kept_from,
+                        rollup_dropped = report.rollup_dropped,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "rollup refreshed and retention applied"
+                    )
+                }
+                Err(e) => tracing::warn!(error = %e, "retention failed; retrying next hour"),
+            }
+        } else {
+            match store.refresh_rollup(Utc::now()).await {
+                Ok(report) => tracing::info!(
+                    watermark = %report.watermark,
+                    late_hours = report.hours_recomputed,
+                    rows = report.rows_written,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "hourly rollup refreshed"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "hourly rollup refresh failed; retrying next hour")
+                }
             }
         }
         let now = Utc::now();

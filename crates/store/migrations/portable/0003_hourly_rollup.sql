@@ -43,6 +43,15 @@ CREATE TABLE IF NOT EXISTS rollup_state (
 );
 INSERT INTO rollup_state (watermark) VALUES ('-infinity') ON CONFLICT (only_row) DO NOTHING;
 
+-- The first instant whose raw rows retention keeps. Hours before it are
+-- never recomputed from raw rows (a late sample there would otherwise replace
+-- a whole hour's aggregate); see retention.rs.
+CREATE TABLE IF NOT EXISTS lifecycle_state (
+    only_row      boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    raw_kept_from timestamptz NOT NULL
+);
+INSERT INTO lifecycle_state (raw_kept_from) VALUES ('-infinity') ON CONFLICT (only_row) DO NOTHING;
+
 CREATE TABLE IF NOT EXISTS rollup_invalidations (
     bucket timestamptz PRIMARY KEY
 );
@@ -86,4 +95,5 @@ CROSS JOIN LATERAL hourly_from_raw(i.bucket, i.bucket + INTERVAL '1 hour') r;
 -- Planner statistics for the one-row tables from the start (the default
 -- guess of thousands of rows makes every plan over the view look costly).
 ANALYZE rollup_state;
+ANALYZE lifecycle_state;
 ANALYZE rollup_invalidations;

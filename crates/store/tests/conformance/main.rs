@@ -7,6 +7,7 @@
 mod audit;
 mod data;
 mod queries;
+mod retention;
 mod rollup;
 mod schema;
 mod writer;

@@ -1,0 +1,172 @@
+//! Retention: raw rows older than the kept days go (whole days), the rollup
+//! keeps their hours, the audit log stays whole, and a late sample older
+//! than the kept raw days never replaces a materialised hour.
+
+use chrono::{DateTime, TimeZone, Utc};
+use organism_domain::{EmployeeId, MetricName, StatsDays, TimeRange};
+use organism_testkit::organism_store::queries::TrendPoints;
+use organism_testkit::organism_store::{Store, StoreError};
+
+use crate::data::{count_rows, now, sample};
+
+fn t(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+/// One employee: 2024-01-01 (beyond the rollup's 730 days), 1 and 11 March
+/// (beyond the raw 90 days, which start on 12 March at 00:00), 12 March and
+/// 9 June (kept).
+async fn seed(store: &Store) {
+    let samples: Vec<_> = [
+        (t(2024, 1, 1, 10, 0), 10.0),
+        (t(2026, 3, 1, 10, 0), 20.0),
+        (t(2026, 3, 11, 23, 30), 30.0),
+        (t(2026, 3, 12, 0, 30), 40.0),
+        (t(2026, 6, 9, 10, 0), 50.0),
+    ]
+    .into_iter()
+    .map(|(time, burnout)| sample("emp_r", Some("Core"), time, 0.1, 0.1, 0.1, burnout))
+    .collect();
+    store.write_batch(&samples).await.unwrap();
+}
+
+async fn burnouts(store: &Store, start: &str, end: &str, hourly: bool) -> Vec<f64> {
+    let trend = store
+        .employee_trend(
+            &EmployeeId::parse("emp_r").unwrap(),
+            TimeRange::parse(start, end).unwrap(),
+            hourly,
+        )
+        .await
+        .unwrap();
+    match trend.points {
+        TrendPoints::Raw(p) => p.iter().map(|p| p.burnout_score).collect(),
+        TrendPoints::Hourly(p) => p.iter().map(|p| p.burnout_score).collect(),
+    }
+}
+
+async fn retention_drops_exactly_what_is_older_than_the_limits(store: Store) {
+    seed(&store).await;
+    let audit = {
+        use organism_domain::{Actor, InterventionId, InterventionKind};
+        use organism_testkit::organism_store::interventions::NewIntervention;
+        store
+            .create_intervention(NewIntervention {
+                intervention_id: Some(InterventionId::parse("iv-r").unwrap()),
+                kind: InterventionKind::parse("one_on_one").unwrap(),
+                target_employee_id: None,
+                details: serde_json::json!({}),
+                actor: Actor::parse("hr").unwrap(),
+            })
+            .await
+            .unwrap();
+        count_rows(&store, "intervention_audit_log").await
+    };
+    let stats = |store: Store| async move {
+        store
+            .metric_statistics(
+                MetricName::BurnoutScore,
+                StatsDays::new(365).unwrap(),
+                now(),
+            )
+            .await
+            .unwrap()
+    };
+    let before = stats(store.clone()).await;
+    assert_eq!(before.count, 4);
+
+    let report = store.apply_retention(now()).await.unwrap();
+    assert_eq!(report.raw_kept_from, t(2026, 3, 12, 0, 0));
+    assert_eq!(report.rollup_kept_from, t(2024, 6, 10, 12, 0));
+    assert!(report.raw_parts_dropped >= 2, "{report:?}");
+
+    // Raw: only 12 March 00:30 and 9 June are left.
+    assert_eq!(count_rows(&store, "employee_metrics").await, 2);
+    assert_eq!(
+        burnouts(&store, "2025-06-11", "2026-06-10", false).await,
+        vec![40.0, 50.0]
+    );
+    // The rollup still has the dropped days' hours...
+    assert_eq!(
+        burnouts(&store, "2025-06-11", "2026-06-10", true).await,
+        vec![20.0, 30.0, 40.0, 50.0]
+    );
+    // ...so statistics over a year are unchanged...
+    let after = stats(store.clone()).await;
+    assert_eq!(
+        (after.count, after.min, after.max, after.avg),
+        (before.count, before.min, before.max, before.avg)
+    );
+    // ...but not beyond the rollup's two years.
+    assert!(
+        burnouts(&store, "2023-12-31", "2024-01-02", true)
+            .await
+            .is_empty()
+    );
+    // The audit log is never touched.
+    assert_eq!(count_rows(&store, "intervention_audit_log").await, audit);
+    // Running it again drops nothing more.
+    let again = store.apply_retention(now()).await.unwrap();
+    assert_eq!((again.raw_parts_dropped, again.rollup_dropped), (0, 0));
+    assert_eq!(count_rows(&store, "employee_metrics").await, 2);
+}
+
+async fn a_late_sample_before_the_kept_raw_days_leaves_its_hour_alone(store: Store) {
+    seed(&store).await;
+    store.apply_retention(now()).await.unwrap();
+    let late = sample(
+        "emp_r",
+        Some("Core"),
+        t(2026, 3, 1, 10, 15),
+        0.1,
+        0.1,
+        0.1,
+        99.0,
+    );
+    store.write_batch(&[late]).await.unwrap();
+    // Stored and visible raw...
+    assert_eq!(
+        burnouts(&store, "2026-03-01", "2026-03-01", false).await,
+        vec![99.0]
+    );
+    // ...but the hour keeps its materialised aggregate, before and after a
+    // refresh.
+    assert_eq!(
+        burnouts(&store, "2026-03-01", "2026-03-01", true).await,
+        vec![20.0]
+    );
+    store.refresh_rollup(now()).await.unwrap();
+    assert_eq!(
+        burnouts(&store, "2026-03-01", "2026-03-01", true).await,
+        vec![20.0]
+    );
+    // The next run drops it.
+    store.apply_retention(now()).await.unwrap();
+    assert!(
+        burnouts(&store, "2026-03-01", "2026-03-01", false)
+            .await
+            .is_empty()
+    );
+    assert_eq!(count_rows(&store, "employee_metrics").await, 2);
+}
+
+async fn retention_settings_are_checked(store: Store) {
+    let mut settings = store.settings().clone();
+    settings.retention.raw_days = 0;
+    assert!(matches!(
+        Store::open(settings.clone()).await,
+        Err(StoreError::Schema(_))
+    ));
+    settings.retention.raw_days = 100;
+    settings.retention.rollup_days = 30;
+    assert!(matches!(
+        Store::open(settings).await,
+        Err(StoreError::Schema(_))
+    ));
+}
+
+organism_testkit::engine_tests!(
+    retention_drops_exactly_what_is_older_than_the_limits,
+    a_late_sample_before_the_kept_raw_days_leaves_its_hour_alone,
+    retention_settings_are_checked,
+);
