@@ -14,6 +14,7 @@
 //! * [`queries`]: trends, team trends, burnout alerts, statistics.
 
 pub mod audit;
+pub mod compression;
 pub mod config;
 mod engine;
 mod error;

@@ -52,6 +52,11 @@ const TIMESCALE: &[Migration] = &[
         name: "hourly_rollup",
         sql: include_str!("../migrations/timescale/0003_hourly_rollup.sql"),
     },
+    Migration {
+        version: 4,
+        name: "compression",
+        sql: include_str!("../migrations/timescale/0004_compression.sql"),
+    },
 ];
 
 /// The migrations of an engine, in order.

@@ -48,8 +48,8 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
 }
 
 /// The scheduler: refreshes the hourly rollup at start and a few minutes
-/// after every hour, and applies retention (which refreshes first) at start
-/// and then once a day. Several instances may run it: the refresh and
+/// after every hour, and applies retention (which refreshes first) and, on
+/// the timescale engine, compression at start and then once a day. Several instances may run it: the refresh and
 /// retention lock the rollup's state row, so they run one at a time.
 async fn lifecycle_jobs(store: organism_store::Store) {
     let mut last_retention: Option<std::time::Instant> = None;
@@ -72,6 +72,17 @@ async fn lifecycle_jobs(store: organism_store::Store) {
                     )
                 }
                 Err(e) => tracing::warn!(error = %e, "retention failed; retrying next hour"),
+            }
+            if store.engine() == organism_store::Engine::Timescale {
+                match store.compress(Utc::now()).await {
+                    Ok(report) => tracing::info!(
+                        chunks = report.chunks_compressed,
+                        bytes_before = report.bytes_before,
+                        bytes_after = report.bytes_after,
+                        "old chunks compressed"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "compression failed; retrying tomorrow"),
+                }
             }
         } else {
             match store.refresh_rollup(Utc::now()).await {
