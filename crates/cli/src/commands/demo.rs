@@ -90,9 +90,15 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
         let started = std::time::Instant::now();
         let report = store.refresh_rollup(Utc::now()).await?;
         println!(
-            "Rolled up {} employee-hours in {:.1} s.",
+            "Hourly rollup materialised up to {} in {:.1} s ({} employee-hours written by this refresh{}).",
+            report.watermark.to_rfc3339(),
+            started.elapsed().as_secs_f64(),
             report.rows_written,
-            started.elapsed().as_secs_f64()
+            if store.engine() == organism_store::Engine::Timescale {
+                "; on timescale the writes already refreshed their hours"
+            } else {
+                ""
+            }
         );
     }
     if args.no_serve {
