@@ -19,6 +19,7 @@ pub mod config;
 mod engine;
 mod error;
 pub mod interventions;
+pub mod jobs;
 pub mod partitions;
 mod pool;
 pub mod queries;

@@ -26,6 +26,8 @@ const COMMON_0001: Migration = Migration {
     sql: include_str!("../migrations/common/0001_interventions_audit.sql"),
 };
 
+const COMMON_JOBS: &str = include_str!("../migrations/common/0002_lifecycle_jobs.sql");
+
 const PORTABLE: &[Migration] = &[
     COMMON_0001,
     Migration {
@@ -37,6 +39,11 @@ const PORTABLE: &[Migration] = &[
         version: 3,
         name: "hourly_rollup",
         sql: include_str!("../migrations/portable/0003_hourly_rollup.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "lifecycle_jobs",
+        sql: COMMON_JOBS,
     },
 ];
 
@@ -56,6 +63,11 @@ const TIMESCALE: &[Migration] = &[
         version: 4,
         name: "compression",
         sql: include_str!("../migrations/timescale/0004_compression.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "lifecycle_jobs",
+        sql: COMMON_JOBS,
     },
 ];
 

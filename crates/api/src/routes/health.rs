@@ -23,16 +23,20 @@ pub async fn health(
         let version = store.schema_version().await?;
         let recent = store.recent_samples(Duration::hours(1), Utc::now()).await?;
         let watermark = store.rollup_watermark().await?;
-        Ok::<_, organism_store::StoreError>((version, recent, watermark))
+        let jobs = store.job_status().await?;
+        let ts_errors = store.timescaledb_job_errors().await?;
+        Ok::<_, organism_store::StoreError>((version, recent, watermark, jobs, ts_errors))
     };
     let (status, body) = match probe.await {
-        Ok((version, recent, watermark)) => (
+        Ok((version, recent, watermark, jobs, ts_errors)) => (
             StatusCode::OK,
             json!({
                 "status": "ok",
                 "database": {"reachable": true, "engine": store.engine(), "schema_version": version},
                 "samples_last_hour": recent,
                 "rollup": {"materialised_until": watermark},
+                "jobs": jobs,
+                "timescaledb_job_errors_last_day": ts_errors,
                 "pool": pool,
             }),
         ),

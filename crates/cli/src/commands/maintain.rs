@@ -1,10 +1,13 @@
-//! `organism maintain`: run the lifecycle jobs now.
+//! `organism maintain`: run the lifecycle jobs now, or show their status.
 //!
 //! Jobs: the hourly rollup's refresh, retention (which refreshes first) and
-//! compression (timescale engine; the portable codec is not built yet).
+//! compression (timescale engine; the portable codec is not built yet). A
+//! job another instance is running is skipped, not run twice.
 
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
+use organism_store::Engine;
+use organism_store::jobs::{Job as StoreJob, JobOutcome};
 
 use crate::config::GlobalArgs;
 use crate::database::Database;
@@ -19,18 +22,21 @@ pub enum Job {
     Retention,
     /// Compress raw samples older than 30 days (timescale engine).
     Compression,
-    /// Every job, in order.
+    /// Every job, in order (compression only where the engine has it).
     All,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct MaintainArgs {
     /// The job to run.
-    #[arg(long, value_enum, default_value = "refresh")]
+    #[arg(long, value_enum, default_value = "all")]
     pub job: Job,
     /// The time to run as (RFC 3339); the current time by default.
     #[arg(long, value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
+    /// Show each job's last run instead of running anything.
+    #[arg(long)]
+    pub status: bool,
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
@@ -39,65 +45,88 @@ fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
 
 pub async fn run(global: &GlobalArgs, args: MaintainArgs) -> anyhow::Result<()> {
     let db = Database::open(global).await?;
-    let result = async {
-        let now = args.now.unwrap_or_else(Utc::now);
-        let started = std::time::Instant::now();
-        match args.job {
-            Job::Refresh => {
-                let report = db.store.refresh_rollup(now).await?;
-                println!(
-                    "refresh: rollup materialised up to {} ({} late hours recomputed, {} rows written) in {:.1} s",
-                    report.watermark.to_rfc3339(),
-                    report.hours_recomputed,
-                    report.rows_written,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            Job::Compression => compress(&db.store, now).await?,
-            Job::Retention | Job::All => {
-                let report = db.store.apply_retention(now).await?;
-                println!(
-                    "refresh: rollup materialised up to {} ({} late hours recomputed, {} rows written)",
-                    report.refresh.watermark.to_rfc3339(),
-                    report.refresh.hours_recomputed,
-                    report.refresh.rows_written,
-                );
-                println!(
-                    "retention: raw samples kept from {} ({} days/chunks dropped), rollup kept from {} ({} dropped) in {:.1} s",
-                    report.raw_kept_from.to_rfc3339(),
-                    report.raw_parts_dropped,
-                    report.rollup_kept_from.to_rfc3339(),
-                    report.rollup_dropped,
-                    started.elapsed().as_secs_f64()
-                );
-                if args.job == Job::All {
-                    match db.store.engine() {
-                        organism_store::Engine::Timescale => compress(&db.store, now).await?,
-                        organism_store::Engine::Portable => println!(
-                            "compression: skipped, not available on the portable engine yet"
-                        ),
-                    }
-                }
-            }
-        }
-        Ok::<_, anyhow::Error>(())
-    }
-    .await;
+    let result = if args.status {
+        status(&db).await
+    } else {
+        run_jobs(&db, &args).await
+    };
     db.close().await;
     result
 }
 
-async fn compress(store: &organism_store::Store, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let report = store.compress(now).await?;
-    println!(
-        "compression: {} chunks older than {} compressed; compressed chunks take {} bytes, {} before ({:.1}% smaller) in {:.1} s",
-        report.chunks_compressed,
-        report.older_than.to_rfc3339(),
-        report.bytes_after,
-        report.bytes_before,
-        100.0 * (1.0 - report.bytes_after as f64 / (report.bytes_before.max(1)) as f64),
-        started.elapsed().as_secs_f64()
-    );
+async fn status(db: &Database) -> anyhow::Result<()> {
+    let jobs = db.store.job_status().await?;
+    if jobs.is_empty() {
+        println!("no lifecycle job has run yet");
+    }
+    for j in jobs {
+        println!(
+            "{:<12} last run {} ({:.1} s, {} rows): {}; {} runs, {} failed",
+            j.job,
+            j.last_started.to_rfc3339(),
+            j.last_seconds,
+            j.last_rows,
+            if j.last_ok {
+                "ok".to_string()
+            } else {
+                format!("FAILED: {}", j.last_error.unwrap_or_default())
+            },
+            j.runs,
+            j.failures
+        );
+    }
+    if let Some(errors) = db.store.timescaledb_job_errors().await? {
+        println!("TimescaleDB's own jobs: {errors} failures in the last day");
+    }
+    Ok(())
+}
+
+async fn run_jobs(db: &Database, args: &MaintainArgs) -> anyhow::Result<()> {
+    let now = args.now.unwrap_or_else(Utc::now);
+    let jobs: Vec<StoreJob> = match args.job {
+        Job::Refresh => vec![StoreJob::Refresh],
+        Job::Retention => vec![StoreJob::Retention],
+        Job::Compression => vec![StoreJob::Compression],
+        Job::All if db.store.engine() == Engine::Timescale => {
+            vec![StoreJob::Retention, StoreJob::Compression]
+        }
+        Job::All => {
+            println!("compression: skipped, not available on the portable engine yet");
+            vec![StoreJob::Retention]
+        }
+    };
+    let mut failed = false;
+    for job in jobs {
+        match db.store.run_job(job, now).await? {
+            JobOutcome::Skipped { job } => {
+                println!("{}: skipped, another instance is running it", job.name());
+            }
+            JobOutcome::Ran {
+                job,
+                ok,
+                seconds,
+                rows,
+                detail,
+                error,
+            } => {
+                if ok {
+                    println!(
+                        "{}: ok in {seconds:.1} s, {rows} rows/parts: {detail}",
+                        job.name()
+                    );
+                } else {
+                    failed = true;
+                    println!(
+                        "{}: FAILED after {seconds:.1} s: {}",
+                        job.name(),
+                        error.unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    if failed {
+        anyhow::bail!("a lifecycle job failed (see above)");
+    }
     Ok(())
 }

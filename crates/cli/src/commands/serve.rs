@@ -47,55 +47,50 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
     Ok(())
 }
 
-/// The scheduler: refreshes the hourly rollup at start and a few minutes
-/// after every hour, and applies retention (which refreshes first) and, on
-/// the timescale engine, compression at start and then once a day. Several instances may run it: the refresh and
-/// retention lock the rollup's state row, so they run one at a time.
+/// The scheduler: refreshes the hourly rollup a few minutes after every
+/// hour, and applies retention (which refreshes first) and, on the
+/// timescale engine, compression at start and then once a day. Several
+/// instances may run it: a job another instance is running is skipped.
+/// Every run is recorded (health, `organism maintain --status`).
 async fn lifecycle_jobs(store: organism_store::Store) {
-    let mut last_retention: Option<std::time::Instant> = None;
+    use organism_store::jobs::{Job, JobOutcome};
+    let mut last_daily: Option<std::time::Instant> = None;
     loop {
-        let started = std::time::Instant::now();
-        let retention_due =
-            last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(86_400));
-        if retention_due {
-            match store.apply_retention(Utc::now()).await {
-                Ok(report) => {
-                    last_retention = Some(started);
-                    tracing::info!(
-                        watermark = %report.refresh.watermark,
-                        raw_kept_from = %report.raw_kept_from,
-                        raw_dropped = report.raw_parts_dropped,
-                        rollup_kept_from = %report.rollup_kept_from,
-                        rollup_dropped = report.rollup_dropped,
-                        seconds = started.elapsed().as_secs_f64(),
-                        "rollup refreshed and retention applied"
+        let daily_due =
+            last_daily.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(86_400));
+        let jobs: &[Job] = if !daily_due {
+            &[Job::Refresh]
+        } else if store.engine() == organism_store::Engine::Timescale {
+            &[Job::Retention, Job::Compression]
+        } else {
+            &[Job::Retention]
+        };
+        if daily_due {
+            last_daily = Some(std::time::Instant::now());
+        }
+        for job in jobs {
+            match store.run_job(*job, Utc::now()).await {
+                Ok(JobOutcome::Ran {
+                    job,
+                    ok: true,
+                    seconds,
+                    rows,
+                    ..
+                }) => tracing::info!(job = job.name(), seconds, rows, "lifecycle job done"),
+                Ok(JobOutcome::Ran { job, error, .. }) => {
+                    tracing::warn!(
+                        job = job.name(),
+                        error = error.unwrap_or_default(),
+                        "lifecycle job failed"
                     )
                 }
-                Err(e) => tracing::warn!(error = %e, "retention failed; retrying next hour"),
-            }
-            if store.engine() == organism_store::Engine::Timescale {
-                match store.compress(Utc::now()).await {
-                    Ok(report) => tracing::info!(
-                        chunks = report.chunks_compressed,
-                        bytes_before = report.bytes_before,
-                        bytes_after = report.bytes_after,
-                        "old chunks compressed"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "compression failed; retrying tomorrow"),
+                Ok(JobOutcome::Skipped { job }) => {
+                    tracing::info!(
+                        job = job.name(),
+                        "lifecycle job skipped: another instance runs it"
+                    )
                 }
-            }
-        } else {
-            match store.refresh_rollup(Utc::now()).await {
-                Ok(report) => tracing::info!(
-                    watermark = %report.watermark,
-                    late_hours = report.hours_recomputed,
-                    rows = report.rows_written,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "hourly rollup refreshed"
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, "hourly rollup refresh failed; retrying next hour")
-                }
+                Err(e) => tracing::warn!(error = %e, "lifecycle job could not start"),
             }
         }
         let now = Utc::now();

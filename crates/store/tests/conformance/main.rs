@@ -7,6 +7,7 @@
 mod audit;
 mod compression;
 mod data;
+mod jobs;
 mod queries;
 mod retention;
 mod rollup;

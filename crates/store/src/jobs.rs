@@ -1,0 +1,191 @@
+//! Running the lifecycle jobs: one runner at a time across every service
+//! instance, and a record of each job's last run.
+//!
+//! A run takes a session advisory lock on a connection of its own (outside
+//! the pool): if another instance holds it, the run is skipped rather than
+//! queued; if the process dies, the connection closes and the lock goes with
+//! it. Each run's outcome is upserted into `lifecycle_jobs`.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{Engine, Result, Store, StoreError};
+
+/// A lifecycle job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Job {
+    Refresh,
+    Retention,
+    Compression,
+}
+
+impl Job {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Job::Refresh => "refresh",
+            Job::Retention => "retention",
+            Job::Compression => "compression",
+        }
+    }
+
+    /// Advisory lock key: "orgjob" plus the job's number.
+    pub const fn lock_key(self) -> i64 {
+        0x6f72_676a_6f62_0000
+            + match self {
+                Job::Refresh => 1,
+                Job::Retention => 2,
+                Job::Compression => 3,
+            }
+    }
+}
+
+/// What asking for a run gave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum JobOutcome {
+    /// It ran (successfully or not: see `ok`).
+    Ran {
+        job: Job,
+        ok: bool,
+        seconds: f64,
+        rows: i64,
+        detail: Value,
+        error: Option<String>,
+    },
+    /// Another runner holds the job's lock.
+    Skipped { job: Job },
+}
+
+/// A job's last run, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRecord {
+    pub job: String,
+    pub last_started: DateTime<Utc>,
+    pub last_finished: DateTime<Utc>,
+    pub last_seconds: f64,
+    pub last_rows: i64,
+    pub last_ok: bool,
+    pub last_error: Option<String>,
+    pub last_detail: Value,
+    pub runs: i64,
+    pub failures: i64,
+}
+
+impl Store {
+    /// Runs `job` as of `now` unless another runner is running it.
+    pub async fn run_job(&self, job: Job, now: DateTime<Utc>) -> Result<JobOutcome> {
+        let lock = crate::pool::dedicated(self.settings()).await?;
+        let got: bool = lock
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&job.lock_key()])
+            .await?
+            .get(0);
+        if !got {
+            return Ok(JobOutcome::Skipped { job });
+        }
+        let started_at = Utc::now();
+        let started = Instant::now();
+        let result: Result<(i64, Value)> = match job {
+            Job::Refresh => self
+                .refresh_rollup(now)
+                .await
+                .map(|r| (r.rows_written as i64, json!(r))),
+            Job::Retention => self
+                .apply_retention(now)
+                .await
+                .map(|r| ((r.raw_parts_dropped + r.rollup_dropped) as i64, json!(r))),
+            Job::Compression => self
+                .compress(now)
+                .await
+                .map(|r| (r.chunks_compressed, json!(r))),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let (ok, rows, detail, error) = match &result {
+            Ok((rows, detail)) => (true, *rows, detail.clone(), None),
+            Err(e) => (false, 0, json!({}), Some(e.to_string())),
+        };
+        let recorded = lock
+            .execute(
+                "INSERT INTO lifecycle_jobs AS j (job, last_started, last_finished, last_seconds,
+                     last_rows, last_ok, last_error, last_detail, runs, failures)
+                 VALUES ($1, $2, now(), $3, $4, $5, $6, $7, 1, CASE WHEN $5 THEN 0 ELSE 1 END)
+                 ON CONFLICT (job) DO UPDATE SET
+                     last_started = EXCLUDED.last_started, last_finished = EXCLUDED.last_finished,
+                     last_seconds = EXCLUDED.last_seconds, last_rows = EXCLUDED.last_rows,
+                     last_ok = EXCLUDED.last_ok, last_error = EXCLUDED.last_error,
+                     last_detail = EXCLUDED.last_detail, runs = j.runs + 1,
+                     failures = j.failures + EXCLUDED.failures",
+                &[
+                    &job.name(),
+                    &started_at,
+                    &seconds,
+                    &rows,
+                    &ok,
+                    &error,
+                    &detail,
+                ],
+            )
+            .await;
+        let _ = lock
+            .execute("SELECT pg_advisory_unlock($1)", &[&job.lock_key()])
+            .await;
+        recorded?;
+        Ok(JobOutcome::Ran {
+            job,
+            ok,
+            seconds,
+            rows,
+            detail,
+            error,
+        })
+    }
+
+    /// Every job's last run, by name.
+    pub async fn job_status(&self) -> Result<Vec<JobRecord>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT job, last_started, last_finished, last_seconds, last_rows, last_ok,
+                        last_error, last_detail, runs, failures
+                 FROM lifecycle_jobs ORDER BY job",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| JobRecord {
+                job: r.get(0),
+                last_started: r.get(1),
+                last_finished: r.get(2),
+                last_seconds: r.get(3),
+                last_rows: r.get(4),
+                last_ok: r.get(5),
+                last_error: r.get(6),
+                last_detail: r.get(7),
+                runs: r.get(8),
+                failures: r.get(9),
+            })
+            .collect())
+    }
+
+    /// TimescaleDB's own job failures in the last day (its scheduled jobs
+    /// can fail silently); `None` on the portable engine.
+    pub async fn timescaledb_job_errors(&self) -> Result<Option<i64>> {
+        if self.engine() != Engine::Timescale {
+            return Ok(None);
+        }
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM timescaledb_information.job_errors
+                 WHERE finish_time > now() - INTERVAL '1 day'",
+                &[],
+            )
+            .await
+            .map_err(StoreError::from)?;
+        Ok(Some(row.get(0)))
+    }
+}
