@@ -9,6 +9,7 @@
 pub mod error;
 mod params;
 pub mod routes;
+pub mod snapshots;
 mod telemetry;
 
 use std::future::Future;

@@ -33,6 +33,8 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Embedded database + a synthetic organisation + serve.
     Demo(commands::demo::DemoArgs),
+    /// Compute and store a metrics snapshot from interaction and directory files.
+    Graph(commands::graph::GraphArgs),
     /// Run the lifecycle jobs now (rollup refresh, retention).
     Maintain(commands::maintain::MaintainArgs),
     /// Audit log tools.
@@ -66,6 +68,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Migrate => commands::migrate::run(&cli.global).await,
             Command::Ingest(args) => commands::ingest::run(&cli.global, args).await,
             Command::Demo(args) => commands::demo::run(&cli.global, args).await,
+            Command::Graph(args) => commands::graph::run(&cli.global, args).await,
             Command::Maintain(args) => commands::maintain::run(&cli.global, args).await,
             Command::Audit(command) => commands::audit::run(&cli.global, command).await,
         }

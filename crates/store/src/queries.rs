@@ -422,6 +422,29 @@ impl Store {
         })
     }
 
+    /// Each employee's latest values (degree, betweenness, clustering,
+    /// burnout) measured at or after `since`: what an incremental graph
+    /// snapshot compares against.
+    pub async fn latest_values(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, [f64; 4]>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT DISTINCT ON (employee_id) employee_id, degree_centrality,
+                        betweenness_centrality, clustering_coeff, burnout_score
+                 FROM employee_metrics WHERE time >= $1
+                 ORDER BY employee_id, time DESC",
+                &[&since],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), [r.get(1), r.get(2), r.get(3), r.get(4)]))
+            .collect())
+    }
+
     /// Samples whose measurement time is within `window` before `now`.
     pub async fn recent_samples(&self, window: Duration, now: DateTime<Utc>) -> Result<i64> {
         let client = self.client().await?;

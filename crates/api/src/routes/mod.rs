@@ -2,8 +2,9 @@
 
 mod audit;
 mod dashboard;
+mod graph;
 mod health;
-mod ingest;
+pub(crate) mod ingest;
 mod interventions;
 mod openapi;
 mod respond;
@@ -181,6 +182,15 @@ pub const ENDPOINTS: &[Endpoint] = &[
         ],
         errors: &[400, 413, 415, 422, 503],
         handler: || post(ingest::write_metrics),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/graph/snapshots",
+        summary: "Compute the graph metrics of a window of interactions and store one sample per employee.",
+        params: &[],
+        body: &["application/json"],
+        errors: &[400, 413, 415, 422, 503],
+        handler: || post(graph::create_snapshot),
     },
     Endpoint {
         method: "post",

@@ -1,6 +1,7 @@
 //! HTTP-level tests: the real app on a random port, a fresh database each.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod graph;
 mod helpers;
 mod ingest;
 mod interventions;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod graph;
 pub mod ingest;
 pub mod maintain;
 pub mod migrate;
