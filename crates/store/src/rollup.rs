@@ -87,16 +87,22 @@ pub(crate) async fn raw_kept_from(client: &impl GenericClient) -> Result<Option<
 /// procedure takes no bind parameters for its "any" arguments, so the
 /// (computed, never user-supplied) times are inlined. TimescaleDB refuses a
 /// refresh while another one (its own policy job, another instance) runs on
-/// the same aggregate, with SQLSTATE 55P03: wait and try again, for up to
-/// about a minute.
-async fn refresh_cagg(client: &deadpool_postgres::Object, from: &str, to: &str) -> Result<()> {
+/// the same aggregate, with SQLSTATE 55P03: wait half a second and try
+/// again, up to `attempts` times.
+async fn refresh_cagg(
+    client: &deadpool_postgres::Object,
+    from: &str,
+    to: &str,
+    attempts: u32,
+) -> Result<()> {
     let sql = format!("CALL refresh_continuous_aggregate('employee_metrics_hourly', {from}, {to})");
     let mut attempt = 0u32;
     loop {
         match client.batch_execute(&sql).await {
             Ok(()) => return Ok(()),
             Err(e)
-                if attempt < 120 && e.as_db_error().map(|d| d.code().code()) == Some("55P03") =>
+                if attempt + 1 < attempts
+                    && e.as_db_error().map(|d| d.code().code()) == Some("55P03") =>
             {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -119,10 +125,12 @@ impl Store {
                     .map_or("NULL".to_string(), |t| {
                         format!("'{}'::timestamptz", t.to_rfc3339())
                     });
+                // A job: wait out a concurrent refresh for up to a minute.
                 refresh_cagg(
                     &client,
                     &from,
                     &format!("'{}'::timestamptz", upto.to_rfc3339()),
+                    120,
                 )
                 .await?;
                 Ok(RefreshReport {
@@ -148,6 +156,10 @@ impl Store {
         }
         let current = hour_start(Utc::now());
         let end = (hour_start(hi) + Duration::hours(1)).min(current);
+        if hour_start(lo) >= end {
+            // Only the current hour: real-time aggregation already shows it.
+            return;
+        }
         let result = async {
             let client = self.client().await?;
             // Hours whose raw rows retention dropped are left as they are.
@@ -158,10 +170,13 @@ impl Store {
             if start >= end {
                 return Ok(());
             }
+            // A writer waits at most 5 s; past that the hourly refresh
+            // catches up.
             refresh_cagg(
                 &client,
                 &format!("'{}'::timestamptz", start.to_rfc3339()),
                 &format!("'{}'::timestamptz", end.to_rfc3339()),
+                10,
             )
             .await
         }
