@@ -57,34 +57,36 @@ const COPY_TYPES: [Type; 8] = [
     Type::FLOAT8,
 ];
 
-const MERGE: &str = "INSERT INTO employee_metrics AS m (time, employee_id, team, degree_centrality,
-        betweenness_centrality, clustering_coeff, burnout_score)
-    SELECT DISTINCT ON (employee_id, time) time, employee_id, team, degree_centrality,
+/// The column list and the replace rule shared by both inserts: a sample
+/// for an (employee, time) already stored replaces its values, and a row
+/// whose values are unchanged is not rewritten.
+macro_rules! upsert {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO employee_metrics AS m (time, employee_id, team, degree_centrality,
+                betweenness_centrality, clustering_coeff, burnout_score) ",
+            $source,
+            " ON CONFLICT (employee_id, time) DO UPDATE SET
+                team = EXCLUDED.team,
+                degree_centrality = EXCLUDED.degree_centrality,
+                betweenness_centrality = EXCLUDED.betweenness_centrality,
+                clustering_coeff = EXCLUDED.clustering_coeff,
+                burnout_score = EXCLUDED.burnout_score
+            WHERE (m.team, m.degree_centrality, m.betweenness_centrality, m.clustering_coeff, m.burnout_score)
+                IS DISTINCT FROM (EXCLUDED.team, EXCLUDED.degree_centrality, EXCLUDED.betweenness_centrality,
+                                  EXCLUDED.clustering_coeff, EXCLUDED.burnout_score)"
+        )
+    };
+}
+
+const MERGE: &str = upsert!(
+    "SELECT DISTINCT ON (employee_id, time) time, employee_id, team, degree_centrality,
         betweenness_centrality, clustering_coeff, burnout_score
     FROM metrics_staging
-    ORDER BY employee_id, time, ord DESC
-    ON CONFLICT (employee_id, time) DO UPDATE SET
-        team = EXCLUDED.team,
-        degree_centrality = EXCLUDED.degree_centrality,
-        betweenness_centrality = EXCLUDED.betweenness_centrality,
-        clustering_coeff = EXCLUDED.clustering_coeff,
-        burnout_score = EXCLUDED.burnout_score
-    WHERE (m.team, m.degree_centrality, m.betweenness_centrality, m.clustering_coeff, m.burnout_score)
-        IS DISTINCT FROM (EXCLUDED.team, EXCLUDED.degree_centrality, EXCLUDED.betweenness_centrality,
-                          EXCLUDED.clustering_coeff, EXCLUDED.burnout_score)";
+    ORDER BY employee_id, time, ord DESC"
+);
 
-const INSERT_ONE: &str = "INSERT INTO employee_metrics AS m (time, employee_id, team, degree_centrality,
-        betweenness_centrality, clustering_coeff, burnout_score)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT (employee_id, time) DO UPDATE SET
-        team = EXCLUDED.team,
-        degree_centrality = EXCLUDED.degree_centrality,
-        betweenness_centrality = EXCLUDED.betweenness_centrality,
-        clustering_coeff = EXCLUDED.clustering_coeff,
-        burnout_score = EXCLUDED.burnout_score
-    WHERE (m.team, m.degree_centrality, m.betweenness_centrality, m.clustering_coeff, m.burnout_score)
-        IS DISTINCT FROM (EXCLUDED.team, EXCLUDED.degree_centrality, EXCLUDED.betweenness_centrality,
-                          EXCLUDED.clustering_coeff, EXCLUDED.burnout_score)";
+const INSERT_ONE: &str = upsert!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
 
 impl Store {
     /// Writes one sample (replacing an earlier one for the same employee and
