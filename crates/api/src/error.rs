@@ -89,6 +89,14 @@ impl From<StoreError> for ApiError {
                 message: e.to_string(),
                 retry_after_s: 1,
             },
+            e @ StoreError::Contention(_) => {
+                tracing::warn!(error = %e, "database contention");
+                ApiError::Unavailable {
+                    code: "database_busy",
+                    message: "the database is busy with concurrent work; retry".into(),
+                    retry_after_s: 1,
+                }
+            }
             StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "database unavailable");
                 ApiError::Unavailable {

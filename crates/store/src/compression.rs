@@ -29,8 +29,14 @@ pub struct CompressionReport {
 }
 
 impl Store {
-    /// Compresses raw samples older than 30 days before `now`.
+    /// Compresses raw samples older than 30 days before `now`, again after a
+    /// pause when TimescaleDB's own compression job holds the same chunks
+    /// (compressing a chunk is idempotent).
     pub async fn compress(&self, now: DateTime<Utc>) -> Result<CompressionReport> {
+        crate::error::retry_on_contention("compression", || self.compress_once(now)).await
+    }
+
+    async fn compress_once(&self, now: DateTime<Utc>) -> Result<CompressionReport> {
         if self.engine() != Engine::Timescale {
             return Err(StoreError::Schema(
                 "compression is not available on the portable engine yet".into(),

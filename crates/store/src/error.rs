@@ -21,6 +21,11 @@ pub enum StoreError {
     /// timeout.
     #[error("all {size} database connections are busy (waited {waited_ms} ms)")]
     PoolExhausted { size: usize, waited_ms: u128 },
+    /// The database gave up on the statement because of concurrent work
+    /// (deadlock, serialization failure, lock not available); running it
+    /// again may succeed.
+    #[error("database contention: {0}")]
+    Contention(String),
     /// The database cannot be reached or went away.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -38,7 +43,9 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StoreError::PoolExhausted { .. } | StoreError::Unavailable(_)
+            StoreError::PoolExhausted { .. }
+                | StoreError::Unavailable(_)
+                | StoreError::Contention(_)
         )
     }
 }
@@ -55,12 +62,40 @@ impl From<tokio_postgres::Error> for StoreError {
             if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
                 return StoreError::Unavailable(db.message().to_string());
             }
+            // 40P01 deadlock, 40001 serialization failure, 55P03 lock not
+            // available: transient, the statement can be run again.
+            if matches!(code, "40P01" | "40001" | "55P03") {
+                return StoreError::Contention(format!("{} ({code})", db.message()));
+            }
             return StoreError::Database(format!("{} ({code})", db.message()));
         }
         // No server error: the connection itself failed (I/O, protocol).
         match std::error::Error::source(&e) {
             Some(src) if src.is::<std::io::Error>() => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+/// Runs a maintenance step again, a few times after a short pause, when the
+/// database gave up on it because of concurrent work (`Contention`): the
+/// lifecycle jobs share chunks and partitions with writers and with
+/// TimescaleDB's own background jobs. `step` must change nothing unless it
+/// succeeds (one transaction, or idempotent statements).
+pub(crate) async fn retry_on_contention<T, F, Fut>(what: &str, mut step: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 1u64;
+    loop {
+        match step().await {
+            Err(StoreError::Contention(e)) if attempt < 10 => {
+                tracing::debug!(error = %e, attempt, what, "concurrent work; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
         }
     }
 }

@@ -95,7 +95,11 @@ impl Store {
     /// Drops the schema and everything in it (tests and troubleshooting).
     pub async fn drop_schema(&self) -> Result<()> {
         let client = self.client().await?;
-        schema::drop(&client, &self.settings.schema).await
+        // TimescaleDB's background jobs may hold the same objects.
+        error::retry_on_contention("drop_schema", || {
+            schema::drop(&client, &self.settings.schema)
+        })
+        .await
     }
 
     pub fn close(&self) {

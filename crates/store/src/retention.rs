@@ -36,8 +36,14 @@ pub struct RetentionReport {
 }
 
 impl Store {
-    /// Applies retention as of `now`.
+    /// Applies retention as of `now`, again after a pause when concurrent
+    /// work (TimescaleDB's compression or refresh jobs on the same chunks)
+    /// made the database give up on it.
     pub async fn apply_retention(&self, now: DateTime<Utc>) -> Result<RetentionReport> {
+        crate::error::retry_on_contention("retention", || self.apply_retention_once(now)).await
+    }
+
+    async fn apply_retention_once(&self, now: DateTime<Utc>) -> Result<RetentionReport> {
         let refresh = self.refresh_rollup(now).await?;
         let retention = self.settings().retention;
         let raw_kept_from = (now - Duration::days(i64::from(retention.raw_days)))
