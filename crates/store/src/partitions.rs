@@ -1,4 +1,6 @@
-//! Daily range partitions of `employee_metrics` on the portable engine.
+//! Daily range partitions on the portable engine: of `employee_metrics`
+//! (raw samples, by time) and of `employee_metrics_packed` (compressed
+//! samples, by day; see compression.rs).
 //!
 //! A sample may be for any date (a late file, a backfill three years old), so
 //! the writer makes sure each day of a batch has its partition before it
@@ -16,37 +18,78 @@ use crate::StoreError;
 /// Lock key for partition creation.
 const PARTITION_LOCK: i64 = 0x6f72_6770_6172_7473;
 
-/// The partition table's name for a day: derived from the date, never from
-/// input.
-pub fn partition_name(day: NaiveDate) -> String {
-    format!("employee_metrics_p{}", day.format("%Y%m%d"))
+/// A partitioned table with one partition per UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `employee_metrics`, partitioned by `time`.
+    Raw,
+    /// `employee_metrics_packed`, partitioned by `day`.
+    Packed,
 }
 
-/// Creates the partitions of the given days that do not exist yet. Returns
-/// how many were created.
+impl Family {
+    fn parent(self) -> &'static str {
+        match self {
+            Family::Raw => "employee_metrics",
+            Family::Packed => "employee_metrics_packed",
+        }
+    }
+
+    /// The partition's name for a day: derived from the date, never from
+    /// input.
+    pub fn name(self, day: NaiveDate) -> String {
+        format!("{}_p{}", self.parent(), day.format("%Y%m%d"))
+    }
+
+    fn bounds(self, day: NaiveDate, next: NaiveDate) -> String {
+        match self {
+            Family::Raw => format!("FROM ('{day} 00:00:00+00') TO ('{next} 00:00:00+00')"),
+            Family::Packed => format!("FROM ('{day}') TO ('{next}')"),
+        }
+    }
+}
+
+/// The raw partition's name for a day.
+pub fn partition_name(day: NaiveDate) -> String {
+    Family::Raw.name(day)
+}
+
+/// Creates the raw partitions of the given days that do not exist yet.
+/// Returns how many were created.
 pub async fn ensure(
     client: &mut tokio_postgres::Client,
+    days: &[NaiveDate],
+) -> Result<usize, StoreError> {
+    ensure_family(client, Family::Raw, days).await
+}
+
+/// Creates the partitions of a family for the given days that do not exist
+/// yet. Returns how many were created.
+pub async fn ensure_family(
+    client: &mut tokio_postgres::Client,
+    family: Family,
     days: &[NaiveDate],
 ) -> Result<usize, StoreError> {
     if days.is_empty() {
         return Ok(0);
     }
-    let missing = missing(&*client, days).await?;
+    let missing = missing_of(&*client, family, days).await?;
     if missing.is_empty() {
         return Ok(0);
     }
     let tx = client.transaction().await?;
     lock(&tx).await?;
     // Another writer may have made some while we waited for the lock.
-    let missing = self::missing(&tx, &missing).await?;
+    let missing = missing_of(&tx, family, &missing).await?;
     for day in &missing {
         let next = day
             .checked_add_days(Days::new(1))
             .ok_or_else(|| StoreError::Database(format!("no day after {day}")))?;
         tx.batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {} PARTITION OF employee_metrics
-             FOR VALUES FROM ('{day} 00:00:00+00') TO ('{next} 00:00:00+00')",
-            partition_name(*day)
+            "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES {}",
+            family.name(*day),
+            family.parent(),
+            family.bounds(*day, next),
         ))
         .await?;
     }
@@ -65,12 +108,20 @@ pub(crate) async fn lock(tx: &impl GenericClient) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The days among `days` that have no partition yet.
+/// The days among `days` that have no raw partition yet.
 pub(crate) async fn missing(
     client: &impl GenericClient,
     days: &[NaiveDate],
 ) -> Result<Vec<NaiveDate>, StoreError> {
-    let names: Vec<String> = days.iter().map(|d| partition_name(*d)).collect();
+    missing_of(client, Family::Raw, days).await
+}
+
+async fn missing_of(
+    client: &impl GenericClient,
+    family: Family,
+    days: &[NaiveDate],
+) -> Result<Vec<NaiveDate>, StoreError> {
+    let names: Vec<String> = days.iter().map(|d| family.name(*d)).collect();
     let rows = client
         .query(
             "SELECT n FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NULL",
@@ -86,22 +137,31 @@ pub(crate) async fn missing(
         .collect())
 }
 
-/// The days that have a partition, oldest first.
+/// The days that have a raw partition, oldest first.
 pub async fn list(client: &impl GenericClient) -> Result<Vec<NaiveDate>, StoreError> {
+    list_family(client, Family::Raw).await
+}
+
+/// The days that have a partition of a family, oldest first.
+pub async fn list_family(
+    client: &impl GenericClient,
+    family: Family,
+) -> Result<Vec<NaiveDate>, StoreError> {
     let rows = client
         .query(
             "SELECT c.relname FROM pg_inherits i
              JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'employee_metrics'::regclass
+             WHERE i.inhparent = $1::text::regclass
              ORDER BY c.relname",
-            &[],
+            &[&family.parent()],
         )
         .await?;
+    let prefix = format!("{}_p", family.parent());
     Ok(rows
         .iter()
         .filter_map(|r| {
             let name: String = r.get(0);
-            NaiveDate::parse_from_str(name.strip_prefix("employee_metrics_p")?, "%Y%m%d").ok()
+            NaiveDate::parse_from_str(name.strip_prefix(&prefix)?, "%Y%m%d").ok()
         })
         .collect())
 }
@@ -128,5 +188,9 @@ mod tests {
         let b = partition_name(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
         assert_eq!(a, "employee_metrics_p20231231");
         assert!(a < b);
+        assert_eq!(
+            Family::Packed.name(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
+            "employee_metrics_packed_p20240101"
+        );
     }
 }

@@ -12,7 +12,7 @@ use organism_domain::{
 };
 use serde::Serialize;
 
-use crate::{Result, Store, StoreError};
+use crate::{Engine, Result, Store, StoreError};
 
 /// Raw samples, or hourly aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -136,6 +136,19 @@ fn day_floor(t: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(t, |d| d.and_utc())
 }
 
+/// Every raw sample with `lo <= time < hi` (SQL expressions), as a table of
+/// the columns of `employee_metrics`: on the portable engine, raw rows and
+/// compressed ones alike (`metrics_between`, migration 0005); on timescale,
+/// the hypertable, which decompresses by itself.
+fn samples_between(engine: Engine, lo: &str, hi: &str) -> String {
+    match engine {
+        Engine::Portable => format!("metrics_between({lo}, {hi})"),
+        Engine::Timescale => {
+            format!("(SELECT * FROM employee_metrics WHERE time >= {lo} AND time < {hi})")
+        }
+    }
+}
+
 /// Average, minimum and maximum expressions over the hourly rollup, per
 /// metric, in `MetricName::ALL` order. Column names come from the enum.
 fn avg_columns() -> String {
@@ -201,12 +214,13 @@ impl Store {
             )
         } else {
             let statement = client
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT time, team, degree_centrality, betweenness_centrality, clustering_coeff, burnout_score
-                     FROM employee_metrics
-                     WHERE employee_id = $1 AND time >= $2 AND time < $3
+                     FROM {samples} m
+                     WHERE employee_id = $1
                      ORDER BY time",
-                )
+                    samples = samples_between(self.engine(), "$2", "$3")
+                ))
                 .await?;
             let rows = client
                 .query(
@@ -268,10 +282,18 @@ impl Store {
 
     async fn employee_known(&self, employee: &EmployeeId) -> Result<bool> {
         let client = self.client().await?;
+        let packed = match self.engine() {
+            Engine::Portable => {
+                " OR EXISTS (SELECT 1 FROM employee_metrics_packed WHERE employee_id = $1)"
+            }
+            Engine::Timescale => "",
+        };
         let row = client
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM employee_metrics WHERE employee_id = $1)
-                     OR EXISTS (SELECT 1 FROM employee_metrics_hourly WHERE employee_id = $1)",
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM employee_metrics WHERE employee_id = $1)
+                         OR EXISTS (SELECT 1 FROM employee_metrics_hourly WHERE employee_id = $1){packed}"
+                ),
                 &[&employee.as_str()],
             )
             .await?;
@@ -316,10 +338,18 @@ impl Store {
             })
             .collect();
         if days_out.is_empty() {
+            let packed = match self.engine() {
+                Engine::Portable => {
+                    " OR EXISTS (SELECT 1 FROM employee_metrics_packed WHERE $1 = ANY(team))"
+                }
+                Engine::Timescale => "",
+            };
             let known: bool = client
                 .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM employee_metrics WHERE team = $1)
-                         OR EXISTS (SELECT 1 FROM employee_metrics_hourly WHERE team = $1)",
+                    &format!(
+                        "SELECT EXISTS (SELECT 1 FROM employee_metrics WHERE team = $1)
+                             OR EXISTS (SELECT 1 FROM employee_metrics_hourly WHERE team = $1){packed}"
+                    ),
                     &[&team.as_str()],
                 )
                 .await?
@@ -350,12 +380,24 @@ impl Store {
     ) -> Result<Vec<BurnoutAlert>> {
         let start = now - days.duration();
         let client = self.client().await?;
+        // The latest sample of a compressed (employee, day) is kept beside
+        // its packed samples, so the latest score needs no decoding.
+        let packed_latest = match self.engine() {
+            Engine::Portable => {
+                "UNION ALL
+                 SELECT employee_id, last_team, last_time, last_burnout
+                 FROM employee_metrics_packed
+                 WHERE day >= ($1 AT TIME ZONE 'UTC')::date AND last_time >= $1"
+            }
+            Engine::Timescale => "",
+        };
         let statement = client
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "WITH latest AS (
                      SELECT DISTINCT ON (employee_id) employee_id, team, time, burnout_score
-                     FROM employee_metrics
-                     WHERE time >= $1
+                     FROM (SELECT employee_id, team, time, burnout_score
+                           FROM employee_metrics WHERE time >= $1
+                           {packed_latest}) l
                      ORDER BY employee_id, time DESC),
                  flagged AS (SELECT * FROM latest WHERE burnout_score >= $2)
                  SELECT f.employee_id, f.team, f.burnout_score, f.time,
@@ -363,10 +405,11 @@ impl Store {
                  FROM flagged f
                  CROSS JOIN LATERAL (
                      SELECT max(burnout_score) AS peak, avg(burnout_score) AS average, count(*) AS samples
-                     FROM employee_metrics m
-                     WHERE m.employee_id = f.employee_id AND m.time >= $1) s
+                     FROM {samples} m
+                     WHERE m.employee_id = f.employee_id) s
                  ORDER BY f.burnout_score DESC, f.employee_id",
-            )
+                samples = samples_between(self.engine(), "$1", "'infinity'")
+            ))
             .await?;
         let rows = client
             .query(&statement, &[&start, &threshold.get()])
@@ -432,10 +475,13 @@ impl Store {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT DISTINCT ON (employee_id) employee_id, degree_centrality,
-                        betweenness_centrality, clustering_coeff, burnout_score
-                 FROM employee_metrics WHERE time >= $1
-                 ORDER BY employee_id, time DESC",
+                &format!(
+                    "SELECT DISTINCT ON (employee_id) employee_id, degree_centrality,
+                            betweenness_centrality, clustering_coeff, burnout_score
+                     FROM {samples} m
+                     ORDER BY employee_id, time DESC",
+                    samples = samples_between(self.engine(), "$1", "'infinity'")
+                ),
                 &[&since],
             )
             .await?;
@@ -450,7 +496,10 @@ impl Store {
         let client = self.client().await?;
         let row = client
             .query_one(
-                "SELECT count(*) FROM employee_metrics WHERE time >= $1",
+                &format!(
+                    "SELECT count(*) FROM {samples} m",
+                    samples = samples_between(self.engine(), "$1", "'infinity'")
+                ),
                 &[&(now - window)],
             )
             .await?;

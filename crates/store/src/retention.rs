@@ -4,7 +4,7 @@
 //! The job first refreshes the rollup, so that no hour is dropped from raw
 //! rows before it is materialised. It then records `raw_kept_from` (the
 //! first kept day) and drops what is older: whole daily partitions on the
-//! portable engine (never a row-by-row DELETE), whole chunks on timescale
+//! portable engine, raw and packed alike (never a row-by-row DELETE), whole chunks on timescale
 //! (`drop_chunks`). From then on an hour before `raw_kept_from` is never
 //! recomputed from raw rows: a late sample written there is stored and shown
 //! in raw trends until the next run drops it, but it cannot replace the
@@ -17,8 +17,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::partitions::{self, Family};
 use crate::rollup::{RefreshReport, hour_start};
-use crate::{Engine, Result, Store, partitions};
+use crate::{Engine, Result, Store};
 
 /// What a retention run did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,14 +71,16 @@ impl Store {
                 .await?;
                 partitions::lock(&*tx).await?;
                 let mut dropped = 0;
-                for day in partitions::list(&*tx).await? {
-                    if day < raw_kept_from.date_naive() {
-                        tx.batch_execute(&format!(
-                            "DROP TABLE IF EXISTS {}",
-                            partitions::partition_name(day)
-                        ))
-                        .await?;
-                        dropped += 1;
+                for family in [Family::Raw, Family::Packed] {
+                    for day in partitions::list_family(&*tx, family).await? {
+                        if day < raw_kept_from.date_naive() {
+                            tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", family.name(day)))
+                                .await?;
+                            // A day counts once, raw or packed.
+                            if family == Family::Raw {
+                                dropped += 1;
+                            }
+                        }
                     }
                 }
                 let rollup = tx

@@ -45,6 +45,11 @@ const PORTABLE: &[Migration] = &[
         name: "lifecycle_jobs",
         sql: COMMON_JOBS,
     },
+    Migration {
+        version: 5,
+        name: "compression",
+        sql: include_str!("../migrations/portable/0005_compression.sql"),
+    },
 ];
 
 const TIMESCALE: &[Migration] = &[

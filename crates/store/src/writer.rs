@@ -7,7 +7,8 @@
 //! rows instead of duplicating them. Within a batch, the last sample for an
 //! (employee, time) wins, as it would if the samples had been sent one by
 //! one. Rows whose values did not change are not rewritten, so a retried
-//! batch costs reads, not dead tuples.
+//! batch costs reads, not dead tuples. On the portable engine a write into
+//! a compressed (employee, day) first unpacks it (see compression.rs).
 
 use std::collections::BTreeSet;
 
@@ -16,6 +17,7 @@ use futures_util::{Stream, StreamExt, pin_mut};
 use organism_domain::MetricSample;
 use serde::Serialize;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
+
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::{Engine, Result, Store, partitions, rollup};
@@ -88,6 +90,62 @@ const MERGE: &str = upsert!(
 
 const INSERT_ONE: &str = upsert!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
 
+/// Moves the packed samples of the (employee, day)s listed by `$keys` back
+/// to raw rows (portable engine; see compression.rs), so that the write
+/// replaces or joins them like any raw sample.
+macro_rules! unpack {
+    ($keys:literal) => {
+        concat!(
+            "WITH keys AS (",
+            $keys,
+            "), gone AS (
+                DELETE FROM employee_metrics_packed p USING keys k
+                WHERE p.employee_id = k.employee_id AND p.day = k.day
+                RETURNING p.*)
+            INSERT INTO employee_metrics (time, employee_id, team, degree_centrality,
+                betweenness_centrality, clustering_coeff, burnout_score)
+            SELECT s.time, g.employee_id, s.team, s.degree_centrality, s.betweenness_centrality,
+                   s.clustering_coeff, s.burnout_score
+            FROM gone g
+            CROSS JOIN LATERAL packed_samples(g.first_time, g.step, g.times, g.run_end, g.team,
+                g.degree_centrality, g.betweenness_centrality, g.clustering_coeff, g.burnout_score) s"
+        )
+    };
+}
+
+const UNPACK_STAGED: &str = unpack!(
+    "SELECT DISTINCT employee_id, (time AT TIME ZONE 'UTC')::date AS day FROM metrics_staging"
+);
+
+const UNPACK_ONE: &str = unpack!("SELECT $1::text AS employee_id, $2::date AS day");
+
+/// Before a write into `days` on the portable engine: holds each day's raw
+/// partition (the compression job packs a day while holding it exclusively,
+/// so from here on no day of the batch is packed behind our back), then
+/// tells whether any of them has packed samples that may need unpacking.
+async fn hold_days(tx: &deadpool_postgres::Transaction<'_>, days: &[NaiveDate]) -> Result<bool> {
+    if days.is_empty() {
+        return Ok(false);
+    }
+    let names: Vec<String> = days
+        .iter()
+        .map(|d| partitions::partition_name(*d))
+        .collect();
+    tx.batch_execute(&format!(
+        "LOCK TABLE {} IN ROW EXCLUSIVE MODE",
+        names.join(", ")
+    ))
+    .await?;
+    let packed: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM employee_metrics_packed WHERE day = ANY($1))",
+            &[&days],
+        )
+        .await?
+        .get(0);
+    Ok(packed)
+}
+
 impl Store {
     /// Writes one sample (replacing an earlier one for the same employee and
     /// time).
@@ -99,6 +157,11 @@ impl Store {
         let v = &sample.values;
         let team = sample.team.as_ref().map(|t| t.as_str());
         let tx = client.transaction().await?;
+        let day = sample.time.date_naive();
+        if self.engine() == Engine::Portable && hold_days(&tx, &[day]).await? {
+            tx.execute(UNPACK_ONE, &[&sample.employee_id.as_str(), &day])
+                .await?;
+        }
         let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
         let statement = tx.prepare_cached(INSERT_ONE).await?;
         let changed = tx
@@ -204,6 +267,9 @@ impl Store {
             if !partitions::missing(&*tx, &days).await?.is_empty() {
                 let mut other = crate::pool::dedicated(self.settings()).await?;
                 partitions::ensure(&mut other, &days).await?;
+            }
+            if hold_days(&tx, &days).await? {
+                tx.execute(UNPACK_STAGED, &[]).await?;
             }
         }
         let stored: i64 = tx
