@@ -1,12 +1,11 @@
 //! `organism maintain`: run the lifecycle jobs now, or show their status.
 //!
 //! Jobs: the hourly rollup's refresh, retention (which refreshes first) and
-//! compression (timescale engine; the portable codec is not built yet). A
+//! compression (native on timescale, packed days on portable). A
 //! job another instance is running is skipped, not run twice.
 
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use organism_store::Engine;
 use organism_store::jobs::{Job as StoreJob, JobOutcome};
 
 use crate::config::GlobalArgs;
@@ -20,9 +19,9 @@ pub enum Job {
     /// Drop raw samples and rollup hours older than the retention settings
     /// (refreshing the rollup first, so nothing is dropped unrolled).
     Retention,
-    /// Compress raw samples older than 30 days (timescale engine).
+    /// Compress raw samples older than 30 days.
     Compression,
-    /// Every job, in order (compression only where the engine has it).
+    /// Every job, in order: retention (with a refresh first), then compression.
     All,
 }
 
@@ -87,13 +86,7 @@ async fn run_jobs(db: &Database, args: &MaintainArgs) -> anyhow::Result<()> {
         Job::Refresh => vec![StoreJob::Refresh],
         Job::Retention => vec![StoreJob::Retention],
         Job::Compression => vec![StoreJob::Compression],
-        Job::All if db.store.engine() == Engine::Timescale => {
-            vec![StoreJob::Retention, StoreJob::Compression]
-        }
-        Job::All => {
-            println!("compression: skipped, not available on the portable engine yet");
-            vec![StoreJob::Retention]
-        }
+        Job::All => vec![StoreJob::Retention, StoreJob::Compression],
     };
     let mut failed = false;
     for job in jobs {

@@ -48,8 +48,8 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
 }
 
 /// The scheduler: refreshes the hourly rollup a few minutes after every
-/// hour, and applies retention (which refreshes first) and, on the
-/// timescale engine, compression at start and then once a day. Several
+/// hour, and applies retention (which refreshes first) and compression at
+/// start and then once a day. Several
 /// instances may run it: a job another instance is running is skipped.
 /// Every run is recorded (health, `organism maintain --status`).
 async fn lifecycle_jobs(store: organism_store::Store) {
@@ -58,12 +58,10 @@ async fn lifecycle_jobs(store: organism_store::Store) {
     loop {
         let daily_due =
             last_daily.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(86_400));
-        let jobs: &[Job] = if !daily_due {
-            &[Job::Refresh]
-        } else if store.engine() == organism_store::Engine::Timescale {
+        let jobs: &[Job] = if daily_due {
             &[Job::Retention, Job::Compression]
         } else {
-            &[Job::Retention]
+            &[Job::Refresh]
         };
         if daily_due {
             last_daily = Some(std::time::Instant::now());
