@@ -62,11 +62,15 @@
     const code = (body && body.error && body.error.code) || `http_${response.status}`;
     const detail = (body && body.error && body.error.message) || response.statusText;
     if (response.status === 401) {
-      const message = key
-        ? "This key was not accepted. Enter another API key above."
-        : "This service needs an API key. Enter it above.";
-      showAuthProblem(message, detail);
-      throw new ApiError(401, code, message);
+      showAuthProblem(
+        key ? "This key was not accepted. Enter another API key above." : "This service needs an API key. Enter it above.",
+        detail,
+      );
+      throw new ApiError(
+        401,
+        code,
+        key ? "Not shown: this key was not accepted." : "Not shown: an API key is needed.",
+      );
     }
     if (response.status === 403) {
       throw new ApiError(403, code, `This key may not see ${what}. (${detail})`);

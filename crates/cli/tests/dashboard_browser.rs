@@ -743,6 +743,16 @@ async fn drive(demo: &Demo) -> TestResult {
         attr_number(&page, "#team-chart", "data-suppressed").await,
         suppressed
     );
+    let marked = js(
+        &page,
+        "return document.querySelectorAll('#team-table tr.suppressed').length;",
+    )
+    .await;
+    assert_eq!(
+        marked,
+        json!(suppressed),
+        "suppressed days marked in the table"
+    );
     let members: Vec<String> = serde_json::from_value(
         js(
             &page,
