@@ -26,3 +26,20 @@ ensure_pg_server() {
         done
     fi
 }
+
+have_chromium() {
+    [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]
+}
+
+# Debian's headless browser and its WebDriver, for the dashboard's browser
+# test. Never fatal: when they cannot be installed, the test prints
+# "SKIPPED … why" and passes, and this says why the install failed.
+ensure_chromium() {
+    have_chromium && return 0
+    echo "== installing Chromium and chromedriver (Debian packages chromium, chromium-driver) for the dashboard's browser test"
+    if as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; then
+        return 0
+    fi
+    echo "== could not install chromium and chromium-driver: the dashboard's browser test will be SKIPPED"
+    return 0
+}

@@ -5,13 +5,16 @@
 # Tests start their own throwaway PostgreSQL clusters from the server
 # binaries (nothing is left running). Tests of the timescale engine run when
 # the TimescaleDB extension is installed for that server and print
-# "SKIPPED … timescale engine: <why>" otherwise.
+# "SKIPPED … timescale engine: <why>" otherwise. The dashboard's browser test
+# drives Debian's headless Chromium (installed here when absent) and prints
+# "SKIPPED dashboard browser test: <why>" only when it is not installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/setup.sh
 . scripts/setup.sh
 ensure_pg_server
+ensure_chromium
 
 if ls /usr/share/postgresql/*/extension/timescaledb.control >/dev/null 2>&1; then
     echo "== TimescaleDB is installed: the timescale engine's tests will run"

@@ -12,6 +12,8 @@ mod trends;
 
 use axum::routing::{MethodRouter, get, patch, post};
 
+pub use openapi::document_path;
+
 use crate::{ApiError, AppState};
 
 /// One documented parameter.
@@ -306,6 +308,18 @@ pub const ENDPOINTS: &[Endpoint] = &[
         body: &[],
         errors: &[],
         handler: || get(dashboard::index),
+    },
+    Endpoint {
+        method: "get",
+        path: "/assets/{*file}",
+        summary: "The dashboard's files, embedded in the binary: dashboard.js, dashboard.css and the vendored chart library under vendor/uplot/ (with its LICENSE).",
+        params: &[path(
+            "file",
+            "file name under /assets/, may contain slashes (vendor/uplot/LICENSE)",
+        )],
+        body: &[],
+        errors: &[404],
+        handler: || get(dashboard::file),
     },
 ];
 

@@ -23,6 +23,13 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
+/// The route's path as OpenAPI writes it: axum's catch-all `{*file}` is an
+/// ordinary path parameter `{file}` there (OpenAPI has no catch-all; the
+/// parameter's description says it may contain slashes).
+pub fn document_path(route: &str) -> String {
+    route.replace("{*", "{")
+}
+
 pub fn build() -> Value {
     let mut paths = Map::new();
     for e in ENDPOINTS {
@@ -50,7 +57,7 @@ pub fn build() -> Value {
         }
         let mut operation = json!({
             "summary": e.summary,
-            "operationId": format!("{}_{}", e.method, e.path.trim_matches('/').replace(['/', '{', '}', '-', '.'], "_")),
+            "operationId": format!("{}_{}", e.method, document_path(e.path).trim_matches('/').replace(['/', '{', '}', '-', '.'], "_")),
             "parameters": params,
             "responses": responses,
         });
@@ -59,7 +66,9 @@ pub fn build() -> Value {
                 e.body.iter().map(|t| (t.to_string(), json!({}))).collect();
             operation["requestBody"] = json!({"required": true, "content": content});
         }
-        let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(document_path(e.path))
+            .or_insert_with(|| json!({}));
         entry[e.method] = operation;
     }
     json!({
@@ -88,7 +97,7 @@ mod tests {
         let doc = build();
         for e in ENDPOINTS {
             assert!(
-                doc["paths"][e.path][e.method].is_object(),
+                doc["paths"][document_path(e.path)][e.method].is_object(),
                 "{} {}",
                 e.method,
                 e.path

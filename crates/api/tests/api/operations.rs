@@ -25,7 +25,7 @@ async fn the_openapi_document_lists_every_route() {
     assert_eq!(status, 200);
     for e in organism_api::routes::ENDPOINTS {
         assert!(
-            doc["paths"][e.path][e.method].is_object(),
+            doc["paths"][organism_api::routes::document_path(e.path)][e.method].is_object(),
             "{} {}",
             e.method,
             e.path
@@ -43,6 +43,8 @@ async fn the_openapi_document_lists_every_route() {
         "/api/interventions/{intervention_id}",
         "/api/audit",
         "/api/audit/verify",
+        "/",
+        "/assets/{file}",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
@@ -58,6 +60,47 @@ async fn prometheus_metrics_count_requests() {
         "{text}"
     );
     assert!(text.contains("organism_db_pool_max_size 8"));
+}
+
+#[tokio::test]
+async fn the_dashboard_and_its_files_are_served_from_the_binary() {
+    let app = spawn_app().await;
+    let page = app.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    for (path, media_type, contains) in [
+        ("/assets/dashboard.js", "text/javascript", "Authorization"),
+        ("/assets/dashboard.css", "text/css", "suppressed"),
+        (
+            "/assets/vendor/uplot/uPlot.iife.min.js",
+            "text/javascript",
+            "uPlot",
+        ),
+        ("/assets/vendor/uplot/LICENSE", "text/plain", "MIT License"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            content_type.starts_with(media_type),
+            "{path}: {content_type}"
+        );
+        assert!(response.text().await.unwrap().contains(contains), "{path}");
+        assert!(html.contains(path), "the page links {path}");
+    }
+    let (status, body) = app.get_json("/assets/../Cargo.toml").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = app.get_json("/assets/vendor/uplot/nothing.js").await;
+    assert_eq!((status, error_code(&body).as_str()), (404, "no_such_asset"));
 }
 
 #[tokio::test]

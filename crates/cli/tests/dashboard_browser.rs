@@ -1,0 +1,824 @@
+//! End to end: the dashboard in Debian's headless Chromium, driven over
+//! WebDriver (chromedriver), against a real `organism demo` with a small
+//! organisation on its own embedded cluster and port.
+//!
+//! It checks what a person would see: alert rows for the threshold set in
+//! the page, a click on an alert opening that employee's chart with as many
+//! points as the API returns, metric toggles, hourly resolution, the
+//! intervention timeline from the audit log, the team chart and table with
+//! member counts, the health panel with the engine and jobs, and, once the
+//! server has API keys, a clear message for a wrong key. It saves a
+//! screenshot to `target/dashboard-screenshot.png`.
+//!
+//! Skipped, printing why, only when Chromium or chromedriver is not
+//! installed (`scripts/setup.sh` installs them: Debian's `chromium` and
+//! `chromium-driver`). Everything it starts is stopped when it ends, passing
+//! or failing: the demo by SIGTERM (so its embedded PostgreSQL stops too),
+//! chromedriver and the browser by killing their process group.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long the test waits for something to appear before it fails. A bound
+/// on waiting (so a broken page fails instead of hanging), not a claim
+/// about speed.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The page's default alert window, and the threshold the test sets in it.
+const ALERT_DAYS: u32 = 7;
+const THRESHOLD: u32 = 50;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A fresh directory under the temp dir, named like the suite's other
+/// throwaway directories so that the test script's cleanup also finds it.
+fn scratch_dir(what: &str) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!(
+        "organism-test-dashboard-{what}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
+/// Processes whose command line mentions `needle` (the embedded cluster's
+/// server names its data directory).
+fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != std::process::id() as i32)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ demo
+
+/// `organism demo` on a free port with its own data directory; stopped by
+/// SIGTERM when dropped.
+struct Demo {
+    child: Child,
+    base: String,
+    admin_key: Option<String>,
+    dir: PathBuf,
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let dir = scratch_dir("demo");
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_organism"))
+            .args(["demo", "--employees", "40", "--days", "14", "--log", "warn"])
+            .arg("--bind")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env_remove("DATABASE_URL")
+            .env_remove("TIMESCALE_HOST")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn organism demo");
+        let mut demo = Demo {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            admin_key: None,
+            dir,
+        };
+        let stdout = demo.child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("demo | {line}");
+                if tx.send(line).is_err() {
+                    // Nobody listens any more; keep draining the pipe.
+                }
+            }
+        });
+        // The banner ends with "Press Ctrl-C to stop."; the key line may come
+        // anywhere before it, or just after it.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let mut up = false;
+        while !up {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    demo.take_key(&line);
+                    up = line.contains("Press Ctrl-C to stop.");
+                }
+                Err(e) => panic!(
+                    "organism demo did not come up ({e}); it exited with {:?}",
+                    demo.child.try_wait()
+                ),
+            }
+        }
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            demo.take_key(&line);
+        }
+        demo
+    }
+
+    fn take_key(&mut self, line: &str) {
+        if let Some(key) = line.strip_prefix("admin API key: ") {
+            self.admin_key = Some(key.trim().to_string());
+        }
+    }
+
+    fn data_dir(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    /// SIGTERM, then the exit status once it has stopped (SIGKILL after 60 s).
+    fn stop(&mut self) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---------------------------------------------------------- chromedriver
+
+/// chromedriver on a free port, in a process group of its own so that the
+/// browser it starts goes with it.
+struct Driver {
+    child: Child,
+    url: String,
+    profile: PathBuf,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("spawn chromedriver");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            profile: scratch_dir("chromium-profile"),
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let ready = match http.get(format!("{}/status", driver.url)).send().await {
+                Ok(r) => r
+                    .json::<Value>()
+                    .await
+                    .map(|v| v["value"]["ready"] == json!(true))
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            if ready {
+                break driver;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn browser(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1400,2100",
+                    format!("--user-data-dir={}", self.profile.display()),
+                ],
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session through chromedriver")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+// ------------------------------------------------------------ API client
+
+/// The same API the page reads, with the same key.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: Option<String>,
+}
+
+impl Api {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("the API answers");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("JSON")
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> u16 {
+        self.request(method, path)
+            .json(&body)
+            .send()
+            .await
+            .expect("the API answers")
+            .status()
+            .as_u16()
+    }
+
+    async fn points(&self, employee: &str, hourly: bool) -> usize {
+        let trend = self
+            .get(&format!(
+                "/api/trends/employee/{employee}?days=7&use_hourly={hourly}"
+            ))
+            .await;
+        trend["points"].as_array().map_or(0, Vec::len)
+    }
+}
+
+// ---------------------------------------------------------- page helpers
+
+async fn js(page: &Client, script: &str) -> Value {
+    page.execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+}
+
+/// What the page says in its status lines, for failure messages.
+async fn page_statuses(page: &Client) -> String {
+    js(
+        page,
+        "return [...document.querySelectorAll('.status, #auth-message')]
+            .map(e => `${e.id}: ${e.textContent}`).join('\\n');",
+    )
+    .await
+    .to_string()
+}
+
+/// Waits until `condition` (a JavaScript expression) is true in the page.
+async fn wait_until(page: &Client, condition: &str, what: &str) {
+    let script = format!("return Boolean({condition});");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if js(page, &script).await == json!(true) {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "the page never showed {what} ({condition}); it says:\n{}",
+                page_statuses(page).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn attr(page: &Client, css: &str, name: &str) -> String {
+    page.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .attr(name)
+        .await
+        .unwrap_or_else(|e| panic!("{css} {name}: {e}"))
+        .unwrap_or_default()
+}
+
+async fn attr_number(page: &Client, css: &str, name: &str) -> usize {
+    let text = attr(page, css, name).await;
+    text.parse()
+        .unwrap_or_else(|_| panic!("{css} {name} is not a number: {text:?}"))
+}
+
+async fn type_into(page: &Client, css: &str, text: &str) {
+    let field = page.find(Locator::Css(css)).await.expect(css);
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+async fn click(page: &Client, css: &str) {
+    page.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Pixels of the burnout series' red inside the employee chart's plotting
+/// area, read back from the chart's canvas.
+async fn red_pixels(page: &Client) -> i64 {
+    js(
+        page,
+        "const u = window.organismDashboard.employeeChart;
+         if (!u) return -1;
+         const b = u.bbox;
+         const d = u.ctx.getImageData(Math.round(b.left), Math.round(b.top),
+                                      Math.round(b.width), Math.round(b.height)).data;
+         let n = 0;
+         for (let i = 0; i < d.length; i += 4)
+           if (d[i] > 150 && d[i + 1] < 100 && d[i + 2] < 90 && d[i + 3] > 128) n++;
+         return n;",
+    )
+    .await
+    .as_i64()
+    .unwrap_or(-1)
+}
+
+/// The employee chart shows `employee` at `resolution`, with as many points
+/// as the API returned just before and just after the page asked (the
+/// window's start moves with the clock, so the two may differ by one).
+async fn expect_employee_chart(
+    page: &Client,
+    api: &Api,
+    employee: &str,
+    hourly: bool,
+    points_before: usize,
+) {
+    let resolution = if hourly { "hourly" } else { "raw" };
+    wait_until(
+        page,
+        &format!(
+            "document.querySelector('#employee-chart[data-state=\"ready\"][data-employee=\"{employee}\"][data-resolution=\"{resolution}\"]')"
+        ),
+        &format!("{employee}'s {resolution} chart"),
+    )
+    .await;
+    let points_after = api.points(employee, hourly).await;
+    let plotted = attr_number(page, "#employee-chart", "data-points").await;
+    assert!(plotted > 0, "{employee}'s chart has no points");
+    let (lo, hi) = (
+        points_before.min(points_after),
+        points_before.max(points_after),
+    );
+    assert!(
+        (lo..=hi).contains(&plotted),
+        "{employee}'s {resolution} chart plots {plotted} points, the API returned {points_before} then {points_after}"
+    );
+    let canvases = js(
+        page,
+        "return document.querySelectorAll('#employee-chart canvas').length;",
+    )
+    .await;
+    assert_eq!(canvases, json!(1), "one chart canvas");
+    let title = page
+        .find(Locator::Css("#employee-title"))
+        .await
+        .expect("title")
+        .text()
+        .await
+        .expect("text");
+    assert!(title.contains(employee), "title {title:?}");
+}
+
+// ------------------------------------------------------------------ test
+
+fn browser_installed() -> Result<(), String> {
+    for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+        if !Path::new(path).exists() {
+            return Err(format!(
+                "{path} is not installed (Debian package {package}; scripts/setup.sh installs it)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_dashboard_shows_alerts_trends_teams_interventions_and_health_in_chromium() -> TestResult {
+    if let Err(why) = browser_installed() {
+        println!("SKIPPED dashboard browser test: {why}");
+        return Ok(());
+    }
+    let mut demo = Demo::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(drive(&demo))?;
+
+    // The embedded cluster ran while the demo did, and stops with it.
+    let data_dir = demo.data_dir();
+    assert!(
+        !processes_mentioning(&data_dir).is_empty(),
+        "the embedded PostgreSQL should be running under {data_dir}"
+    );
+    let status = demo.stop();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "organism demo should stop cleanly on SIGTERM: {status:?}"
+    );
+    assert_eq!(
+        processes_mentioning(&data_dir),
+        Vec::<i32>::new(),
+        "nothing of the demo may outlive it"
+    );
+    Ok(())
+}
+
+async fn drive(demo: &Demo) -> TestResult {
+    let driver = Driver::start().await;
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: demo.base.clone(),
+        key: demo.admin_key.clone(),
+    };
+
+    // What the API says, before the page asks.
+    let alerts = api
+        .get(&format!(
+            "/api/trends/burnout-alerts?threshold={THRESHOLD}&days={ALERT_DAYS}"
+        ))
+        .await;
+    let alerts: Vec<(String, String)> = alerts["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|a| {
+            (
+                a["employee_id"].as_str().unwrap_or_default().to_string(),
+                a["team"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        !alerts.is_empty(),
+        "the demo organisation should have someone at or above {THRESHOLD}"
+    );
+    // The demo runs its lifecycle jobs as it starts serving.
+    let deadline = Instant::now() + PATIENCE;
+    let health = loop {
+        let health = api.get("/api/trends/health").await;
+        if health["jobs"].as_array().is_some_and(|j| !j.is_empty()) {
+            break health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo recorded no lifecycle job: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let engine = health["database"]["engine"]
+        .as_str()
+        .expect("engine")
+        .to_string();
+    let jobs: Vec<String> = health["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j["job"].as_str().map(str::to_string))
+        .collect();
+
+    // An intervention for the employee the test will click, so the
+    // timeline has known events: created, then approved.
+    let (clicked, clicked_team) = alerts.last().cloned().expect("an alert");
+    let created = api
+        .send(
+            reqwest::Method::POST,
+            "/api/interventions",
+            json!({"intervention_id": "iv-browser-test", "kind": "one_on_one",
+                   "target_employee_id": clicked, "details": {"note": "from the browser test"},
+                   "actor": "browser-test@example.org"}),
+        )
+        .await;
+    assert_eq!(created, 201, "create the test intervention");
+    let approved = api
+        .send(
+            reqwest::Method::PATCH,
+            "/api/interventions/iv-browser-test",
+            json!({"status": "approved", "actor": "hr@example.org"}),
+        )
+        .await;
+    assert_eq!(approved, 200, "approve the test intervention");
+
+    let page = driver.browser().await;
+    page.goto(&format!("{}/", demo.base)).await?;
+    if let Some(key) = &demo.admin_key {
+        type_into(&page, "#api-key", key).await;
+        click(&page, "#key-form button[type=submit]").await;
+    }
+
+    // Alerts: set the threshold in the page; the rows are the API's, in order.
+    type_into(&page, "#alert-threshold", &THRESHOLD.to_string()).await;
+    wait_until(
+        &page,
+        &format!(
+            "document.querySelector('#alerts-panel[data-state=\"ready\"][data-threshold=\"{THRESHOLD}\"]')"
+        ),
+        "alerts at the new threshold",
+    )
+    .await;
+    let shown: Vec<String> = serde_json::from_value(
+        js(
+            &page,
+            "return [...document.querySelectorAll('#alerts-table tbody tr')].map(r => r.dataset.employee);",
+        )
+        .await,
+    )?;
+    let expected: Vec<String> = alerts.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(shown, expected, "alert rows, highest first");
+
+    // Health: the engine and every job the API lists.
+    wait_until(
+        &page,
+        "document.querySelector('#health-panel[data-state=\"ready\"]')",
+        "service health",
+    )
+    .await;
+    assert_eq!(attr(&page, "#health-panel", "data-engine").await, engine);
+    let facts = page
+        .find(Locator::Css("#health-facts"))
+        .await?
+        .text()
+        .await?;
+    assert!(facts.contains(&engine), "health shows the engine: {facts}");
+    for job in &jobs {
+        page.find(Locator::Css(&format!("#jobs-table tr[data-job=\"{job}\"]")))
+            .await
+            .unwrap_or_else(|e| panic!("the jobs table lists {job}: {e}"));
+    }
+
+    // Search by id.
+    let (searched, _) = alerts.first().cloned().expect("an alert");
+    let before = api.points(&searched, false).await;
+    type_into(&page, "#employee-id", &searched).await;
+    click(&page, "#employee-form button[type=submit]").await;
+    expect_employee_chart(&page, &api, &searched, false, before).await;
+
+    // Clicking an alert opens that employee's chart.
+    let before = api.points(&clicked, false).await;
+    click(&page, "#alerts-table tbody tr:last-child button").await;
+    expect_employee_chart(&page, &api, &clicked, false, before).await;
+    assert_eq!(
+        attr_number(&page, "#employee-chart", "data-series-shown").await,
+        4
+    );
+    assert!(
+        red_pixels(&page).await > 0,
+        "the burnout line is drawn in the chart"
+    );
+    let selected = js(
+        &page,
+        "return document.querySelector('#alerts-table tr.selected')?.dataset.employee ?? null;",
+    )
+    .await;
+    assert_eq!(selected, json!(clicked), "the clicked alert is highlighted");
+
+    // Each metric can be switched off and on.
+    click(&page, "#metric-burnout_score").await;
+    assert_eq!(
+        attr_number(&page, "#employee-chart", "data-series-shown").await,
+        3
+    );
+    assert!(
+        !attr(&page, "#employee-chart", "data-shown-metrics")
+            .await
+            .contains("burnout_score")
+    );
+    assert_eq!(red_pixels(&page).await, 0, "no burnout line once it is off");
+    click(&page, "#metric-burnout_score").await;
+    assert_eq!(
+        attr_number(&page, "#employee-chart", "data-series-shown").await,
+        4
+    );
+
+    // The intervention timeline: every audit event of the employee's
+    // interventions, oldest first.
+    wait_until(
+        &page,
+        &format!(
+            "document.querySelector('#timeline[data-state=\"ready\"][data-employee=\"{clicked}\"]')"
+        ),
+        "the intervention timeline",
+    )
+    .await;
+    let interventions = api
+        .get(&format!("/api/interventions?target={clicked}"))
+        .await;
+    let mut events: Vec<(String, i64, String)> = Vec::new();
+    for iv in interventions.as_array().into_iter().flatten() {
+        let id = iv["intervention_id"].as_str().unwrap_or_default();
+        let audit = api
+            .get(&format!("/api/audit?intervention_id={id}&limit=1000"))
+            .await;
+        for ev in audit["events"].as_array().into_iter().flatten() {
+            events.push((
+                ev["time"].as_str().unwrap_or_default().to_string(),
+                ev["seq"].as_i64().unwrap_or_default(),
+                ev["action"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    events.sort();
+    let expected_actions: Vec<String> = events.into_iter().map(|(_, _, a)| a).collect();
+    assert!(
+        expected_actions.len() >= 2,
+        "the API lists the test intervention's events: {expected_actions:?}"
+    );
+    let shown_actions: Vec<String> = serde_json::from_value(
+        js(
+            &page,
+            "return [...document.querySelectorAll('#timeline li')].map(li => li.dataset.action);",
+        )
+        .await,
+    )?;
+    assert_eq!(shown_actions, expected_actions, "the timeline's events");
+    let timeline = page.find(Locator::Css("#timeline")).await?.text().await?;
+    assert!(timeline.contains("iv-browser-test"), "{timeline}");
+
+    // Hourly resolution.
+    let before = api.points(&clicked, true).await;
+    page.find(Locator::Css("#employee-resolution"))
+        .await?
+        .select_by_value("hourly")
+        .await?;
+    expect_employee_chart(&page, &api, &clicked, true, before).await;
+
+    // The clicked employee's team: its daily trend with member counts.
+    wait_until(
+        &page,
+        &format!(
+            "document.querySelector('#team-chart[data-state=\"ready\"]')?.dataset.team === {}",
+            json!(clicked_team)
+        ),
+        "the team chart",
+    )
+    .await;
+    let team = api
+        .get(&format!(
+            "/api/trends/team/{}?days=30",
+            clicked_team.replace(' ', "%20")
+        ))
+        .await;
+    let days = team["days"].as_array().expect("days");
+    assert!(!days.is_empty(), "the team has days");
+    assert_eq!(
+        attr_number(&page, "#team-chart", "data-points").await,
+        days.len()
+    );
+    let suppressed = days
+        .iter()
+        .filter(|d| d["suppressed"] == json!(true))
+        .count();
+    assert_eq!(
+        attr_number(&page, "#team-chart", "data-suppressed").await,
+        suppressed
+    );
+    let marked = js(
+        &page,
+        "return document.querySelectorAll('#team-table tr.suppressed').length;",
+    )
+    .await;
+    assert_eq!(
+        marked,
+        json!(suppressed),
+        "suppressed days marked in the table"
+    );
+    let members: Vec<String> = serde_json::from_value(
+        js(
+            &page,
+            "return [...document.querySelectorAll('#team-table tbody tr')].map(r => r.querySelector('.members').textContent);",
+        )
+        .await,
+    )?;
+    let expected_members: Vec<String> = days
+        .iter()
+        .rev()
+        .map(|d| d["members"].to_string())
+        .collect();
+    assert_eq!(members, expected_members, "members per day, newest first");
+    assert!(
+        members.iter().all(|m| m != "0"),
+        "every day has members: {members:?}"
+    );
+
+    // Back to raw samples for the picture.
+    let before = api.points(&clicked, false).await;
+    page.find(Locator::Css("#employee-resolution"))
+        .await?
+        .select_by_value("raw")
+        .await?;
+    expect_employee_chart(&page, &api, &clicked, false, before).await;
+    let png = page.screenshot().await?;
+    let shot = Path::new(env!("CARGO_BIN_EXE_organism"))
+        .ancestors()
+        .nth(2)
+        .map_or_else(
+            || PathBuf::from("dashboard-screenshot.png"),
+            |target| target.join("dashboard-screenshot.png"),
+        );
+    std::fs::write(&shot, &png)?;
+    println!("screenshot: {}", shot.display());
+
+    // A wrong key gets a clear message, and the right one can be entered again.
+    match &demo.admin_key {
+        None => println!("SKIPPED wrong-key check: this build has no API keys"),
+        Some(key) => {
+            type_into(&page, "#api-key", "not-a-key-of-this-service").await;
+            click(&page, "#key-form button[type=submit]").await;
+            wait_until(
+                &page,
+                "!document.getElementById('auth-message').hidden && document.getElementById('auth-message').textContent.includes('This key was not accepted')",
+                "the wrong-key message",
+            )
+            .await;
+            wait_until(
+                &page,
+                "document.querySelector('#alerts-panel[data-state=\"error\"]')",
+                "the alerts panel refusing",
+            )
+            .await;
+            type_into(&page, "#api-key", key).await;
+            click(&page, "#key-form button[type=submit]").await;
+            wait_until(
+                &page,
+                "document.getElementById('auth-message').hidden && document.querySelector('#alerts-panel[data-state=\"ready\"]')",
+                "the alerts again with the right key",
+            )
+            .await;
+        }
+    }
+
+    page.close().await?;
+    drop(driver);
+    Ok(())
+}
