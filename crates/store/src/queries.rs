@@ -380,33 +380,18 @@ impl Store {
     ) -> Result<Vec<BurnoutAlert>> {
         let start = now - days.duration();
         let client = self.client().await?;
-        // The latest sample of a compressed (employee, day) is kept beside
-        // its packed samples, so the latest score needs no decoding.
-        let packed_latest = match self.engine() {
-            Engine::Portable => {
-                "UNION ALL
-                 SELECT employee_id, last_team, last_time, last_burnout
-                 FROM employee_metrics_packed
-                 WHERE day >= ($1 AT TIME ZONE 'UTC')::date AND last_time >= $1"
-            }
-            Engine::Timescale => "",
-        };
+        // The latest score of each employee is one row of employee_latest;
+        // the window's statistics are read for the flagged employees only.
         let statement = client
             .prepare_cached(&format!(
-                "WITH latest AS (
-                     SELECT DISTINCT ON (employee_id) employee_id, team, time, burnout_score
-                     FROM (SELECT employee_id, team, time, burnout_score
-                           FROM employee_metrics WHERE time >= $1
-                           {packed_latest}) l
-                     ORDER BY employee_id, time DESC),
-                 flagged AS (SELECT * FROM latest WHERE burnout_score >= $2)
-                 SELECT f.employee_id, f.team, f.burnout_score, f.time,
+                "SELECT f.employee_id, f.team, f.burnout_score, f.time,
                         s.peak, s.average, s.samples
-                 FROM flagged f
+                 FROM employee_latest f
                  CROSS JOIN LATERAL (
                      SELECT max(burnout_score) AS peak, avg(burnout_score) AS average, count(*) AS samples
                      FROM {samples} m
                      WHERE m.employee_id = f.employee_id) s
+                 WHERE f.time >= $1 AND f.burnout_score >= $2
                  ORDER BY f.burnout_score DESC, f.employee_id",
                 samples = samples_between(self.engine(), "$1", "'infinity'")
             ))
@@ -475,13 +460,9 @@ impl Store {
         let client = self.client().await?;
         let rows = client
             .query(
-                &format!(
-                    "SELECT DISTINCT ON (employee_id) employee_id, degree_centrality,
-                            betweenness_centrality, clustering_coeff, burnout_score
-                     FROM {samples} m
-                     ORDER BY employee_id, time DESC",
-                    samples = samples_between(self.engine(), "$1", "'infinity'")
-                ),
+                "SELECT employee_id, degree_centrality, betweenness_centrality, clustering_coeff,
+                        burnout_score
+                 FROM employee_latest WHERE time >= $1",
                 &[&since],
             )
             .await?;

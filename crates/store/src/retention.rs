@@ -130,6 +130,12 @@ impl Store {
                 (raw as u64, rollup as u64)
             }
         };
+        // The latest sample of an employee whose samples were all dropped.
+        tx.execute(
+            "DELETE FROM employee_latest WHERE time < $1",
+            &[&raw_kept_from],
+        )
+        .await?;
         tx.commit().await?;
         Ok(RetentionReport {
             refresh,

@@ -28,6 +28,13 @@ const COMMON_0001: Migration = Migration {
 
 const COMMON_JOBS: &str = include_str!("../migrations/common/0002_lifecycle_jobs.sql");
 
+/// Versions 6 and 7 are taken by work on other branches.
+const COMMON_LATEST: Migration = Migration {
+    version: 8,
+    name: "employee_latest",
+    sql: include_str!("../migrations/common/0004_employee_latest.sql"),
+};
+
 const PORTABLE: &[Migration] = &[
     COMMON_0001,
     Migration {
@@ -50,6 +57,7 @@ const PORTABLE: &[Migration] = &[
         name: "compression",
         sql: include_str!("../migrations/portable/0005_compression.sql"),
     },
+    COMMON_LATEST,
 ];
 
 const TIMESCALE: &[Migration] = &[
@@ -74,6 +82,7 @@ const TIMESCALE: &[Migration] = &[
         name: "lifecycle_jobs",
         sql: COMMON_JOBS,
     },
+    COMMON_LATEST,
 ];
 
 /// The migrations of an engine, in order.

@@ -90,6 +90,40 @@ const MERGE: &str = upsert!(
 
 const INSERT_ONE: &str = upsert!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
 
+/// Moves each employee's latest sample forward (`employee_latest`): a sample
+/// newer than the stored one, or a correction of it, replaces it.
+macro_rules! latest {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO employee_latest AS l (employee_id, time, team, degree_centrality,
+                betweenness_centrality, clustering_coeff, burnout_score) ",
+            $source,
+            " ON CONFLICT (employee_id) DO UPDATE SET
+                time = EXCLUDED.time,
+                team = EXCLUDED.team,
+                degree_centrality = EXCLUDED.degree_centrality,
+                betweenness_centrality = EXCLUDED.betweenness_centrality,
+                clustering_coeff = EXCLUDED.clustering_coeff,
+                burnout_score = EXCLUDED.burnout_score
+            WHERE EXCLUDED.time >= l.time
+              AND (l.time, l.team, l.degree_centrality, l.betweenness_centrality, l.clustering_coeff, l.burnout_score)
+                  IS DISTINCT FROM (EXCLUDED.time, EXCLUDED.team, EXCLUDED.degree_centrality,
+                                    EXCLUDED.betweenness_centrality, EXCLUDED.clustering_coeff,
+                                    EXCLUDED.burnout_score)"
+        )
+    };
+}
+
+/// In employee order, so that concurrent writers lock the rows in one order.
+const LATEST_STAGED: &str = latest!(
+    "SELECT DISTINCT ON (employee_id) employee_id, time, team, degree_centrality,
+        betweenness_centrality, clustering_coeff, burnout_score
+    FROM metrics_staging
+    ORDER BY employee_id, time DESC, ord DESC"
+);
+
+const LATEST_ONE: &str = latest!("VALUES ($2, $1, $3, $4, $5, $6, $7)");
+
 /// Moves the packed samples of the (employee, day)s listed by `$keys` back
 /// to raw rows (portable engine; see compression.rs), so that the write
 /// replaces or joins them like any raw sample.
@@ -164,20 +198,18 @@ impl Store {
         }
         let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
         let statement = tx.prepare_cached(INSERT_ONE).await?;
-        let changed = tx
-            .execute(
-                &statement,
-                &[
-                    &sample.time,
-                    &sample.employee_id.as_str(),
-                    &team,
-                    &v.degree_centrality,
-                    &v.betweenness_centrality,
-                    &v.clustering_coeff,
-                    &v.burnout_score,
-                ],
-            )
-            .await?;
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &sample.time,
+            &sample.employee_id.as_str(),
+            &team,
+            &v.degree_centrality,
+            &v.betweenness_centrality,
+            &v.clustering_coeff,
+            &v.burnout_score,
+        ];
+        let changed = tx.execute(&statement, &params).await?;
+        let latest = tx.prepare_cached(LATEST_ONE).await?;
+        tx.execute(&latest, &params).await?;
         if let Some(held) = watermark
             && sample.time < held.watermark
             && held.raw_kept_from.is_none_or(|kept| sample.time >= kept)
@@ -281,6 +313,7 @@ impl Store {
             .get(0);
         let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
         let changed = tx.execute(MERGE, &[]).await?;
+        tx.execute(LATEST_STAGED, &[]).await?;
         if let Some(held) = watermark {
             tx.execute(
                 "INSERT INTO rollup_invalidations (bucket)

@@ -9,8 +9,8 @@ use organism_domain::{
     AlertDays, EmployeeId, MetricName, MetricSample, MetricValues, StatsDays, TeamName, Threshold,
     TimeRange, TrendDays,
 };
-use organism_testkit::organism_store::{Engine, Store};
 use organism_testkit::organism_store::queries::TrendPoints;
+use organism_testkit::organism_store::{Engine, Store};
 use serde_json::Value;
 
 use crate::data::{at, now, sample, seed};
