@@ -227,6 +227,81 @@ async fn burnout_alerts_use_each_latest_score_highest_first(store: Store) {
     assert!(month.iter().all(|a| a.employee_id != "emp_d"));
 }
 
+/// The latest score is the newest sample's, whatever order samples arrive
+/// in, and a correction of that sample moves it; one written alone or in a
+/// batch alike.
+async fn the_latest_score_follows_the_newest_sample(store: Store) {
+    seed(&store).await;
+    let alerts_at = |threshold: f64| {
+        let store = store.clone();
+        async move {
+            store
+                .burnout_alerts(
+                    Threshold::new(threshold).unwrap(),
+                    AlertDays::new(7).unwrap(),
+                    now(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // An older sample arriving late does not replace emp_a's latest (90).
+    store
+        .write_sample(&sample(
+            "emp_a",
+            Some("Core"),
+            at(10, 8, 0),
+            0.1,
+            0.1,
+            0.1,
+            10.0,
+        ))
+        .await
+        .unwrap();
+    let a = alerts_at(0.0).await;
+    let a = a.iter().find(|a| a.employee_id == "emp_a").unwrap();
+    assert_eq!(
+        (a.latest_score, a.latest_time, a.samples),
+        (90.0, at(10, 9, 15), 4)
+    );
+    // A correction of the latest sample, and in the same batch an older one.
+    store
+        .write_batch(&[
+            sample("emp_a", Some("Core"), at(10, 9, 15), 0.1, 0.1, 0.1, 12.0),
+            sample("emp_a", Some("Core"), at(10, 7, 0), 0.1, 0.1, 0.1, 99.0),
+        ])
+        .await
+        .unwrap();
+    let ids: Vec<String> = alerts_at(85.0)
+        .await
+        .into_iter()
+        .map(|a| a.employee_id)
+        .collect();
+    assert!(!ids.contains(&"emp_a".to_string()), "{ids:?}");
+    let latest = store.latest_values(at(10, 0, 0)).await.unwrap();
+    assert_eq!(latest["emp_a"], [0.1, 0.1, 0.1, 12.0]);
+    // A newer sample moves it forward.
+    store
+        .write_sample(&sample(
+            "emp_a",
+            Some("Core"),
+            at(10, 11, 30),
+            0.2,
+            0.2,
+            0.2,
+            88.0,
+        ))
+        .await
+        .unwrap();
+    let top = alerts_at(85.0).await;
+    assert_eq!(top[0].employee_id, "emp_a");
+    assert_eq!((top[0].latest_score, top[0].peak_score), (88.0, 99.0));
+    assert_eq!(
+        store.latest_values(at(10, 0, 0)).await.unwrap()["emp_a"],
+        [0.2, 0.2, 0.2, 88.0]
+    );
+}
+
 /// min, max, mean and sample standard deviation computed directly.
 fn reference(values: &[f64]) -> (usize, f64, f64, f64, Option<f64>) {
     let n = values.len() as f64;
@@ -358,6 +433,7 @@ organism_testkit::engine_tests!(
     range_trend_covers_whole_days_and_unknown_employees_are_not_found,
     team_trend_gives_members_averages_and_peak_per_day,
     burnout_alerts_use_each_latest_score_highest_first,
+    the_latest_score_follows_the_newest_sample,
     statistics_match_a_reference_computation,
     statistics_of_many_samples_match_the_reference,
     statistics_of_an_empty_window_have_no_values,
