@@ -48,32 +48,56 @@ async fn every_run_is_recorded_with_its_outcome(store: Store) {
     assert_eq!(refresh.last_rows, 0, "the second refresh had nothing to do");
     assert!(refresh.last_detail["watermark"].is_string());
     let compress = status.iter().find(|j| j.job == "compression").unwrap();
-    match store.engine() {
-        Engine::Portable => {
-            // Not built for portable yet: recorded as a failure, with why.
-            assert!(matches!(compression, JobOutcome::Ran { ok: false, .. }));
-            assert_eq!((compress.runs, compress.failures), (1, 1));
-            assert!(
-                compress
-                    .last_error
-                    .as_deref()
-                    .unwrap_or_default()
-                    .contains("portable")
-            );
-        }
-        Engine::Timescale => {
-            assert!(matches!(compression, JobOutcome::Ran { ok: true, .. }));
-            assert_eq!((compress.runs, compress.failures), (1, 0));
-            assert_eq!(
-                store
-                    .timescaledb_job_errors()
-                    .await
-                    .unwrap()
-                    .map(|n| n >= 0),
-                Some(true)
-            );
-        }
+    assert!(
+        matches!(compression, JobOutcome::Ran { ok: true, .. }),
+        "{compression:?}"
+    );
+    assert_eq!((compress.runs, compress.failures), (1, 0));
+    if store.engine() == Engine::Timescale {
+        assert_eq!(
+            store
+                .timescaledb_job_errors()
+                .await
+                .unwrap()
+                .map(|n| n >= 0),
+            Some(true)
+        );
     }
+
+    // A run that fails is recorded as a failure, with the database's reason.
+    let admin = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+    admin
+        .batch_execute("ALTER TABLE lifecycle_state RENAME TO lifecycle_state_away")
+        .await
+        .unwrap();
+    let retention = store.run_job(Job::Retention, now()).await.unwrap();
+    assert!(
+        matches!(retention, JobOutcome::Ran { ok: false, .. }),
+        "{retention:?}"
+    );
+    admin
+        .batch_execute("ALTER TABLE lifecycle_state_away RENAME TO lifecycle_state")
+        .await
+        .unwrap();
+    let status = store.job_status().await.unwrap();
+    let failed = status.iter().find(|j| j.job == "retention").unwrap();
+    assert_eq!(
+        (failed.runs, failed.failures, failed.last_ok),
+        (1, 1, false)
+    );
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("lifecycle_state"),
+        "{failed:?}"
+    );
+    let retention = store.run_job(Job::Retention, now()).await.unwrap();
+    assert!(
+        matches!(retention, JobOutcome::Ran { ok: true, .. }),
+        "{retention:?}"
+    );
 }
 
 organism_testkit::engine_tests!(
