@@ -28,6 +28,15 @@ const COMMON_0001: Migration = Migration {
 
 const COMMON_JOBS: &str = include_str!("../migrations/common/0002_lifecycle_jobs.sql");
 
+/// Version 6 on both engines. Portable version 5 is reserved for another
+/// migration still being written; the runner applies every missing version,
+/// so a database at 6 later gains 5 when that build arrives.
+const COMMON_API_KEYS: Migration = Migration {
+    version: 6,
+    name: "api_keys",
+    sql: include_str!("../migrations/common/0003_api_keys.sql"),
+};
+
 const PORTABLE: &[Migration] = &[
     COMMON_0001,
     Migration {
@@ -45,6 +54,7 @@ const PORTABLE: &[Migration] = &[
         name: "lifecycle_jobs",
         sql: COMMON_JOBS,
     },
+    COMMON_API_KEYS,
 ];
 
 const TIMESCALE: &[Migration] = &[
@@ -69,6 +79,7 @@ const TIMESCALE: &[Migration] = &[
         name: "lifecycle_jobs",
         sql: COMMON_JOBS,
     },
+    COMMON_API_KEYS,
 ];
 
 /// The migrations of an engine, in order.
