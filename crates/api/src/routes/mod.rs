@@ -12,6 +12,7 @@ mod trends;
 
 use axum::routing::{MethodRouter, get, patch, post};
 
+use crate::auth::Access;
 use crate::{ApiError, AppState};
 
 /// One documented parameter.
@@ -37,6 +38,8 @@ pub struct Endpoint {
     pub body: &'static [&'static str],
     /// Status codes it answers besides 200.
     pub errors: &'static [u16],
+    /// Who may call it.
+    pub access: Access,
     pub handler: fn() -> MethodRouter<AppState>,
 }
 
@@ -87,7 +90,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             USE_HOURLY,
         ],
         body: &[],
-        errors: &[400, 404, 503],
+        errors: &[400, 401, 403, 404, 503],
+        access: Access::Read,
         handler: || get(trends::employee),
     },
     Endpoint {
@@ -109,7 +113,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             USE_HOURLY,
         ],
         body: &[],
-        errors: &[400, 404, 503],
+        errors: &[400, 401, 403, 404, 503],
+        access: Access::Read,
         handler: || get(trends::employee_range),
     },
     Endpoint {
@@ -118,7 +123,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "A team's daily trend: members, average of each metric, highest burnout.",
         params: &[path("team_name", "team name"), DAYS_730],
         body: &[],
-        errors: &[400, 404, 503],
+        errors: &[400, 401, 403, 404, 503],
+        access: Access::Read,
         handler: || get(trends::team),
     },
     Endpoint {
@@ -138,7 +144,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: &[],
-        errors: &[400, 503],
+        errors: &[400, 401, 403, 503],
+        access: Access::Read,
         handler: || get(trends::burnout_alerts),
     },
     Endpoint {
@@ -157,7 +164,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: &[],
-        errors: &[400, 503],
+        errors: &[400, 401, 403, 503],
+        access: Access::Read,
         handler: || get(trends::statistics),
     },
     Endpoint {
@@ -166,7 +174,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Database reachable, engine, schema version, samples in the last hour, pool.",
         params: &[],
         body: &[],
-        errors: &[503],
+        errors: &[401, 403, 503],
+        access: Access::AnyKey,
         handler: || get(health::health),
     },
     Endpoint {
@@ -180,7 +189,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "text/csv",
             "application/vnd.apache.parquet",
         ],
-        errors: &[400, 413, 415, 422, 503],
+        errors: &[400, 401, 403, 413, 415, 422, 503],
+        access: Access::Write,
         handler: || post(ingest::write_metrics),
     },
     Endpoint {
@@ -189,7 +199,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Compute the graph metrics of a window of interactions and store one sample per employee.",
         params: &[],
         body: &["application/json"],
-        errors: &[400, 413, 415, 422, 503],
+        errors: &[400, 401, 403, 413, 415, 422, 503],
+        access: Access::Write,
         handler: || post(graph::create_snapshot),
     },
     Endpoint {
@@ -198,7 +209,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Create an intervention (status proposed) with its audit event. Retrying with the same id and content returns it unchanged.",
         params: &[],
         body: &["application/json"],
-        errors: &[400, 415, 422, 503],
+        errors: &[400, 401, 403, 415, 422, 503],
+        access: Access::Admin,
         handler: || post(interventions::create),
     },
     Endpoint {
@@ -219,7 +231,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: &[],
-        errors: &[400, 503],
+        errors: &[400, 401, 403, 503],
+        access: Access::Admin,
         handler: || get(interventions::list),
     },
     Endpoint {
@@ -228,7 +241,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Move an intervention to another status along the allowed transitions.",
         params: &[path("intervention_id", "intervention id")],
         body: &["application/json"],
-        errors: &[400, 404, 415, 422, 503],
+        errors: &[400, 401, 403, 404, 415, 422, 503],
+        access: Access::Admin,
         handler: || patch(interventions::change_status),
     },
     Endpoint {
@@ -268,7 +282,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: &[],
-        errors: &[400, 503],
+        errors: &[400, 401, 403, 503],
+        access: Access::Admin,
         handler: || get(audit::events),
     },
     Endpoint {
@@ -277,7 +292,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Check the audit log's hash chain; reports the first broken link.",
         params: &[],
         body: &[],
-        errors: &[503],
+        errors: &[401, 403, 503],
+        access: Access::Admin,
         handler: || get(audit::verify),
     },
     Endpoint {
@@ -286,7 +302,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Prometheus metrics (text format).",
         params: &[],
         body: &[],
-        errors: &[],
+        errors: &[401, 403],
+        access: Access::AnyKey,
         handler: || get(health::prometheus),
     },
     Endpoint {
@@ -296,6 +313,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &[],
         body: &[],
         errors: &[],
+        access: Access::Public,
         handler: || get(openapi::document),
     },
     Endpoint {
@@ -305,6 +323,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &[],
         body: &[],
         errors: &[],
+        access: Access::Public,
         handler: || get(dashboard::index),
     },
 ];

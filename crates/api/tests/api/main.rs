@@ -1,9 +1,11 @@
 //! HTTP-level tests: the real app on a random port, a fresh database each.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod auth;
 mod graph;
 mod helpers;
 mod ingest;
 mod interventions;
 mod operations;
+mod privacy;
 mod trends;
