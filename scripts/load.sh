@@ -23,6 +23,7 @@ command -v python3 >/dev/null || { echo "python3 is missing" >&2; exit 2; }
 if [ "$PROFILE" = release ]; then cargo build --release --bin organism; else cargo build --bin organism; fi
 TARGET=${CARGO_TARGET_DIR:-target}
 WORK=$(mktemp -d /tmp/organism-load.XXXXXX)
+chmod 755 "$WORK"  # the embedded server may run as another user (root cannot run initdb)
 # Our own copy: a shared target directory may be rebuilt meanwhile.
 cp "$TARGET/$PROFILE/organism" "$WORK/organism"
 BIN="$WORK/organism"
@@ -44,7 +45,7 @@ WRITER=$("$BIN" keys create --role writer --label load 2>/dev/null | sed -n 's/^
 "$BIN" serve --bind "127.0.0.1:$PORT" &
 SERVER=$!
 for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null -H "Authorization: Bearer $READER" "http://127.0.0.1:$PORT/api/trends/health"; then break; fi
+    if curl -fsS -o /dev/null 2>/dev/null -H "Authorization: Bearer $READER" "http://127.0.0.1:$PORT/api/trends/health" 2>/dev/null; then break; fi
     sleep 0.2
 done
 
