@@ -45,7 +45,7 @@ WRITER=$("$BIN" keys create --role writer --label load 2>/dev/null | sed -n 's/^
 "$BIN" serve --bind "127.0.0.1:$PORT" &
 SERVER=$!
 for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null 2>/dev/null -H "Authorization: Bearer $READER" "http://127.0.0.1:$PORT/api/trends/health" 2>/dev/null; then break; fi
+    if curl -fsS -o /dev/null -H "Authorization: Bearer $READER" "http://127.0.0.1:$PORT/api/trends/health" 2>/dev/null; then break; fi
     sleep 0.2
 done
 
