@@ -117,7 +117,8 @@ async fn each_role_reaches_only_its_endpoints() {
     let intervention =
         json!({"intervention_id": "iv-1", "kind": "one_on_one", "actor": "hr@example.org"});
     // (method, path, body, reader, writer, admin)
-    let cases: Vec<(Method, &str, Option<Value>, u16, u16, u16)> = vec![
+    type Expectation<'a> = (Method, &'a str, Option<Value>, u16, u16, u16);
+    let cases: Vec<Expectation> = vec![
         (
             Method::GET,
             "/api/trends/employee/emp_a?days=1",

@@ -173,7 +173,7 @@ fn bad_bodies() -> Vec<(&'static str, Vec<u8>)> {
         "[{]".into(),
         format!("[{good_row},]"),
         format!("[{good_row}"),
-        format!("{good_row}"),
+        good_row.clone(),
         "null".into(),
         "42".into(),
         "\"rows\"".into(),

@@ -73,7 +73,6 @@ async fn a_batch_refused_while_the_database_is_down_is_written_once_when_retried
     let _ = std::fs::remove_dir_all(&root);
     let mut options = ClusterOptions::new(&root);
     options.durable = false;
-    options.search_path = std::env::var("PATH").ok();
     let start = |options: ClusterOptions| async move {
         tokio::task::spawn_blocking(move || EmbeddedCluster::start(options))
             .await
