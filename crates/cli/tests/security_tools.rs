@@ -110,3 +110,27 @@ async fn audit_verify_exits_1_and_names_the_altered_event() {
     assert_eq!(report["ok"], false);
     assert_eq!(report["first_broken"]["seq"], 2, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_prints_a_working_admin_key_on_its_own_line() {
+    let store = organism_testkit::store(Engine::Portable).await;
+    let out = organism(
+        &store,
+        &["demo", "--employees", "5", "--days", "1", "--no-serve"],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let keys: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("admin API key: "))
+        .collect();
+    assert_eq!(keys.len(), 1, "{stdout}");
+    let grant = store.authenticate(keys[0]).await.unwrap().unwrap();
+    assert_eq!(grant.role, Role::Admin);
+    assert_eq!(grant.teams, None);
+}
