@@ -21,6 +21,12 @@ pub enum ApiError {
     /// cannot be read, a missing column).
     #[error("{message}")]
     BadBody { code: &'static str, message: String },
+    /// No key, or a key that is unknown or revoked.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// A valid key whose role or teams do not allow the request.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
@@ -49,6 +55,8 @@ impl ApiError {
             ApiError::BadParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             ApiError::BadRow(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_row"),
             ApiError::BadBody { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             ApiError::Conflict { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::PayloadTooLarge { .. } => {
@@ -132,6 +140,11 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (status, Json(body)).into_response();
+        if let ApiError::Unauthorized { .. } = self {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let ApiError::Unavailable { retry_after_s, .. } = self {
             response
                 .headers_mut()

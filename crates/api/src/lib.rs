@@ -6,6 +6,7 @@
 //! and `GET /api/openapi.json` are built from that table, so the published
 //! document cannot miss a route.
 
+pub mod auth;
 pub mod error;
 mod params;
 pub mod routes;
@@ -24,7 +25,9 @@ use organism_store::Store;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+pub use auth::{AuthMode, Principal};
 pub use error::ApiError;
+pub use organism_domain::MinGroupSize;
 pub use telemetry::Metrics;
 
 /// Settings of the HTTP layer.
@@ -32,12 +35,18 @@ pub use telemetry::Metrics;
 pub struct ApiConfig {
     /// Largest request body accepted (default 64 MiB); larger ones get 413.
     pub body_limit: usize,
+    /// API keys required (default), or off for local use.
+    pub auth: AuthMode,
+    /// Team aggregates over fewer distinct employees are suppressed.
+    pub min_group_size: MinGroupSize,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             body_limit: 64 * 1024 * 1024,
+            auth: AuthMode::Keys,
+            min_group_size: MinGroupSize::DEFAULT,
         }
     }
 }
@@ -69,6 +78,10 @@ pub fn app(state: AppState) -> Router {
     }
     let body_limit = state.config.body_limit;
     router
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(

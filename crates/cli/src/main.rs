@@ -37,6 +37,9 @@ enum Command {
     Graph(commands::graph::GraphArgs),
     /// Run the lifecycle jobs now (rollup refresh, retention).
     Maintain(commands::maintain::MaintainArgs),
+    /// API keys: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
     /// Audit log tools.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -70,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo(args) => commands::demo::run(&cli.global, args).await,
             Command::Graph(args) => commands::graph::run(&cli.global, args).await,
             Command::Maintain(args) => commands::maintain::run(&cli.global, args).await,
+            Command::Keys(command) => commands::keys::run(&cli.global, command).await,
             Command::Audit(command) => commands::audit::run(&cli.global, command).await,
         }
     })

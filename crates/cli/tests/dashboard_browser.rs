@@ -790,33 +790,32 @@ async fn drive(demo: &Demo) -> TestResult {
     println!("screenshot: {}", shot.display());
 
     // A wrong key gets a clear message, and the right one can be entered again.
-    match &demo.admin_key {
-        None => println!("SKIPPED wrong-key check: this build has no API keys"),
-        Some(key) => {
-            type_into(&page, "#api-key", "not-a-key-of-this-service").await;
-            click(&page, "#key-form button[type=submit]").await;
-            wait_until(
-                &page,
-                "!document.getElementById('auth-message').hidden && document.getElementById('auth-message').textContent.includes('This key was not accepted')",
-                "the wrong-key message",
-            )
-            .await;
-            wait_until(
-                &page,
-                "document.querySelector('#alerts-panel[data-state=\"error\"]')",
-                "the alerts panel refusing",
-            )
-            .await;
-            type_into(&page, "#api-key", key).await;
-            click(&page, "#key-form button[type=submit]").await;
-            wait_until(
-                &page,
-                "document.getElementById('auth-message').hidden && document.querySelector('#alerts-panel[data-state=\"ready\"]')",
-                "the alerts again with the right key",
-            )
-            .await;
-        }
-    }
+    let key = demo
+        .admin_key
+        .as_deref()
+        .expect("organism demo prints `admin API key: …`");
+    type_into(&page, "#api-key", "not-a-key-of-this-service").await;
+    click(&page, "#key-form button[type=submit]").await;
+    wait_until(
+            &page,
+            "!document.getElementById('auth-message').hidden && document.getElementById('auth-message').textContent.includes('This key was not accepted')",
+            "the wrong-key message",
+        )
+        .await;
+    wait_until(
+        &page,
+        "document.querySelector('#alerts-panel[data-state=\"error\"]')",
+        "the alerts panel refusing",
+    )
+    .await;
+    type_into(&page, "#api-key", key).await;
+    click(&page, "#key-form button[type=submit]").await;
+    wait_until(
+            &page,
+            "document.getElementById('auth-message').hidden && document.querySelector('#alerts-panel[data-state=\"ready\"]')",
+            "the alerts again with the right key",
+        )
+        .await;
 
     page.close().await?;
     drop(driver);

@@ -112,5 +112,29 @@ pub fn parse_samples(
     Ok(out)
 }
 
+/// The body of the cargo-fuzz target `parse_metrics` (`fuzz/`), also run by
+/// a stable test over the committed corpus: the first byte picks the format
+/// (`c` CSV, `n` NDJSON, `j` JSON array, `p` Parquet, any other byte by its
+/// value modulo 4), the rest is the file. The clock is fixed
+/// (2026-01-01T00:00:00Z) so that a corpus entry means the same every run.
+/// Whatever the input, it must return, never panic.
+pub fn parse_fuzz_input(data: &[u8]) -> Option<(Format, Result<Vec<MetricSample>, FormatError>)> {
+    let (&selector, body) = data.split_first()?;
+    let format = match selector {
+        b'c' => Format::Csv,
+        b'n' => Format::Ndjson,
+        b'j' => Format::JsonArray,
+        b'p' => Format::Parquet,
+        other => [
+            Format::Csv,
+            Format::Ndjson,
+            Format::JsonArray,
+            Format::Parquet,
+        ][usize::from(other % 4)],
+    };
+    let now = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+    Some((format, parse_samples(format, body, now)))
+}
+
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,8 @@
 //! * [`writer`]: single samples and all-or-nothing batches (binary COPY);
 //! * [`interventions`] and [`audit`]: the state machine and its hash-chained log;
 //! * [`rollup`] and [`retention`]: the lifecycle jobs;
-//! * [`queries`]: trends, team trends, burnout alerts, statistics.
+//! * [`queries`]: trends, team trends, burnout alerts, statistics;
+//! * [`keys`]: API keys, stored as hashes.
 
 pub mod audit;
 pub mod compression;
@@ -20,6 +21,7 @@ mod engine;
 mod error;
 pub mod interventions;
 pub mod jobs;
+pub mod keys;
 pub mod partitions;
 mod pool;
 pub mod queries;

@@ -8,7 +8,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use organism_domain::{
-    AlertDays, EmployeeId, MetricName, StatsDays, TeamName, Threshold, TimeRange, TrendDays,
+    AlertDays, EmployeeId, MetricName, MinGroupSize, StatsDays, TeamName, Threshold, TimeRange,
+    TrendDays,
 };
 use serde::Serialize;
 
@@ -97,6 +98,67 @@ pub struct TeamTrend {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub days: Vec<TeamDay>,
+}
+
+/// One UTC day of a team as shown to callers: the averages and the peak are
+/// `null` when fewer distinct employees than the minimum group size were
+/// measured that day (`suppressed`). `members` and `samples` stay visible, so
+/// a caller can tell a suppressed day from a day without data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublishedTeamDay {
+    pub day: NaiveDate,
+    pub members: i64,
+    pub samples: i64,
+    pub suppressed: bool,
+    pub degree_centrality: Option<f64>,
+    pub betweenness_centrality: Option<f64>,
+    pub clustering_coeff: Option<f64>,
+    pub burnout_score: Option<f64>,
+    pub burnout_max: Option<f64>,
+}
+
+/// A team trend with the minimum group size applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublishedTeamTrend {
+    pub team: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub min_group_size: u32,
+    pub days: Vec<PublishedTeamDay>,
+}
+
+impl TeamTrend {
+    /// Hides every aggregate of a day computed from fewer than `min`
+    /// distinct employees. Each day is judged on its own members, and the
+    /// rows are the same whatever window was asked for, so no choice of
+    /// `days` turns a suppressed day into a visible one.
+    pub fn with_minimum_group(self, min: MinGroupSize) -> PublishedTeamTrend {
+        PublishedTeamTrend {
+            team: self.team,
+            start: self.start,
+            end: self.end,
+            min_group_size: min.get(),
+            days: self
+                .days
+                .into_iter()
+                .map(|d| {
+                    let hide = min.suppresses(d.members);
+                    let show = |v: f64| (!hide).then_some(v);
+                    PublishedTeamDay {
+                        day: d.day,
+                        members: d.members,
+                        samples: d.samples,
+                        suppressed: hide,
+                        degree_centrality: show(d.degree_centrality),
+                        betweenness_centrality: show(d.betweenness_centrality),
+                        clustering_coeff: show(d.clustering_coeff),
+                        burnout_score: show(d.burnout_score),
+                        burnout_max: show(d.burnout_max),
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -378,6 +440,20 @@ impl Store {
         days: AlertDays,
         now: DateTime<Utc>,
     ) -> Result<Vec<BurnoutAlert>> {
+        self.burnout_alerts_in(threshold, days, now, None).await
+    }
+
+    /// Burnout alerts of the employees whose latest sample in the window is
+    /// in one of `teams` (every employee when `None`): what a reader
+    /// restricted to teams sees.
+    pub async fn burnout_alerts_in(
+        &self,
+        threshold: Threshold,
+        days: AlertDays,
+        now: DateTime<Utc>,
+        teams: Option<&[String]>,
+    ) -> Result<Vec<BurnoutAlert>> {
+        let teams: Option<Vec<String>> = teams.map(<[String]>::to_vec);
         let start = now - days.duration();
         let client = self.client().await?;
         // The latest score of each employee is one row of employee_latest;
@@ -392,12 +468,13 @@ impl Store {
                      FROM {samples} m
                      WHERE m.employee_id = f.employee_id) s
                  WHERE f.time >= $1 AND f.burnout_score >= $2
+                   AND ($3::text[] IS NULL OR f.team = ANY($3::text[]))
                  ORDER BY f.burnout_score DESC, f.employee_id",
                 samples = samples_between(self.engine(), "$1", "'infinity'")
             ))
             .await?;
         let rows = client
-            .query(&statement, &[&start, &threshold.get()])
+            .query(&statement, &[&start, &threshold.get(), &teams])
             .await?;
         Ok(rows
             .iter()
@@ -525,6 +602,47 @@ mod tests {
     fn a_single_sample_has_no_standard_deviation() {
         assert_eq!(moments(1, Some(3.0), Some(9.0)), (Some(3.0), None));
         assert_eq!(moments(0, None, None), (None, None));
+    }
+
+    fn day(members: i64) -> TeamDay {
+        TeamDay {
+            day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            members,
+            samples: members * 3,
+            degree_centrality: 0.1,
+            betweenness_centrality: 0.2,
+            clustering_coeff: 0.3,
+            burnout_score: 40.0,
+            burnout_max: 90.0,
+        }
+    }
+
+    #[test]
+    fn a_day_below_the_minimum_group_hides_every_aggregate() {
+        let trend = TeamTrend {
+            team: "T".into(),
+            start: Utc::now(),
+            end: Utc::now(),
+            days: vec![day(4), day(5)],
+        }
+        .with_minimum_group(MinGroupSize::new(5).unwrap());
+        let small = &trend.days[0];
+        assert!(small.suppressed);
+        assert_eq!(small.members, 4);
+        assert_eq!(
+            [
+                small.degree_centrality,
+                small.betweenness_centrality,
+                small.clustering_coeff,
+                small.burnout_score,
+                small.burnout_max
+            ],
+            [None; 5]
+        );
+        let big = &trend.days[1];
+        assert!(!big.suppressed);
+        assert_eq!(big.burnout_max, Some(90.0));
+        assert_eq!(big.burnout_score, Some(40.0));
     }
 
     #[test]

@@ -28,9 +28,16 @@ const COMMON_0001: Migration = Migration {
 
 const COMMON_JOBS: &str = include_str!("../migrations/common/0002_lifecycle_jobs.sql");
 
-/// Versions 6 and 7 are taken by work on other branches.
+/// Version 6 on both engines (portable 5 is its compression).
+const COMMON_API_KEYS: Migration = Migration {
+    version: 6,
+    name: "api_keys",
+    sql: include_str!("../migrations/common/0003_api_keys.sql"),
+};
+
+/// Version 7 on both engines.
 const COMMON_LATEST: Migration = Migration {
-    version: 8,
+    version: 7,
     name: "employee_latest",
     sql: include_str!("../migrations/common/0004_employee_latest.sql"),
 };
@@ -57,6 +64,7 @@ const PORTABLE: &[Migration] = &[
         name: "compression",
         sql: include_str!("../migrations/portable/0005_compression.sql"),
     },
+    COMMON_API_KEYS,
     COMMON_LATEST,
 ];
 
@@ -82,6 +90,7 @@ const TIMESCALE: &[Migration] = &[
         name: "lifecycle_jobs",
         sql: COMMON_JOBS,
     },
+    COMMON_API_KEYS,
     COMMON_LATEST,
 ];
 

@@ -14,6 +14,7 @@ use axum::routing::{MethodRouter, get, patch, post};
 
 pub use openapi::document_path;
 
+use crate::auth::Access;
 use crate::{ApiError, AppState};
 
 /// One documented parameter.
@@ -39,6 +40,8 @@ pub struct Endpoint {
     pub body: &'static [&'static str],
     /// Status codes it answers besides 200.
     pub errors: &'static [u16],
+    /// Who may call it.
+    pub access: Access,
     pub handler: fn() -> MethodRouter<AppState>,
 }
 
@@ -89,7 +92,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             USE_HOURLY,
         ],
         body: &[],
-        errors: &[400, 404, 503],
+        errors: &[400, 401, 403, 404, 503],
+        access: Access::Read,
         handler: || get(trends::employee),
     },
     Endpoint {
@@ -111,7 +115,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             USE_HOURLY,
         ],
         body: &[],
-        errors: &[400, 404, 503],
+        errors: &[400, 401, 403, 404, 503],
+        access: Access::Read,
         handler: || get(trends::employee_range),
     },
     Endpoint {
@@ -120,7 +125,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "A team's daily trend: members, average of each metric, highest burnout.",
         params: &[path("team_name", "team name"), DAYS_730],
         body: &[],
-        errors: &[400, 404, 503],
+        errors: &[400, 401, 403, 404, 503],
+        access: Access::Read,
         handler: || get(trends::team),
     },
     Endpoint {
@@ -140,7 +146,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: &[],
-        errors: &[400, 503],
+        errors: &[400, 401, 403, 503],
+        access: Access::Read,
         handler: || get(trends::burnout_alerts),
     },
     Endpoint {
@@ -159,7 +166,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: &[],
-        errors: &[400, 503],
+        errors: &[400, 401, 403, 503],
+        access: Access::Read,
         handler: || get(trends::statistics),
     },
     Endpoint {
@@ -168,7 +176,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Database reachable, engine, schema version, samples in the last hour, pool.",
         params: &[],
         body: &[],
-        errors: &[503],
+        errors: &[401, 403, 503],
+        access: Access::AnyKey,
         handler: || get(health::health),
     },
     Endpoint {
@@ -182,7 +191,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "text/csv",
             "application/vnd.apache.parquet",
         ],
-        errors: &[400, 413, 415, 422, 503],
+        errors: &[400, 401, 403, 413, 415, 422, 503],
+        access: Access::Write,
         handler: || post(ingest::write_metrics),
     },
     Endpoint {
@@ -191,7 +201,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Compute the graph metrics of a window of interactions and store one sample per employee.",
         params: &[],
         body: &["application/json"],
-        errors: &[400, 413, 415, 422, 503],
+        errors: &[400, 401, 403, 413, 415, 422, 503],
+        access: Access::Write,
         handler: || post(graph::create_snapshot),
     },
     Endpoint {
@@ -200,7 +211,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Create an intervention (status proposed) with its audit event. Retrying with the same id and content returns it unchanged.",
         params: &[],
         body: &["application/json"],
-        errors: &[400, 415, 422, 503],
+        errors: &[400, 401, 403, 415, 422, 503],
+        access: Access::Admin,
         handler: || post(interventions::create),
     },
     Endpoint {
@@ -221,7 +233,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: &[],
-        errors: &[400, 503],
+        errors: &[400, 401, 403, 503],
+        access: Access::Admin,
         handler: || get(interventions::list),
     },
     Endpoint {
@@ -230,7 +243,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Move an intervention to another status along the allowed transitions.",
         params: &[path("intervention_id", "intervention id")],
         body: &["application/json"],
-        errors: &[400, 404, 415, 422, 503],
+        errors: &[400, 401, 403, 404, 415, 422, 503],
+        access: Access::Admin,
         handler: || patch(interventions::change_status),
     },
     Endpoint {
@@ -270,7 +284,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: &[],
-        errors: &[400, 503],
+        errors: &[400, 401, 403, 503],
+        access: Access::Admin,
         handler: || get(audit::events),
     },
     Endpoint {
@@ -279,7 +294,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Check the audit log's hash chain; reports the first broken link.",
         params: &[],
         body: &[],
-        errors: &[503],
+        errors: &[401, 403, 503],
+        access: Access::Admin,
         handler: || get(audit::verify),
     },
     Endpoint {
@@ -288,7 +304,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Prometheus metrics (text format).",
         params: &[],
         body: &[],
-        errors: &[],
+        errors: &[401, 403],
+        access: Access::AnyKey,
         handler: || get(health::prometheus),
     },
     Endpoint {
@@ -298,6 +315,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &[],
         body: &[],
         errors: &[],
+        access: Access::Public,
         handler: || get(openapi::document),
     },
     Endpoint {
@@ -307,6 +325,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &[],
         body: &[],
         errors: &[],
+        access: Access::Public,
         handler: || get(dashboard::index),
     },
     Endpoint {
@@ -319,6 +338,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         )],
         body: &[],
         errors: &[404],
+        access: Access::Public,
         handler: || get(dashboard::file),
     },
 ];

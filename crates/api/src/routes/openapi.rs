@@ -4,6 +4,7 @@ use axum::Json;
 use serde_json::{Map, Value, json};
 
 use super::ENDPOINTS;
+use crate::auth::Access;
 
 pub async fn document() -> Json<Value> {
     Json(build())
@@ -61,6 +62,18 @@ pub fn build() -> Value {
             "parameters": params,
             "responses": responses,
         });
+        match e.access {
+            Access::Public => operation["security"] = json!([]),
+            access => {
+                operation["security"] = json!([{"bearer": []}]);
+                operation["x-required-role"] = json!(match access {
+                    Access::Read => "reader or admin",
+                    Access::Write => "writer or admin",
+                    Access::Admin => "admin",
+                    _ => "any",
+                });
+            }
+        }
         if !e.body.is_empty() {
             let content: Map<String, Value> =
                 e.body.iter().map(|t| (t.to_string(), json!({}))).collect();
@@ -79,7 +92,10 @@ pub fn build() -> Value {
             "description": "Time-series memory of the Causal Organism platform: network metrics over time, interventions and their audit trail.",
         },
         "paths": paths,
-        "components": {"schemas": {"Error": {
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+            "description": "an API key made by `organism keys create`"}},
+          "schemas": {"Error": {
             "type": "object",
             "properties": {"error": {"type": "object", "properties": {
                 "code": {"type": "string"}, "message": {"type": "string"},

@@ -1,5 +1,6 @@
 //! The six read endpoints of the requirements.
 
+use axum::Extension;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -12,7 +13,22 @@ use organism_store::queries::{EmployeeTrend, TrendPoints};
 
 use super::respond::json_or_csv;
 use crate::params::{Params, boolean};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
+
+/// 403 unless the caller may see this employee: a reader restricted to teams
+/// sees the employees whose latest sample is in one of its teams. An unknown
+/// employee is 403 too for such a reader, so that trying ids reveals nothing.
+async fn check_employee(
+    state: &AppState,
+    principal: &Principal,
+    employee: &EmployeeId,
+) -> Result<(), ApiError> {
+    if principal.teams().is_none() {
+        return Ok(());
+    }
+    let team = state.store.employee_latest_team(employee).await?;
+    principal.require_team(team.as_deref())
+}
 
 /// A path segment, or a 400 naming it.
 pub fn segment(path: Result<Path<String>, PathRejection>, name: &str) -> Result<String, ApiError> {
@@ -33,6 +49,7 @@ fn trend_response(headers: &HeaderMap, trend: &EmployeeTrend) -> Result<Response
 
 pub async fn employee(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -41,6 +58,7 @@ pub async fn employee(
     let params = Params::parse(query.as_deref(), &["days", "use_hourly"])?;
     let days = params.or("days", TrendDays::new(30)?, TrendDays::parse)?;
     let hourly = params.or("use_hourly", false, boolean)?;
+    check_employee(&state, &principal, &employee).await?;
     let trend = state
         .store
         .employee_trend_days(&employee, days, hourly, Utc::now())
@@ -50,6 +68,7 @@ pub async fn employee(
 
 pub async fn employee_range(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -60,12 +79,14 @@ pub async fn employee_range(
     let end = params.required("end_date", |s| Ok(s.to_string()))?;
     let range = TimeRange::parse(&start, &end)?;
     let hourly = params.or("use_hourly", false, boolean)?;
+    check_employee(&state, &principal, &employee).await?;
     let trend = state.store.employee_trend(&employee, range, hourly).await?;
     trend_response(&headers, &trend)
 }
 
 pub async fn team(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -74,12 +95,18 @@ pub async fn team(
         TeamName::parse(segment(path, "team_name")?).map_err(|e| e.for_field("team_name"))?;
     let params = Params::parse(query.as_deref(), &["days"])?;
     let days = params.or("days", TrendDays::new(30)?, TrendDays::parse)?;
-    let trend = state.store.team_trend(&team, days, Utc::now()).await?;
+    principal.require_team(Some(team.as_str()))?;
+    let trend = state
+        .store
+        .team_trend(&team, days, Utc::now())
+        .await?
+        .with_minimum_group(state.config.min_group_size);
     json_or_csv(&headers, &trend, &trend.days)
 }
 
 pub async fn burnout_alerts(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -88,7 +115,7 @@ pub async fn burnout_alerts(
     let days = params.or("days", AlertDays::new(7)?, AlertDays::parse)?;
     let alerts = state
         .store
-        .burnout_alerts(threshold, days, Utc::now())
+        .burnout_alerts_in(threshold, days, Utc::now(), principal.teams())
         .await?;
     let body = serde_json::json!({
         "threshold": threshold.get(),
@@ -101,6 +128,7 @@ pub async fn burnout_alerts(
 
 pub async fn statistics(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -108,6 +136,7 @@ pub async fn statistics(
     let metric: MetricName = segment(path, "metric_name")?.parse()?;
     let params = Params::parse(query.as_deref(), &["days"])?;
     let days = params.or("days", StatsDays::new(30)?, StatsDays::parse)?;
+    principal.require_unrestricted()?;
     let stats = state
         .store
         .metric_statistics(metric, days, Utc::now())

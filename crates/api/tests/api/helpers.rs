@@ -4,15 +4,32 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use organism_api::{ApiConfig, AppState};
+use organism_domain::{Role, TeamName};
 use organism_store::{Engine, Store};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub struct TestApp {
     pub base: String,
+    /// A client that sends the admin key with every request.
     pub http: reqwest::Client,
+    /// The admin key `http` sends.
+    pub admin_key: String,
     pub store: Store,
     _stop: oneshot::Sender<()>,
+}
+
+/// A client that sends `key` as a bearer token with every request.
+pub fn client_with_key(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -28,19 +45,65 @@ pub async fn spawn_on(store: Store, config: ApiConfig) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
+    let admin_key = store
+        .create_api_key(Role::Admin, &[], "test admin")
+        .await
+        .unwrap()
+        .key;
     let state = AppState::new(store.clone(), config);
     tokio::spawn(organism_api::serve(listener, state, async {
         let _ = stopped.await;
     }));
     TestApp {
         base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
+        http: client_with_key(&admin_key),
+        admin_key,
         store,
         _stop: stop,
     }
 }
 
 impl TestApp {
+    /// A new key with this role (and, for a reader, these teams).
+    pub async fn key(&self, role: Role, teams: &[&str]) -> String {
+        let teams: Vec<TeamName> = teams.iter().map(|t| TeamName::parse(*t).unwrap()).collect();
+        self.store
+            .create_api_key(role, &teams, "test")
+            .await
+            .unwrap()
+            .key
+    }
+
+    /// GET with this key (`None`: no Authorization header): status and body.
+    pub async fn get_as(&self, key: Option<&str>, path: &str) -> (u16, Value) {
+        let client = key.map_or_else(reqwest::Client::new, client_with_key);
+        let r = client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A request with any method, body and key.
+    pub async fn send_as(
+        &self,
+        key: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let client = key.map_or_else(reqwest::Client::new, client_with_key);
+        let mut request = client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let r = request.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.base))

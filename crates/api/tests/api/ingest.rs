@@ -102,7 +102,11 @@ async fn an_unsupported_content_type_is_415() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
-    let app = spawn_with(ApiConfig { body_limit: 1024 }).await;
+    let app = spawn_with(ApiConfig {
+        body_limit: 1024,
+        ..ApiConfig::default()
+    })
+    .await;
     let batch: Vec<_> = (0..50)
         .map(|i| sample(&format!("e{i}"), "T", 5, 1.0))
         .collect();

@@ -1,9 +1,13 @@
 //! HTTP-level tests: the real app on a random port, a fresh database each.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod auth;
+mod corpus;
+mod faults;
 mod graph;
 mod helpers;
 mod ingest;
 mod interventions;
 mod operations;
+mod privacy;
 mod trends;

@@ -101,6 +101,12 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
             }
         );
     }
+    // A fresh admin key each run: keys are shown once and stored hashed, so
+    // an earlier run's key cannot be printed again.
+    let admin = store
+        .create_api_key(organism_domain::Role::Admin, &[], "organism demo")
+        .await?;
+    println!("admin API key: {}", admin.key);
     if args.no_serve {
         return Ok(());
     }
@@ -112,7 +118,7 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
             store.engine(),
             global.data_dir.display()
         );
-        println!("Try:");
+        println!("Try (with KEY set to the admin API key above):");
         for path in [
             "/",
             "/api/trends/health",
@@ -124,7 +130,7 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
             "/api/audit?limit=5",
             "/api/openapi.json",
         ] {
-            println!("  curl '{base}{path}'");
+            println!("  curl -H 'Authorization: Bearer $KEY' '{base}{path}'");
         }
         println!("Press Ctrl-C to stop.");
     })

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod demo;
 pub mod graph;
 pub mod ingest;
+pub mod keys;
 pub mod maintain;
 pub mod migrate;
 pub mod serve;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use chrono::Utc;
 use clap::Args;
-use organism_api::{ApiConfig, AppState};
+use organism_api::{ApiConfig, AppState, AuthMode, MinGroupSize};
 
 use crate::config::GlobalArgs;
 use crate::database::Database;
@@ -18,6 +18,12 @@ pub struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "ORGANISM_BODY_LIMIT", default_value_t = 64 * 1024 * 1024)]
     pub body_limit: usize,
+    /// Serve without API keys: every caller is an admin. For local use only.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Team aggregates over fewer distinct employees are suppressed.
+    #[arg(long, env = "ORGANISM_MIN_GROUP_SIZE", default_value_t = 5)]
+    pub min_group_size: u32,
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -32,10 +38,20 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
+    let min_group_size = MinGroupSize::new(args.min_group_size)
+        .map_err(|e| anyhow::anyhow!("--min-group-size: {}", e.message))?;
+    let auth = if args.insecure_no_auth {
+        warn_insecure();
+        AuthMode::InsecureNoAuth
+    } else {
+        AuthMode::Keys
+    };
     let state = AppState::new(
         db.store.clone(),
         ApiConfig {
             body_limit: args.body_limit,
+            auth,
+            min_group_size,
         },
     );
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
@@ -45,6 +61,13 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
     scheduler.abort();
     served?;
     Ok(())
+}
+
+/// `--insecure-no-auth`: said loudly, in the log and on the terminal.
+fn warn_insecure() {
+    let text = "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this port can read every burnout score, write metrics and change interventions. Use it on your own machine only, never on a shared network.";
+    tracing::warn!("{text}");
+    eprintln!("\n!!! WARNING: {text}\n");
 }
 
 /// The scheduler: refreshes the hourly rollup a few minutes after every

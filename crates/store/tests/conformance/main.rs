@@ -8,6 +8,7 @@ mod audit;
 mod compression;
 mod data;
 mod jobs;
+mod keys;
 mod queries;
 mod retention;
 mod rollup;

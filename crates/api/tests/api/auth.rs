@@ -1,0 +1,304 @@
+//! API keys and roles: 401 without a valid key, 403 for the wrong role or
+//! team, and nothing written by a refused request.
+
+use organism_api::routes::ENDPOINTS;
+use organism_api::{ApiConfig, AuthMode};
+use organism_domain::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code, sample, spawn_app, spawn_with};
+
+/// A concrete path for a route of the table.
+fn concrete(path: &str) -> String {
+    path.replace("{employee_id}", "emp_a")
+        .replace("{team_name}", "Core")
+        .replace("{metric_name}", "burnout_score")
+        .replace("{intervention_id}", "iv-1")
+}
+
+fn method(name: &str) -> Method {
+    name.to_uppercase().parse().unwrap()
+}
+
+async fn seeded() -> TestApp {
+    let app = spawn_app().await;
+    let batch = json!([
+        sample("emp_a", "Core", 50, 80.0),
+        sample("emp_b", "Core", 20, 75.0),
+        sample("emp_c", "Edge", 15, 95.0),
+        // emp_m moved from Edge to Core: its latest sample decides.
+        sample("emp_m", "Edge", 40, 90.0),
+        sample("emp_m", "Core", 10, 85.0),
+        // emp_x moved from Core to Edge.
+        sample("emp_x", "Core", 40, 90.0),
+        sample("emp_x", "Edge", 10, 88.0),
+    ]);
+    let (status, body) = app.post_json("/api/metrics", &batch).await;
+    assert_eq!(status, 200, "{body}");
+    app
+}
+
+#[tokio::test]
+async fn every_non_public_route_answers_401_without_a_valid_key() {
+    let app = spawn_app().await;
+    let unknown = format!("otk_{}", "0".repeat(64));
+    let revoked = app.key(Role::Admin, &[]).await;
+    let id = app
+        .store
+        .list_api_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.label == "test")
+        .unwrap()
+        .key_id;
+    app.store.revoke_api_key(&id).await.unwrap();
+    for e in ENDPOINTS {
+        if matches!(e.path, "/" | "/api/openapi.json") {
+            continue;
+        }
+        let path = concrete(e.path);
+        for (key, code) in [
+            (None, "missing_api_key"),
+            (Some(unknown.as_str()), "invalid_api_key"),
+            (Some("' OR '1'='1"), "invalid_api_key"),
+            (Some(revoked.as_str()), "invalid_api_key"),
+        ] {
+            let (status, body) = app
+                .send_as(key, method(e.method), &path, Some(&json!({})))
+                .await;
+            assert_eq!(status, 401, "{} {path} with {key:?}: {body}", e.method);
+            assert_eq!(error_code(&body), code, "{} {path}", e.method);
+        }
+    }
+    // A scheme other than Bearer is refused, and 401 says which scheme to use.
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/trends/burnout-alerts", app.base))
+        .header("authorization", format!("Basic {}", app.admin_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn the_dashboard_and_the_openapi_document_are_public_health_and_metrics_need_any_key() {
+    let app = spawn_app().await;
+    assert_eq!(app.get_as(None, "/api/openapi.json").await.0, 200);
+    let page = reqwest::get(format!("{}/", app.base)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    for role in Role::ALL {
+        let key = app.key(role, &[]).await;
+        assert_eq!(
+            app.get_as(Some(&key), "/api/trends/health").await.0,
+            200,
+            "{role}"
+        );
+        let metrics = crate::helpers::client_with_key(&key)
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(metrics.status(), 200, "{role}");
+    }
+    assert_eq!(app.get_as(None, "/api/trends/health").await.0, 401);
+    assert_eq!(app.get_as(None, "/metrics").await.0, 401);
+}
+
+#[tokio::test]
+async fn each_role_reaches_only_its_endpoints() {
+    let app = seeded().await;
+    let reader = app.key(Role::Reader, &[]).await;
+    let writer = app.key(Role::Writer, &[]).await;
+    let admin = app.admin_key.clone();
+    let batch = json!([sample("emp_w", "Core", 5, 10.0)]);
+    let intervention =
+        json!({"intervention_id": "iv-1", "kind": "one_on_one", "actor": "hr@example.org"});
+    // (method, path, body, reader, writer, admin)
+    type Expectation<'a> = (Method, &'a str, Option<Value>, u16, u16, u16);
+    let cases: Vec<Expectation> = vec![
+        (
+            Method::GET,
+            "/api/trends/employee/emp_a?days=1",
+            None,
+            200,
+            403,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/trends/team/Core?days=1",
+            None,
+            200,
+            403,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/trends/burnout-alerts",
+            None,
+            200,
+            403,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/trends/statistics/burnout_score",
+            None,
+            200,
+            403,
+            200,
+        ),
+        (Method::POST, "/api/metrics", Some(batch), 403, 200, 200),
+        (
+            Method::POST,
+            "/api/interventions",
+            Some(intervention),
+            403,
+            403,
+            201,
+        ),
+        (Method::GET, "/api/interventions", None, 403, 403, 200),
+        (Method::GET, "/api/audit", None, 403, 403, 200),
+        (Method::GET, "/api/audit/verify", None, 403, 403, 200),
+    ];
+    for (m, path, body, for_reader, for_writer, for_admin) in cases {
+        for (who, key, expected) in [
+            ("reader", &reader, for_reader),
+            ("writer", &writer, for_writer),
+            ("admin", &admin, for_admin),
+        ] {
+            let (status, answer) = app.send_as(Some(key), m.clone(), path, body.as_ref()).await;
+            assert_eq!(status, expected, "{who} {m} {path}: {answer}");
+            if status == 403 {
+                assert_eq!(error_code(&answer), "wrong_role");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_write_writes_nothing() {
+    let app = seeded().await;
+    let before = app.metric_rows().await;
+    let reader = app.key(Role::Reader, &[]).await;
+    let batch = json!([sample("emp_new", "Core", 5, 10.0)]);
+    for key in [None, Some(reader.as_str())] {
+        let (status, _) = app
+            .send_as(key, Method::POST, "/api/metrics", Some(&batch))
+            .await;
+        assert!(status == 401 || status == 403, "{status}");
+    }
+    assert_eq!(app.metric_rows().await, before);
+    let audit = app.audit_rows().await;
+    let (status, _) = app
+        .send_as(
+            Some(&reader),
+            Method::POST,
+            "/api/interventions",
+            Some(&json!({"kind": "one_on_one", "actor": "hr@example.org"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(app.audit_rows().await, audit);
+}
+
+#[tokio::test]
+async fn a_team_restricted_reader_sees_only_its_teams_and_their_employees() {
+    let app = seeded().await;
+    let core = app.key(Role::Reader, &["Core"]).await;
+    let key = Some(core.as_str());
+    for path in [
+        "/api/trends/employee/emp_a?days=1",
+        "/api/trends/employee/emp_m?days=1",
+        "/api/trends/employee/emp_a/range?start_date=2000-01-01&end_date=2001-01-01",
+        "/api/trends/team/Core?days=1",
+    ] {
+        let (status, body) = app.get_as(key, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    for path in [
+        "/api/trends/employee/emp_c?days=1",
+        "/api/trends/employee/emp_x?days=1",
+        "/api/trends/employee/emp_c?days=1&use_hourly=true",
+        "/api/trends/employee/emp_c/range?start_date=2000-01-01&end_date=2001-01-01",
+        // Unknown employees and teams are 403, not 404: no probing.
+        "/api/trends/employee/nobody?days=1",
+        "/api/trends/team/Edge?days=1",
+        "/api/trends/team/Nowhere",
+        "/api/trends/statistics/burnout_score",
+    ] {
+        let (status, body) = app.get_as(key, path).await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert_eq!(error_code(&body), "team_forbidden", "{path}");
+    }
+    // Alerts are filtered to the key's teams (by each employee's latest team).
+    let (status, body) = app
+        .get_as(key, "/api/trends/burnout-alerts?threshold=50&days=1")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut ids: Vec<&str> = body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["employee_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec!["emp_a", "emp_b", "emp_m"]);
+    // An unrestricted reader sees all of them.
+    let all = app.key(Role::Reader, &[]).await;
+    let (_, body) = app
+        .get_as(Some(&all), "/api/trends/burnout-alerts?threshold=50&days=1")
+        .await;
+    assert_eq!(body["count"], 5, "{body}");
+}
+
+#[tokio::test]
+async fn only_reader_keys_can_be_restricted_to_teams() {
+    let app = spawn_app().await;
+    let team = organism_domain::TeamName::parse("Core").unwrap();
+    for role in [Role::Writer, Role::Admin] {
+        let err = app
+            .store
+            .create_api_key(role, std::slice::from_ref(&team), "")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("teams"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn keys_are_stored_only_as_hashes() {
+    let app = spawn_app().await;
+    let key = app.key(Role::Reader, &[]).await;
+    let client = organism_testkit::superuser(app.store.settings(), "organism").await;
+    let rows = client
+        .query(
+            "SELECT key_id, encode(key_hash, 'hex'), role FROM api_keys",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        for column in 0..3 {
+            let value: String = row.get(column);
+            assert!(!value.contains(&key[4..]), "column {column} holds the key");
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_authentication_off_every_caller_is_an_admin() {
+    let app = spawn_with(ApiConfig {
+        auth: AuthMode::InsecureNoAuth,
+        ..ApiConfig::default()
+    })
+    .await;
+    for path in ["/api/audit/verify", "/api/interventions", "/metrics"] {
+        let (status, body) = app.get_as(None, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+}

@@ -1,0 +1,109 @@
+//! The role an API key grants, and the minimum group size of team aggregates.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ValidationError;
+
+/// What an API key may do. Roles are not a ladder: a writer (a back-end job
+/// pushing metrics) cannot read trends, a reader cannot write. Only an admin
+/// can do everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Trends, burnout alerts, team trends and statistics.
+    Reader,
+    /// Writing metrics and graph snapshots.
+    Writer,
+    /// Everything, including interventions and the audit log.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Reader, Role::Writer, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Writer => "writer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "role",
+                    format!("must be reader, writer or admin, got {s:?}"),
+                )
+            })
+    }
+}
+
+/// The fewest distinct employees a team aggregate may be computed from
+/// before it is suppressed (default 5). At least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MinGroupSize(u32);
+
+impl MinGroupSize {
+    pub const DEFAULT: MinGroupSize = MinGroupSize(5);
+
+    pub fn new(value: u32) -> Result<Self, ValidationError> {
+        if value == 0 {
+            return Err(ValidationError::new("min_group_size", "must be at least 1"));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// Whether an aggregate over `members` distinct employees must be hidden.
+    pub fn suppresses(self, members: i64) -> bool {
+        members < i64::from(self.0)
+    }
+}
+
+impl Default for MinGroupSize {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_from_their_names_only() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        let err = "Admin".parse::<Role>().unwrap_err();
+        assert_eq!(err.field, "role");
+    }
+
+    #[test]
+    fn a_group_below_the_minimum_is_suppressed() {
+        let min = MinGroupSize::new(5).unwrap();
+        assert!(min.suppresses(4));
+        assert!(min.suppresses(0));
+        assert!(!min.suppresses(5));
+        assert!(MinGroupSize::new(0).is_err());
+    }
+}
