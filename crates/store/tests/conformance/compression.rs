@@ -15,11 +15,11 @@ use serde_json::Value;
 
 use crate::data::{at, now, sample, seed};
 
-/// Raw points of an employee over the whole history, as (time, values).
-async fn raw_points(
-    store: &Store,
-    employee: &str,
-) -> Vec<(DateTime<Utc>, Option<String>, [f64; 4])> {
+/// One stored sample: time, team, the four values.
+type Point = (DateTime<Utc>, Option<String>, [f64; 4]);
+
+/// Raw points of an employee over the whole history.
+async fn raw_points(store: &Store, employee: &str) -> Vec<Point> {
     let trend = store
         .employee_trend(
             &EmployeeId::parse(employee).unwrap(),
@@ -48,7 +48,7 @@ async fn raw_points(
         .collect()
 }
 
-fn burnouts(points: &[(DateTime<Utc>, Option<String>, [f64; 4])]) -> Vec<f64> {
+fn burnouts(points: &[Point]) -> Vec<f64> {
     points.iter().map(|p| p.2[3]).collect()
 }
 
@@ -323,7 +323,8 @@ async fn late_writes_into_a_compressed_range_are_kept(store: Store) {
 async fn concurrent_writers_during_compression_lose_nothing(store: Store) {
     let base = history();
     store.write_batch(&base).await.unwrap();
-    let mut expected: BTreeMap<(String, DateTime<Utc>), (Option<String>, [f64; 4])> = base
+    type Value4 = (Option<String>, [f64; 4]);
+    let mut expected: BTreeMap<(String, DateTime<Utc>), Value4> = base
         .iter()
         .map(|s| {
             (
