@@ -11,7 +11,8 @@
 //! * [`writer`]: single samples and all-or-nothing batches (binary COPY);
 //! * [`interventions`] and [`audit`]: the state machine and its hash-chained log;
 //! * [`rollup`] and [`retention`]: the lifecycle jobs;
-//! * [`queries`]: trends, team trends, burnout alerts, statistics.
+//! * [`queries`]: trends, team trends, burnout alerts, statistics;
+//! * [`sizes`]: on-disk size of raw samples (benchmark, compression).
 
 pub mod audit;
 pub mod compression;
@@ -26,6 +27,7 @@ pub mod queries;
 pub mod retention;
 pub mod rollup;
 pub mod schema;
+pub mod sizes;
 pub mod writer;
 
 use std::sync::Arc;
