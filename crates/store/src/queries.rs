@@ -352,12 +352,12 @@ impl Store {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "WITH latest AS (
-                     SELECT DISTINCT ON (employee_id) employee_id, team, time, burnout_score
-                     FROM employee_metrics
-                     WHERE time >= $1
-                     ORDER BY employee_id, time DESC),
-                 flagged AS (SELECT * FROM latest WHERE burnout_score >= $2)
+                // Each employee's latest sample is kept by the writer
+                // (migration 7): one row per employee instead of a scan of
+                // every sample in the window.
+                "WITH flagged AS (
+                     SELECT employee_id, team, time, burnout_score FROM employee_latest
+                     WHERE time >= $1 AND burnout_score >= $2)
                  SELECT f.employee_id, f.team, f.burnout_score, f.time,
                         s.peak, s.average, s.samples
                  FROM flagged f

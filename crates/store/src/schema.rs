@@ -45,6 +45,12 @@ const PORTABLE: &[Migration] = &[
         name: "lifecycle_jobs",
         sql: COMMON_JOBS,
     },
+    // Versions 5 and 6 are taken by work on other branches.
+    Migration {
+        version: 7,
+        name: "employee_latest",
+        sql: include_str!("../migrations/portable/0007_employee_latest.sql"),
+    },
 ];
 
 const TIMESCALE: &[Migration] = &[
@@ -68,6 +74,11 @@ const TIMESCALE: &[Migration] = &[
         version: 5,
         name: "lifecycle_jobs",
         sql: COMMON_JOBS,
+    },
+    Migration {
+        version: 7,
+        name: "employee_latest",
+        sql: include_str!("../migrations/timescale/0007_employee_latest.sql"),
     },
 ];
 

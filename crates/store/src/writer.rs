@@ -9,10 +9,11 @@
 //! one. Rows whose values did not change are not rewritten, so a retried
 //! batch costs reads, not dead tuples.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::GenericClient;
 use futures_util::{Stream, StreamExt, pin_mut};
 use organism_domain::MetricSample;
 use serde::Serialize;
@@ -95,6 +96,59 @@ const MERGE_DISTINCT: &str = upsert!(
     FROM metrics_staging"
 );
 
+/// Keeps `employee_latest` (migration 7): each employee's latest sample,
+/// replaced only by one at the same or a later time. Rows are taken in
+/// employee order, so concurrent writers lock them in the same order.
+const UPDATE_LATEST: &str =
+    "INSERT INTO employee_latest AS l (employee_id, time, team, burnout_score)
+    SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::float8[])
+    ON CONFLICT (employee_id) DO UPDATE SET
+        time = EXCLUDED.time, team = EXCLUDED.team, burnout_score = EXCLUDED.burnout_score
+    WHERE EXCLUDED.time >= l.time
+        AND (l.time, l.team, l.burnout_score)
+            IS DISTINCT FROM (EXCLUDED.time, EXCLUDED.team, EXCLUDED.burnout_score)";
+
+/// Each employee's latest sample in a batch (for its latest time, the last
+/// one given, as in the batch's merge), in employee order.
+#[derive(Debug, Default)]
+struct LatestSamples {
+    by_employee: BTreeMap<String, (DateTime<Utc>, Option<String>, f64)>,
+}
+
+impl LatestSamples {
+    fn add(&mut self, sample: &MetricSample) {
+        let team = sample.team.as_ref().map(|t| t.as_str());
+        let score = sample.values.burnout_score;
+        match self.by_employee.get_mut(sample.employee_id.as_str()) {
+            Some(latest) if sample.time >= latest.0 => {
+                latest.0 = sample.time;
+                latest.2 = score;
+                if latest.1.as_deref() != team {
+                    latest.1 = team.map(str::to_string);
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.by_employee.insert(
+                    sample.employee_id.as_str().to_string(),
+                    (sample.time, team.map(str::to_string), score),
+                );
+            }
+        }
+    }
+
+    async fn store(&self, tx: &impl GenericClient) -> Result<()> {
+        let ids: Vec<&str> = self.by_employee.keys().map(String::as_str).collect();
+        let times: Vec<DateTime<Utc>> = self.by_employee.values().map(|v| v.0).collect();
+        let teams: Vec<Option<&str>> = self.by_employee.values().map(|v| v.1.as_deref()).collect();
+        let scores: Vec<f64> = self.by_employee.values().map(|v| v.2).collect();
+        let statement = tx.prepare_cached(UPDATE_LATEST).await?;
+        tx.execute(&statement, &[&ids, &times, &teams, &scores])
+            .await?;
+        Ok(())
+    }
+}
+
 /// Tells whether a batch may repeat an (employee, time), from a 64-bit hash
 /// of the employee id and the time: no allocation per sample. A hash
 /// collision only sends a batch down the general path (which counts and
@@ -149,6 +203,9 @@ impl Store {
                 ],
             )
             .await?;
+        let mut latest = LatestSamples::default();
+        latest.add(sample);
+        latest.store(&tx).await?;
         if let Some(held) = watermark
             && sample.time < held.watermark
             && held.raw_kept_from.is_none_or(|kept| sample.time >= kept)
@@ -190,6 +247,7 @@ impl Store {
         tx.batch_execute("TRUNCATE metrics_staging").await?;
         let mut received = 0usize;
         let mut repeats = RepeatCheck::default();
+        let mut latest = LatestSamples::default();
         let mut days = BTreeSet::<NaiveDate>::new();
         let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
         pin_mut!(chunks);
@@ -205,6 +263,7 @@ impl Store {
                 let ord = received as i64;
                 received += 1;
                 repeats.add(sample);
+                latest.add(sample);
                 days.insert(sample.time.date_naive());
                 span = Some(match span {
                     None => (sample.time, sample.time),
@@ -258,6 +317,7 @@ impl Store {
         };
         let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
         let changed = tx.execute(merge, &[]).await?;
+        latest.store(&tx).await?;
         if let Some(held) = watermark {
             tx.execute(
                 "INSERT INTO rollup_invalidations (bucket)

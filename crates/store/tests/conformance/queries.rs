@@ -227,6 +227,46 @@ async fn burnout_alerts_use_each_latest_score_highest_first(store: Store) {
     assert!(month.iter().all(|a| a.employee_id != "emp_d"));
 }
 
+async fn burnout_alerts_follow_corrections_and_ignore_older_late_samples(store: Store) {
+    seed(&store).await;
+    // A late sample older than emp_b's latest: a new peak, not a new latest.
+    store
+        .write_sample(&sample(
+            "emp_b",
+            Some("Core"),
+            at(10, 10, 0),
+            0.3,
+            0.1,
+            0.2,
+            99.0,
+        ))
+        .await
+        .unwrap();
+    // emp_a's latest sample corrected below the threshold, by a batch whose
+    // samples arrive newest first; written twice, the second changes nothing.
+    let correction = vec![
+        sample("emp_a", Some("Core"), at(10, 9, 15), 0.7, 0.3, 0.5, 50.0),
+        sample("emp_a", Some("Core"), at(10, 9, 0), 0.5, 0.1, 0.3, 80.0),
+    ];
+    assert_eq!(store.write_batch(&correction).await.unwrap().changed, 1);
+    assert_eq!(store.write_batch(&correction).await.unwrap().changed, 0);
+    let alerts = store
+        .burnout_alerts(
+            Threshold::new(70.0).unwrap(),
+            AlertDays::new(7).unwrap(),
+            now(),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = alerts.iter().map(|a| a.employee_id.as_str()).collect();
+    assert_eq!(ids, vec!["emp_b", "emp_c"]);
+    let b = &alerts[0];
+    assert_eq!(
+        (b.latest_score, b.latest_time, b.peak_score, b.samples),
+        (75.0, at(10, 11, 0), 99.0, 3)
+    );
+}
+
 /// min, max, mean and sample standard deviation computed directly.
 fn reference(values: &[f64]) -> (usize, f64, f64, f64, Option<f64>) {
     let n = values.len() as f64;
@@ -358,6 +398,7 @@ organism_testkit::engine_tests!(
     range_trend_covers_whole_days_and_unknown_employees_are_not_found,
     team_trend_gives_members_averages_and_peak_per_day,
     burnout_alerts_use_each_latest_score_highest_first,
+    burnout_alerts_follow_corrections_and_ignore_older_late_samples,
     statistics_match_a_reference_computation,
     statistics_of_many_samples_match_the_reference,
     statistics_of_an_empty_window_have_no_values,
