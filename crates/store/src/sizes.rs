@@ -74,8 +74,8 @@ impl Store {
                                  SELECT show_chunks('employee_metrics', older_than => '{}'::timestamptz) AS rel)
                              SELECT count(*),
                                     coalesce(sum(pg_total_relation_size(ch.rel)
-                                        + coalesce(pg_total_relation_size(
-                                              format('%I.%I', cc.schema_name, cc.table_name)::regclass), 0)), 0)::bigint
+                                        + CASE WHEN cc.id IS NULL THEN 0 ELSE pg_total_relation_size(
+                                              format('%I.%I', cc.schema_name, cc.table_name)::regclass) END), 0)::bigint
                              FROM ch
                              JOIN pg_class pc ON pc.oid = ch.rel
                              JOIN pg_namespace ns ON ns.oid = pc.relnamespace
