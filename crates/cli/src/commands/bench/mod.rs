@@ -231,6 +231,11 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
                 "{:.1} s: {} → {} bytes ({r:.1}% smaller)",
                 compression.seconds, size_before.bytes, size_after.bytes
             ),
+            None if compression_ran => format!(
+                "{:.1} s: no raw data older than {} days to compress",
+                compression.seconds,
+                organism_store::compression::COMPRESS_AFTER_DAYS
+            ),
             None => "n/a (not implemented on this engine)".to_string(),
         }
     );
@@ -320,6 +325,7 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
                 human_bytes(size_before.bytes),
                 human_bytes(size_after.bytes)
             ),
+            None if compression_ran => "n/a (no raw data older than 30 days)".to_string(),
             None => format!(
                 "n/a (not implemented on this engine); {} uncompressed",
                 human_bytes(size_before.bytes)
