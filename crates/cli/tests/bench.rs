@@ -26,7 +26,11 @@ async fn bench(engine: Engine) -> Value {
     let settings = organism_testkit::fresh_database().await;
     let url = organism_testkit::cluster()
         .connection_string(settings.connection.get_dbname().expect("a database name"));
-    let dir = std::env::temp_dir().join(format!("organism-test-bench-{}", std::process::id()));
+    // One directory per test: the tests run in parallel, and each removes its own.
+    let dir = std::env::temp_dir().join(format!(
+        "organism-test-bench-{}-{engine}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join(format!("bench-{engine}.json"));
     let output = tokio::task::spawn_blocking({
