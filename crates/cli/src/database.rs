@@ -16,7 +16,58 @@ pub struct Database {
 /// The database the embedded cluster keeps our data in.
 const EMBEDDED_DB: &str = "organism";
 
+/// The database and schema the benchmark re-creates.
+pub const BENCH_NAME: &str = "organism_bench";
+
 impl Database {
+    /// A fresh, empty store for `organism bench`: the database
+    /// `organism_bench`, dropped and created again, in the embedded cluster
+    /// in `dir`; or, on a configured server, the schema `organism_bench`,
+    /// dropped and created again (the configured schema is left alone).
+    pub async fn open_for_bench(args: &GlobalArgs, dir: &std::path::Path) -> anyhow::Result<Self> {
+        match args.target()? {
+            DatabaseTarget::External(settings) => {
+                let settings = settings.with_schema(BENCH_NAME);
+                let store = Store::open(settings.clone()).await?;
+                store.drop_schema().await?;
+                store.close();
+                let store = Store::open(settings).await?;
+                Ok(Self {
+                    store,
+                    cluster: None,
+                })
+            }
+            DatabaseTarget::Embedded(_) => {
+                let cluster = start_cluster(args, dir).await?;
+                let (client, connection) = tokio_postgres::connect(
+                    &cluster.connection_string("postgres"),
+                    tokio_postgres::NoTls,
+                )
+                .await?;
+                let driver = tokio::spawn(connection);
+                // Two statements: neither may run in a transaction block.
+                client
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {BENCH_NAME} WITH (FORCE)"
+                    ))
+                    .await?;
+                client
+                    .batch_execute(&format!("CREATE DATABASE {BENCH_NAME}"))
+                    .await?;
+                drop(client);
+                let _ = driver.await;
+                let settings = args.tune(DbSettings::from_url(
+                    &cluster.connection_string(BENCH_NAME),
+                )?)?;
+                let store = Store::open(settings).await?;
+                Ok(Self {
+                    store,
+                    cluster: Some(cluster),
+                })
+            }
+        }
+    }
+
     pub async fn open(args: &GlobalArgs) -> anyhow::Result<Self> {
         match args.target()? {
             DatabaseTarget::External(settings) => {
@@ -27,12 +78,7 @@ impl Database {
                 })
             }
             DatabaseTarget::Embedded(dir) => {
-                let mut options = ClusterOptions::new(&dir).for_service();
-                options.bin_dir = args.pg_bin_dir.clone();
-                options.search_path = args.search_path.clone();
-                tracing::info!(dir = %dir.display(), "no database configured: using the embedded PostgreSQL cluster");
-                let cluster =
-                    tokio::task::spawn_blocking(move || EmbeddedCluster::start(options)).await??;
+                let cluster = start_cluster(args, &dir).await?;
                 create_database_if_missing(&cluster).await?;
                 let settings = args.tune(DbSettings::from_url(
                     &cluster.connection_string(EMBEDDED_DB),
@@ -53,6 +99,17 @@ impl Database {
             let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
         }
     }
+}
+
+async fn start_cluster(
+    args: &GlobalArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<EmbeddedCluster> {
+    let mut options = ClusterOptions::new(dir).for_service();
+    options.bin_dir = args.pg_bin_dir.clone();
+    options.search_path = args.search_path.clone();
+    tracing::info!(dir = %dir.display(), "no database configured: using the embedded PostgreSQL cluster");
+    Ok(tokio::task::spawn_blocking(move || EmbeddedCluster::start(options)).await??)
 }
 
 async fn create_database_if_missing(cluster: &EmbeddedCluster) -> anyhow::Result<()> {

@@ -6,7 +6,8 @@ mod database;
 mod shutdown;
 mod synth;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::GlobalArgs;
 
@@ -40,6 +41,9 @@ enum Command {
     /// API keys: create (printed once), list, revoke.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// The benchmark: a fresh database, a synthetic organisation, the
+    /// lifecycle jobs, then every read endpoint over HTTP.
+    Bench(commands::bench::BenchArgs),
     /// Audit log tools.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -48,7 +52,18 @@ enum Command {
 /// Errors are printed as one line of causes (`error: a: b: c`), without the
 /// backtrace that `anyhow` would add when `RUST_BACKTRACE` is set.
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // Whether --data-dir was given, as a flag or in the environment (the
+    // benchmark otherwise uses a throwaway directory).
+    let data_dir_given = !matches!(
+        matches.value_source("data_dir"),
+        None | Some(ValueSource::DefaultValue)
+    );
+    match run(cli, data_dir_given) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -57,7 +72,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, data_dir_given: bool) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.global.log)?)
         .with_writer(std::io::stderr)
@@ -74,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Graph(args) => commands::graph::run(&cli.global, args).await,
             Command::Maintain(args) => commands::maintain::run(&cli.global, args).await,
             Command::Keys(command) => commands::keys::run(&cli.global, command).await,
+            Command::Bench(args) => commands::bench::run(&cli.global, args, data_dir_given).await,
             Command::Audit(command) => commands::audit::run(&cli.global, command).await,
         }
     })

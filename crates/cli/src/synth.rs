@@ -138,10 +138,18 @@ impl SyntheticOrg {
 
     /// Every employee's samples on day `day` (0 = the first day).
     pub fn day(&self, day: u32) -> Vec<MetricSample> {
+        self.day_of(day, 0..self.employees.len())
+    }
+
+    /// The samples on day `day` of the employees at `employees` (indexes
+    /// into [`SyntheticOrg::employees`]), employee by employee.
+    pub fn day_of(&self, day: u32, employees: std::ops::Range<usize>) -> Vec<MetricSample> {
         let day_start = self.start + Duration::days(i64::from(day));
         let per_day = self.samples_per_day();
-        let mut out = Vec::with_capacity(per_day * self.employees.len());
-        for e in &self.employees {
+        let employees = &self.employees
+            [employees.start.min(self.employees.len())..employees.end.min(self.employees.len())];
+        let mut out = Vec::with_capacity(per_day * employees.len());
+        for e in employees {
             for k in 0..per_day {
                 let time = day_start + self.spec.interval * k as i32;
                 if time >= self.spec.end {
@@ -153,7 +161,8 @@ impl SyntheticOrg {
         out
     }
 
-    fn sample(&self, e: &Employee, time: DateTime<Utc>) -> MetricSample {
+    /// The sample of employee `e` at `time`.
+    pub fn sample(&self, e: &Employee, time: DateTime<Utc>) -> MetricSample {
         // The values of the graph rebuild this sample belongs to.
         let rebuild = time.duration_trunc(REBUILD_EVERY).unwrap_or(time);
         let days = (rebuild - self.start).num_seconds() as f64 / 86_400.0;
@@ -230,6 +239,14 @@ mod tests {
     fn every_employee_gets_one_sample_per_interval() {
         let org = org();
         assert_eq!(org.day(0).len(), 200 * 96);
+    }
+
+    #[test]
+    fn a_day_is_the_concatenation_of_its_employee_slices() {
+        let org = org();
+        let mut pieces = org.day_of(4, 0..70);
+        pieces.extend(org.day_of(4, 70..500));
+        assert_eq!(pieces, org.day(4));
     }
 
     #[test]

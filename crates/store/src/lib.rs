@@ -13,6 +13,7 @@
 //! * [`rollup`] and [`retention`]: the lifecycle jobs;
 //! * [`queries`]: trends, team trends, burnout alerts, statistics;
 //! * [`keys`]: API keys, stored as hashes.
+//! * [`sizes`]: on-disk size of raw samples (benchmark, compression).
 
 pub mod audit;
 pub mod compression;
@@ -28,6 +29,7 @@ pub mod queries;
 pub mod retention;
 pub mod rollup;
 pub mod schema;
+pub mod sizes;
 pub mod writer;
 
 use std::sync::Arc;

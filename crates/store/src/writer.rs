@@ -10,11 +10,13 @@
 //! batch costs reads, not dead tuples. On the portable engine a write into
 //! a compressed (employee, day) first unpacks it (see compression.rs).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::GenericClient;
 use futures_util::{Stream, StreamExt, pin_mut};
-use organism_domain::MetricSample;
+use organism_domain::{MetricSample, MetricValues};
 use serde::Serialize;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
@@ -88,41 +90,117 @@ const MERGE: &str = upsert!(
     ORDER BY employee_id, time, ord DESC"
 );
 
-const INSERT_ONE: &str = upsert!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
-
-/// Moves each employee's latest sample forward (`employee_latest`): a sample
-/// newer than the stored one, or a correction of it, replaces it.
-macro_rules! latest {
-    ($source:literal) => {
-        concat!(
-            "INSERT INTO employee_latest AS l (employee_id, time, team, degree_centrality,
-                betweenness_centrality, clustering_coeff, burnout_score) ",
-            $source,
-            " ON CONFLICT (employee_id) DO UPDATE SET
-                time = EXCLUDED.time,
-                team = EXCLUDED.team,
-                degree_centrality = EXCLUDED.degree_centrality,
-                betweenness_centrality = EXCLUDED.betweenness_centrality,
-                clustering_coeff = EXCLUDED.clustering_coeff,
-                burnout_score = EXCLUDED.burnout_score
-            WHERE EXCLUDED.time >= l.time
-              AND (l.time, l.team, l.degree_centrality, l.betweenness_centrality, l.clustering_coeff, l.burnout_score)
-                  IS DISTINCT FROM (EXCLUDED.time, EXCLUDED.team, EXCLUDED.degree_centrality,
-                                    EXCLUDED.betweenness_centrality, EXCLUDED.clustering_coeff,
-                                    EXCLUDED.burnout_score)"
-        )
-    };
-}
-
-/// In employee order, so that concurrent writers lock the rows in one order.
-const LATEST_STAGED: &str = latest!(
-    "SELECT DISTINCT ON (employee_id) employee_id, time, team, degree_centrality,
+/// The merge of a batch known to hold each (employee, time) once: no
+/// sort to keep the last of repeated samples.
+const MERGE_DISTINCT: &str = upsert!(
+    "SELECT time, employee_id, team, degree_centrality,
         betweenness_centrality, clustering_coeff, burnout_score
-    FROM metrics_staging
-    ORDER BY employee_id, time DESC, ord DESC"
+    FROM metrics_staging"
 );
 
-const LATEST_ONE: &str = latest!("VALUES ($2, $1, $3, $4, $5, $6, $7)");
+/// Keeps `employee_latest` (common migration 0004): each employee's latest sample,
+/// replaced only by one at the same or a later time. Rows are taken in
+/// employee order, so concurrent writers lock them in the same order.
+const UPDATE_LATEST: &str = "INSERT INTO employee_latest AS l (employee_id, time, team,
+        degree_centrality, betweenness_centrality, clustering_coeff, burnout_score)
+    SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::float8[], $5::float8[],
+                         $6::float8[], $7::float8[])
+    ON CONFLICT (employee_id) DO UPDATE SET
+        time = EXCLUDED.time, team = EXCLUDED.team,
+        degree_centrality = EXCLUDED.degree_centrality,
+        betweenness_centrality = EXCLUDED.betweenness_centrality,
+        clustering_coeff = EXCLUDED.clustering_coeff,
+        burnout_score = EXCLUDED.burnout_score
+    WHERE EXCLUDED.time >= l.time
+        AND (l.time, l.team, l.degree_centrality, l.betweenness_centrality, l.clustering_coeff,
+             l.burnout_score)
+            IS DISTINCT FROM (EXCLUDED.time, EXCLUDED.team, EXCLUDED.degree_centrality,
+                              EXCLUDED.betweenness_centrality, EXCLUDED.clustering_coeff,
+                              EXCLUDED.burnout_score)";
+
+/// Each employee's latest sample in a batch (for its latest time, the last
+/// one given, as in the batch's merge), in employee order.
+#[derive(Debug, Default)]
+struct LatestSamples {
+    by_employee: BTreeMap<String, (DateTime<Utc>, Option<String>, MetricValues)>,
+}
+
+impl LatestSamples {
+    fn add(&mut self, sample: &MetricSample) {
+        let team = sample.team.as_ref().map(|t| t.as_str());
+        match self.by_employee.get_mut(sample.employee_id.as_str()) {
+            Some(latest) if sample.time >= latest.0 => {
+                latest.0 = sample.time;
+                latest.2 = sample.values;
+                if latest.1.as_deref() != team {
+                    latest.1 = team.map(str::to_string);
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.by_employee.insert(
+                    sample.employee_id.as_str().to_string(),
+                    (sample.time, team.map(str::to_string), sample.values),
+                );
+            }
+        }
+    }
+
+    async fn store(&self, tx: &impl GenericClient) -> Result<()> {
+        let ids: Vec<&str> = self.by_employee.keys().map(String::as_str).collect();
+        let latest: Vec<_> = self.by_employee.values().collect();
+        let times: Vec<DateTime<Utc>> = latest.iter().map(|v| v.0).collect();
+        let teams: Vec<Option<&str>> = latest.iter().map(|v| v.1.as_deref()).collect();
+        let column =
+            |f: fn(&MetricValues) -> f64| latest.iter().map(|v| f(&v.2)).collect::<Vec<f64>>();
+        let degree = column(|v| v.degree_centrality);
+        let betweenness = column(|v| v.betweenness_centrality);
+        let clustering = column(|v| v.clustering_coeff);
+        let burnout = column(|v| v.burnout_score);
+        let statement = tx.prepare_cached(UPDATE_LATEST).await?;
+        tx.execute(
+            &statement,
+            &[
+                &ids,
+                &times,
+                &teams,
+                &degree,
+                &betweenness,
+                &clustering,
+                &burnout,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Tells whether a batch may repeat an (employee, time), from a 64-bit hash
+/// of the employee id and the time: no allocation per sample. A hash
+/// collision only sends a batch down the general path (which counts and
+/// keeps the last of repeated samples in SQL), never the other way.
+#[derive(Debug, Default)]
+struct RepeatCheck {
+    seen: HashSet<(u64, i64)>,
+    maybe_repeats: bool,
+}
+
+impl RepeatCheck {
+    fn add(&mut self, sample: &MetricSample) {
+        if self.maybe_repeats {
+            return;
+        }
+        let mut h = DefaultHasher::new();
+        sample.employee_id.as_str().hash(&mut h);
+        let key = (h.finish(), sample.time.timestamp_micros());
+        if !self.seen.insert(key) {
+            self.maybe_repeats = true;
+            self.seen = HashSet::new();
+        }
+    }
+}
+
+const INSERT_ONE: &str = upsert!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
 
 /// Moves the packed samples of the (employee, day)s listed by `$keys` back
 /// to raw rows (portable engine; see compression.rs), so that the write
@@ -198,18 +276,23 @@ impl Store {
         }
         let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
         let statement = tx.prepare_cached(INSERT_ONE).await?;
-        let params: [&(dyn ToSql + Sync); 7] = [
-            &sample.time,
-            &sample.employee_id.as_str(),
-            &team,
-            &v.degree_centrality,
-            &v.betweenness_centrality,
-            &v.clustering_coeff,
-            &v.burnout_score,
-        ];
-        let changed = tx.execute(&statement, &params).await?;
-        let latest = tx.prepare_cached(LATEST_ONE).await?;
-        tx.execute(&latest, &params).await?;
+        let changed = tx
+            .execute(
+                &statement,
+                &[
+                    &sample.time,
+                    &sample.employee_id.as_str(),
+                    &team,
+                    &v.degree_centrality,
+                    &v.betweenness_centrality,
+                    &v.clustering_coeff,
+                    &v.burnout_score,
+                ],
+            )
+            .await?;
+        let mut latest = LatestSamples::default();
+        latest.add(sample);
+        latest.store(&tx).await?;
         if let Some(held) = watermark
             && sample.time < held.watermark
             && held.raw_kept_from.is_none_or(|kept| sample.time >= kept)
@@ -250,6 +333,8 @@ impl Store {
         // transaction was emptied by its rollback, but be explicit.
         tx.batch_execute("TRUNCATE metrics_staging").await?;
         let mut received = 0usize;
+        let mut repeats = RepeatCheck::default();
+        let mut latest = LatestSamples::default();
         let mut days = BTreeSet::<NaiveDate>::new();
         let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
         pin_mut!(chunks);
@@ -264,6 +349,8 @@ impl Store {
             for sample in &chunk {
                 let ord = received as i64;
                 received += 1;
+                repeats.add(sample);
+                latest.add(sample);
                 days.insert(sample.time.date_naive());
                 span = Some(match span {
                     None => (sample.time, sample.time),
@@ -304,16 +391,23 @@ impl Store {
                 tx.execute(UNPACK_STAGED, &[]).await?;
             }
         }
-        let stored: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM (SELECT DISTINCT employee_id, time FROM metrics_staging) d",
-                &[],
-            )
-            .await?
-            .get(0);
+        // Counting distinct samples and keeping the last of repeats cost a
+        // sort each; a batch without repeats (the usual one) needs neither.
+        let (stored, merge) = if repeats.maybe_repeats {
+            let stored: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM (SELECT DISTINCT employee_id, time FROM metrics_staging) d",
+                    &[],
+                )
+                .await?
+                .get(0);
+            (stored as usize, MERGE)
+        } else {
+            (received, MERGE_DISTINCT)
+        };
         let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
-        let changed = tx.execute(MERGE, &[]).await?;
-        tx.execute(LATEST_STAGED, &[]).await?;
+        let changed = tx.execute(merge, &[]).await?;
+        latest.store(&tx).await?;
         if let Some(held) = watermark {
             tx.execute(
                 "INSERT INTO rollup_invalidations (bucket)
@@ -330,7 +424,7 @@ impl Store {
         }
         Ok(WriteSummary {
             received,
-            stored: stored as usize,
+            stored,
             changed,
         })
     }

@@ -1,0 +1,734 @@
+//! `organism bench`: the benchmark of issue 6, at realistic scale.
+//!
+//! On a fresh database (a throwaway embedded cluster, or a re-created
+//! `organism_bench` schema on the configured server) it:
+//!
+//! 1. writes N employees × D days of samples every I, generated like the
+//!    demo's data ([`crate::synth`]), through the batch writer, `--writers`
+//!    all-or-nothing batches of about `--batch-rows` samples at a time;
+//! 2. runs the lifecycle jobs: rollup refresh, retention, compression
+//!    (measuring the raw data's size before and after);
+//! 3. measures single-sample writes and 100-sample batches, one at a time;
+//! 4. serves the real API in-process on 127.0.0.1:0 and requests every read
+//!    endpoint `--requests` times from a concurrent client;
+//!
+//! then prints one table (figures beside the requirements' targets and
+//! ours) and writes the JSON report. Nothing is asserted about timings: the
+//! command fails only when something does not work (a failed write, a job
+//! error, a read that does not answer 200).
+
+mod load;
+mod report;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use clap::Args;
+use futures_util::stream::{self, StreamExt};
+use organism_api::{ApiConfig, AppState};
+use organism_store::Store;
+use organism_store::jobs::{Job, JobOutcome};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use self::load::{Population, ReadKind};
+use self::report::{Bound, Line, ms};
+use self::stats::{Latencies, Summary};
+use crate::config::GlobalArgs;
+use crate::database::Database;
+use crate::synth::{OrgSpec, SyntheticOrg};
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// A quick run: 1,000 employees × 30 days (unless given).
+    #[arg(long)]
+    pub quick: bool,
+    /// Employees (default 10,000; 1,000 with --quick).
+    #[arg(long)]
+    pub employees: Option<usize>,
+    /// Days of history (default 90; 30 with --quick).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Time between an employee's samples: 15m, 900s, 1h…
+    #[arg(long, default_value = "15m", value_parser = parse_interval)]
+    pub interval: Duration,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Requests per read endpoint (at least 200 for the issue's figures).
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+    /// Read requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Single-sample writes and 100-sample batches measured.
+    #[arg(long, default_value_t = 200)]
+    pub writes: usize,
+    /// Batches written at once during ingest, each on its own connection.
+    #[arg(long, default_value_t = 2)]
+    pub writers: usize,
+    /// Samples per ingest batch (each batch is one day of a slice of the
+    /// employees, all or nothing).
+    #[arg(long, default_value_t = 100_000)]
+    pub batch_rows: usize,
+    /// Random seed of the organisation and of the requests.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Bearer key sent with every request, for an API that requires one.
+    #[arg(long, env = "ORGANISM_BENCH_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Keep the throwaway embedded cluster's directory afterwards.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl BenchArgs {
+    fn employees(&self) -> usize {
+        self.employees
+            .unwrap_or(if self.quick { 1_000 } else { 10_000 })
+    }
+
+    fn days(&self) -> u32 {
+        self.days.unwrap_or(if self.quick { 30 } else { 90 })
+    }
+}
+
+/// `15m`, `15min`, `900s`, `1h`, or a bare number of minutes.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("interval {text:?}: expected a number and a unit (15m, 900s, 1h)"))?;
+    let d = match unit.trim() {
+        "s" | "sec" => Duration::seconds(n),
+        "" | "m" | "min" => Duration::minutes(n),
+        "h" => Duration::hours(n),
+        other => {
+            return Err(format!(
+                "interval {text:?}: unknown unit {other:?} (s, m, h)"
+            ));
+        }
+    };
+    if d < Duration::seconds(1) || d > Duration::days(1) {
+        return Err(format!(
+            "interval {text:?}: must be between 1 second and 1 day"
+        ));
+    }
+    Ok(d)
+}
+
+/// Runs the benchmark. `data_dir_given`: whether `--data-dir` (or its
+/// environment variable) was set; if not, the embedded cluster lives in a
+/// throwaway directory.
+pub async fn run(global: &GlobalArgs, args: BenchArgs, data_dir_given: bool) -> anyhow::Result<()> {
+    let (dir, throwaway) = if data_dir_given {
+        (global.data_dir.clone(), false)
+    } else {
+        (
+            std::env::temp_dir().join(format!("organism-bench-{}", std::process::id())),
+            true,
+        )
+    };
+    let db = Database::open_for_bench(global, &dir).await?;
+    let result = bench(&db, &args).await;
+    db.close().await;
+    if throwaway && !args.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let report = result?;
+    println!("{}", report.table);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report.json)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("JSON report: {}", path.display());
+    }
+    if !report.failures.is_empty() {
+        anyhow::bail!("the benchmark ran, but: {}", report.failures.join("; "));
+    }
+    Ok(())
+}
+
+struct Report {
+    table: String,
+    json: Value,
+    /// What did not work (failed reads); timings are never failures.
+    failures: Vec<String>,
+}
+
+async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
+    let store = &db.store;
+    let started_at = Utc::now();
+    let org = SyntheticOrg::new(OrgSpec {
+        employees: args.employees(),
+        days: args.days(),
+        interval: args.interval,
+        seed: args.seed,
+        end: started_at,
+    })?;
+    let teams: Vec<String> = org
+        .employees
+        .iter()
+        .map(|e| e.team.as_str().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let expected = org.employees.len() * org.samples_per_day() * args.days() as usize;
+    eprintln!(
+        "bench: {} engine; {} employees in {} teams × {} days every {} s = {expected} samples",
+        store.engine(),
+        org.employees.len(),
+        teams.len(),
+        args.days(),
+        args.interval.num_seconds()
+    );
+
+    // 1. Ingest.
+    let ingest = ingest(store, &org, args).await?;
+    anyhow::ensure!(
+        ingest.rows == expected,
+        "ingest stored {} samples, expected {expected}",
+        ingest.rows
+    );
+    eprintln!(
+        "bench: ingest {} rows in {:.1} s ({:.0} rows/s)",
+        ingest.rows,
+        ingest.seconds,
+        ingest.rows as f64 / ingest.seconds
+    );
+
+    // 2. Lifecycle jobs, as of now.
+    let now = Utc::now();
+    let refresh = run_job(store, Job::Refresh, now).await?;
+    eprintln!("bench: rollup refresh {:.1} s", refresh.seconds);
+    let retention = run_job(store, Job::Retention, now).await?;
+    eprintln!("bench: retention {:.1} s", retention.seconds);
+    let compressed_before = now - Duration::days(organism_store::compression::COMPRESS_AFTER_DAYS);
+    let size_before = store.raw_size(compressed_before).await?;
+    let all_before = store.raw_size(far_future()).await?;
+    let compression = run_job_allowing_failure(store, Job::Compression, now).await?;
+    let size_after = store.raw_size(compressed_before).await?;
+    let all_after = store.raw_size(far_future()).await?;
+    let compression_ran = compression.error.is_none();
+    if let Some(error) = &compression.error
+        && !not_implemented(error)
+    {
+        anyhow::bail!("the compression job failed: {error}");
+    }
+    let reduction = (compression_ran && size_before.bytes > 0)
+        .then(|| 100.0 * (1.0 - size_after.bytes as f64 / size_before.bytes as f64));
+    eprintln!(
+        "bench: compression {}",
+        match reduction {
+            Some(r) => format!(
+                "{:.1} s: {} → {} bytes ({r:.1}% smaller)",
+                compression.seconds, size_before.bytes, size_after.bytes
+            ),
+            None if compression_ran => format!(
+                "{:.1} s: no raw data older than {} days to compress",
+                compression.seconds,
+                organism_store::compression::COMPRESS_AFTER_DAYS
+            ),
+            None => "n/a (not implemented on this engine)".to_string(),
+        }
+    );
+
+    // 3. Writes, one at a time.
+    let (single, batch) = writes(store, &org, args).await?;
+    eprintln!(
+        "bench: single write p50 {} ms, batch of 100 p50 {} ms",
+        ms(single.p50_ms),
+        ms(batch.p50_ms)
+    );
+
+    // 4. Reads over HTTP.
+    let population = Population {
+        employees: org
+            .employees
+            .iter()
+            .map(|e| e.id.as_str().to_string())
+            .collect(),
+        teams: teams.clone(),
+        days: args.days(),
+    };
+    let reads = reads(store, &population, args).await?;
+
+    // The report.
+    let mut failures = Vec::new();
+    for r in &reads {
+        if r.errors > 0 {
+            failures.push(format!(
+                "{}: {} of {} requests failed (first: {})",
+                r.kind.key(),
+                r.errors,
+                args.requests,
+                r.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    let rows_per_second = ingest.rows as f64 / ingest.seconds;
+    let mut lines = vec![
+        Line {
+            measure: "ingest (batch writer)".into(),
+            shown: format!("{rows_per_second:.0} rows/s"),
+            requirement: ("-", Bound::None, None),
+            target: (
+                ">= 200,000 rows/s",
+                Bound::AtLeast(200_000.0),
+                Some(rows_per_second),
+            ),
+        },
+        latency_line(
+            "single write",
+            &single,
+            ("< 10 ms (p99)", 10.0),
+            ("p50 < 2 ms", Bound::Below(2.0), single.p50_ms),
+        ),
+        latency_line(
+            "batch of 100",
+            &batch,
+            ("< 1 s (p99)", 1000.0),
+            ("p50 < 10 ms", Bound::Below(10.0), batch.p50_ms),
+        ),
+    ];
+    for r in &reads {
+        let s = r.latencies;
+        let (req, target) = match r.kind {
+            ReadKind::EmployeeRaw90 | ReadKind::EmployeeHourly90 | ReadKind::EmployeeRange7 => (
+                ("< 1 s (p99)", 1000.0),
+                ("p99 < 20 ms", Bound::Below(20.0), s.p99_ms),
+            ),
+            ReadKind::EmployeeHourly730 | ReadKind::Team730 | ReadKind::Statistics365 => (
+                ("< 500 ms (p99)", 500.0),
+                ("p99 < 50 ms", Bound::Below(50.0), s.p99_ms),
+            ),
+            ReadKind::BurnoutAlerts => (
+                ("< 200 ms (p99)", 200.0),
+                ("p99 < 50 ms", Bound::Below(50.0), s.p99_ms),
+            ),
+            ReadKind::Health => (("-", f64::NAN), ("-", Bound::None, None)),
+        };
+        lines.push(latency_line(r.kind.key(), &s, req, target));
+    }
+    lines.push(Line {
+        measure: "compression (raw data > 30 days old)".into(),
+        shown: match reduction {
+            Some(r) => format!(
+                "{r:.1}% smaller ({} → {})",
+                human_bytes(size_before.bytes),
+                human_bytes(size_after.bytes)
+            ),
+            None if compression_ran => "n/a (no raw data older than 30 days)".to_string(),
+            None => format!(
+                "n/a (not implemented on this engine); {} uncompressed",
+                human_bytes(size_before.bytes)
+            ),
+        },
+        requirement: ("~70% smaller (>= 70%)", Bound::AtLeast(70.0), reduction),
+        target: (">= 85% smaller", Bound::AtLeast(85.0), reduction),
+    });
+    lines.push(Line {
+        measure: "rollup refresh".into(),
+        shown: format!("{:.1} s", refresh.seconds),
+        requirement: ("-", Bound::None, None),
+        target: ("-", Bound::None, None),
+    });
+    let table = report::table(&lines);
+
+    let json = json!({
+        "engine": store.engine().to_string(),
+        "started_at": started_at,
+        "finished_at": Utc::now(),
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "machine": machine(store).await,
+        "dataset": {
+            "employees": org.employees.len(),
+            "teams": teams.len(),
+            "days": args.days(),
+            "interval_seconds": args.interval.num_seconds(),
+            "samples_per_day": org.samples_per_day(),
+            "rows_expected": expected,
+        },
+        "ingest": {
+            "rows": ingest.rows,
+            "batches": ingest.batches,
+            "batch_rows": args.batch_rows,
+            "writers": args.writers,
+            "seconds": ingest.seconds,
+            "rows_per_second": rows_per_second,
+        },
+        "single_write": single.to_json(),
+        "batch_100": batch.to_json(),
+        "jobs": {
+            "refresh": refresh.to_json(),
+            "retention": retention.to_json(),
+            "compression": compression.to_json(),
+        },
+        "rollup_refresh_seconds": refresh.seconds,
+        "storage": {
+            "compressed_range_older_than": compressed_before,
+            "compression": if compression_ran { "ok" } else { "n/a (not implemented on this engine)" },
+            "raw_before_compression": {"parts": size_before.parts, "bytes": size_before.bytes},
+            "raw_after_compression": {"parts": size_after.parts, "bytes": size_after.bytes},
+            "reduction_percent": reduction,
+            "all_raw_before_compression": {"parts": all_before.parts, "bytes": all_before.bytes},
+            "all_raw_after_compression": {"parts": all_after.parts, "bytes": all_after.bytes},
+        },
+        "reads": reads.iter().map(|r| json!({
+            "endpoint": r.kind.key(),
+            "route": r.kind.route(),
+            "requests": args.requests,
+            "ok": r.latencies.count,
+            "errors": r.errors,
+            "first_error": r.first_error,
+            "concurrency": args.concurrency,
+            "bytes": r.bytes,
+            "latency": r.latencies.to_json(),
+        })).collect::<Vec<_>>(),
+        "targets": lines.iter().map(Line::to_json).collect::<Vec<_>>(),
+    });
+    Ok(Report {
+        table,
+        json,
+        failures,
+    })
+}
+
+fn latency_line(
+    measure: &str,
+    s: &Summary,
+    (requirement, below): (&'static str, f64),
+    target: (&'static str, Bound, Option<f64>),
+) -> Line {
+    Line {
+        measure: measure.to_string(),
+        shown: format!(
+            "p50 {} / p95 {} / p99 {} ms",
+            ms(s.p50_ms),
+            ms(s.p95_ms),
+            ms(s.p99_ms)
+        ),
+        requirement: (
+            requirement,
+            if below.is_nan() {
+                Bound::None
+            } else {
+                Bound::Below(below)
+            },
+            s.p99_ms,
+        ),
+        target,
+    }
+}
+
+fn far_future() -> DateTime<Utc> {
+    Utc::now() + Duration::days(36_500)
+}
+
+fn human_bytes(n: i64) -> String {
+    let n = n as f64;
+    if n >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2} GiB", n / (1024.0 * 1024.0 * 1024.0))
+    } else {
+        format!("{:.1} MiB", n / (1024.0 * 1024.0))
+    }
+}
+
+/// Whether a compression error says the engine has no compression yet.
+fn not_implemented(error: &str) -> bool {
+    error.contains("not available")
+}
+
+struct Ingest {
+    rows: usize,
+    batches: usize,
+    seconds: f64,
+}
+
+/// Writes the whole history: one batch per (day, slice of employees),
+/// `writers` at a time, each generated on a blocking thread just before it
+/// is written.
+async fn ingest(store: &Store, org: &SyntheticOrg, args: &BenchArgs) -> anyhow::Result<Ingest> {
+    let per_employee_day = org.samples_per_day().max(1);
+    let slice = (args.batch_rows / per_employee_day).clamp(1, org.employees.len());
+    let units: Vec<(u32, std::ops::Range<usize>)> = (0..args.days())
+        .flat_map(|day| {
+            (0..org.employees.len())
+                .step_by(slice)
+                .map(move |lo| (day, lo..(lo + slice)))
+        })
+        .collect();
+    let batches = units.len();
+    let started = Instant::now();
+    let mut rows = 0usize;
+    let mut done = 0usize;
+    let mut last_report = Instant::now();
+    let mut results = stream::iter(units)
+        .map(|(day, employees)| {
+            let org = org.clone();
+            let store = store.clone();
+            async move {
+                let samples =
+                    tokio::task::spawn_blocking(move || org.day_of(day, employees)).await?;
+                let summary = store
+                    .write_chunks(stream::iter([Ok(samples)]))
+                    .await
+                    .with_context(|| format!("writing day {day}"))?;
+                anyhow::Ok(summary.stored)
+            }
+        })
+        .buffer_unordered(args.writers.max(1));
+    while let Some(result) = results.next().await {
+        rows += result?;
+        done += 1;
+        if last_report.elapsed() >= std::time::Duration::from_secs(30) {
+            last_report = Instant::now();
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "bench: ingest {done}/{batches} batches, {rows} rows, {secs:.0} s, {:.0} rows/s",
+                rows as f64 / secs
+            );
+        }
+    }
+    Ok(Ingest {
+        rows,
+        batches,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// `writes` single samples, then `writes / 2` batches of 100, one at a
+/// time, at the current time (after the rollup's watermark, as live
+/// writes are), for employees picked at random.
+async fn writes(
+    store: &Store,
+    org: &SyntheticOrg,
+    args: &BenchArgs,
+) -> anyhow::Result<(Summary, Summary)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x5717);
+    let mut single = Latencies::default();
+    for i in 0..args.writes {
+        let e = &org.employees[rng.random_range(0..org.employees.len())];
+        let time = Utc::now() - Duration::milliseconds(i as i64);
+        let sample = org.sample(e, time);
+        let started = Instant::now();
+        store.write_sample(&sample).await?;
+        single.record(started.elapsed());
+    }
+    let mut batch = Latencies::default();
+    for _ in 0..(args.writes / 2).max(1) {
+        let time = Utc::now();
+        let lo = rng.random_range(0..org.employees.len());
+        let samples: Vec<_> = (0..100)
+            .map(|k| {
+                let e = &org.employees[(lo + k) % org.employees.len()];
+                // Distinct times when there are fewer than 100 employees.
+                org.sample(
+                    e,
+                    time - Duration::milliseconds((k / org.employees.len()) as i64),
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        store.write_batch(&samples).await?;
+        batch.record(started.elapsed());
+    }
+    Ok((single.summary(), batch.summary()))
+}
+
+/// Serves the real API on 127.0.0.1:0 and requests every read endpoint.
+async fn reads(
+    store: &Store,
+    population: &Population,
+    args: &BenchArgs,
+) -> anyhow::Result<Vec<load::EndpointResult>> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = reqwest::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(store.clone(), ApiConfig::default());
+    let server = tokio::spawn(organism_api::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let client = load::client(args.api_key.as_deref())?;
+    let mut results = Vec::new();
+    for (i, kind) in ReadKind::ALL.into_iter().enumerate() {
+        let started = Instant::now();
+        let result = load::exercise(
+            &client,
+            &base,
+            kind,
+            population,
+            args.requests,
+            args.concurrency,
+            args.seed.wrapping_add(i as u64),
+        )
+        .await;
+        eprintln!(
+            "bench: {} x{} in {:.1} s: p50 {} / p95 {} / p99 {} ms, {} errors",
+            kind.key(),
+            args.requests,
+            started.elapsed().as_secs_f64(),
+            ms(result.latencies.p50_ms),
+            ms(result.latencies.p95_ms),
+            ms(result.latencies.p99_ms),
+            result.errors
+        );
+        results.push(result);
+    }
+    let _ = stop.send(());
+    server.await??;
+    Ok(results)
+}
+
+/// A lifecycle job's run, for the report.
+struct JobRun {
+    seconds: f64,
+    rows: i64,
+    detail: Value,
+    error: Option<String>,
+}
+
+impl JobRun {
+    fn to_json(&self) -> Value {
+        json!({
+            "seconds": self.seconds,
+            "rows": self.rows,
+            "ok": self.error.is_none(),
+            "error": self.error,
+            "detail": self.detail,
+        })
+    }
+}
+
+async fn run_job_allowing_failure(
+    store: &Store,
+    job: Job,
+    now: DateTime<Utc>,
+) -> anyhow::Result<JobRun> {
+    match store.run_job(job, now).await? {
+        JobOutcome::Ran {
+            seconds,
+            rows,
+            detail,
+            error,
+            ..
+        } => Ok(JobRun {
+            seconds,
+            rows,
+            detail,
+            error,
+        }),
+        JobOutcome::Skipped { job } => {
+            anyhow::bail!("the {} job is held by another runner", job.name())
+        }
+    }
+}
+
+async fn run_job(store: &Store, job: Job, now: DateTime<Utc>) -> anyhow::Result<JobRun> {
+    let run = run_job_allowing_failure(store, job, now).await?;
+    if let Some(error) = &run.error {
+        anyhow::bail!("the {} job failed: {error}", job.name());
+    }
+    Ok(run)
+}
+
+/// The machine and server the figures were measured on.
+async fn machine(store: &Store) -> Value {
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|m| m.trim().to_string())
+    });
+    let memory_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+    });
+    let server = server_versions(store).await.ok();
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "cpu_model": cpu_model,
+        "memory_gib": memory_kib.map(|k| (k as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
+        "os": std::env::consts::OS,
+        "postgresql": server.as_ref().map(|s| s.0.clone()),
+        "timescaledb": server.and_then(|s| s.1),
+    })
+}
+
+async fn server_versions(store: &Store) -> anyhow::Result<(String, Option<String>)> {
+    let (client, connection) = store
+        .settings()
+        .connection
+        .connect(tokio_postgres::NoTls)
+        .await?;
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version'),
+                    (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb')",
+            &[],
+        )
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    Ok((row.get(0), row.get(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_parse_with_a_unit_or_as_minutes() {
+        assert_eq!(parse_interval("15m"), Ok(Duration::minutes(15)));
+        assert_eq!(parse_interval("15min"), Ok(Duration::minutes(15)));
+        assert_eq!(parse_interval("900s"), Ok(Duration::seconds(900)));
+        assert_eq!(parse_interval("1h"), Ok(Duration::hours(1)));
+        assert_eq!(parse_interval("5"), Ok(Duration::minutes(5)));
+        assert!(parse_interval("0m").is_err());
+        assert!(parse_interval("2d").is_err());
+        assert!(parse_interval("fast").is_err());
+    }
+
+    #[test]
+    fn the_engine_without_compression_is_recognised_by_its_error() {
+        assert!(not_implemented(
+            "schema: compression is not available on the portable engine yet"
+        ));
+        assert!(!not_implemented("database error: disk full"));
+    }
+
+    #[test]
+    fn quick_means_a_thousand_employees_for_thirty_days() {
+        let args = BenchArgs {
+            quick: true,
+            employees: None,
+            days: None,
+            interval: Duration::minutes(15),
+            json: None,
+            requests: 200,
+            concurrency: 4,
+            writes: 200,
+            writers: 2,
+            batch_rows: 100_000,
+            seed: 42,
+            api_key: None,
+            keep: false,
+        };
+        assert_eq!((args.employees(), args.days()), (1_000, 30));
+        let full = BenchArgs {
+            quick: false,
+            ..args
+        };
+        assert_eq!((full.employees(), full.days()), (10_000, 90));
+    }
+}

@@ -1,0 +1,160 @@
+//! The benchmark's figures beside the requirements' targets and ours
+//! (issue 6), as one printed table and as JSON.
+//!
+//! A requirement gives a bound without a percentile ("single write < 10
+//! ms"): it is held against the p99, the strictest reading. Our targets
+//! name their percentile.
+
+use serde_json::{Value, json};
+
+/// A bound a figure should meet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// The figure must be below this.
+    Below(f64),
+    /// The figure must be at least this.
+    AtLeast(f64),
+    /// No bound.
+    None,
+}
+
+impl Bound {
+    fn met(self, value: Option<f64>) -> Option<bool> {
+        let value = value?;
+        match self {
+            Bound::Below(b) => Some(value < b),
+            Bound::AtLeast(b) => Some(value >= b),
+            Bound::None => None,
+        }
+    }
+}
+
+/// One line of the table: a measure, its figure(s), and both bounds.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub measure: String,
+    /// What is shown as the figure ("p50 1.2 / p95 … ms").
+    pub shown: String,
+    /// The requirement as written, the statistic it is held against, and
+    /// that statistic's value.
+    pub requirement: (&'static str, Bound, Option<f64>),
+    /// Our target as written, its statistic's value.
+    pub target: (&'static str, Bound, Option<f64>),
+}
+
+impl Line {
+    pub fn requirement_met(&self) -> Option<bool> {
+        self.requirement.1.met(self.requirement.2)
+    }
+
+    pub fn target_met(&self) -> Option<bool> {
+        self.target.1.met(self.target.2)
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "measure": self.measure,
+            "figure": self.shown,
+            "requirement": self.requirement.0,
+            "requirement_value": self.requirement.2,
+            "requirement_met": self.requirement_met(),
+            "target": self.target.0,
+            "target_value": self.target.2,
+            "target_met": self.target_met(),
+        })
+    }
+}
+
+fn mark(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "yes",
+        Some(false) => "MISS",
+        None => "-",
+    }
+}
+
+/// The table, as printed.
+pub fn table(lines: &[Line]) -> String {
+    let headers = [
+        "measure",
+        "figure",
+        "requirement",
+        "met",
+        "our target",
+        "met",
+    ];
+    let rows: Vec<[String; 6]> = lines
+        .iter()
+        .map(|l| {
+            [
+                l.measure.clone(),
+                l.shown.clone(),
+                l.requirement.0.to_string(),
+                mark(l.requirement_met()).to_string(),
+                l.target.0.to_string(),
+                mark(l.target_met()).to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let render = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("| {} |", padded.join(" | "))
+    };
+    let mut out = String::new();
+    out.push_str(&render(&headers.map(String::from)));
+    out.push('\n');
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+    for row in &rows {
+        out.push_str(&render(row));
+        out.push('\n');
+    }
+    out
+}
+
+/// Milliseconds for the table.
+pub fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v < 10.0 => format!("{v:.2}"),
+        Some(v) if v < 100.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.0}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_judge_figures_and_say_nothing_without_one() {
+        assert_eq!(Bound::Below(10.0).met(Some(9.9)), Some(true));
+        assert_eq!(Bound::Below(10.0).met(Some(10.0)), Some(false));
+        assert_eq!(Bound::AtLeast(85.0).met(Some(85.0)), Some(true));
+        assert_eq!(Bound::None.met(Some(1.0)), None);
+        assert_eq!(Bound::Below(1.0).met(None), None);
+    }
+
+    #[test]
+    fn the_table_has_a_header_a_rule_and_one_row_per_line() {
+        let line = Line {
+            measure: "single write".into(),
+            shown: "p50 1.00 ms".into(),
+            requirement: ("< 10 ms (p99)", Bound::Below(10.0), Some(3.0)),
+            target: ("p50 < 2 ms", Bound::Below(2.0), Some(1.0)),
+        };
+        let t = table(&[line]);
+        assert_eq!(t.lines().count(), 3);
+        assert!(t.lines().nth(2).unwrap().contains("| yes"));
+    }
+}

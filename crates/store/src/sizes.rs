@@ -1,0 +1,120 @@
+//! On-disk size of raw samples, for the benchmark and for judging
+//! compression.
+//!
+//! The size of a stretch of raw samples is the `pg_total_relation_size`
+//! (heap, indexes, TOAST) of every raw partition or chunk that holds it:
+//!
+//! * portable: the daily partitions of `employee_metrics` whose whole day is
+//!   before the cut-off, with their packed partitions of
+//!   `employee_metrics_packed` (see compression.rs);
+//! * timescale: the chunks `show_chunks(older_than => …)` names, each with
+//!   its compressed chunk, if any (a compressed chunk's rows live in a
+//!   separate relation of TimescaleDB's internal schema; the chunk itself
+//!   then holds only rows written after compression).
+//!
+//! Measured before and after a compression run over the same cut-off, the
+//! two figures say how much smaller compression made that data.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::partitions::{self, Family};
+use crate::{Engine, Result, Store};
+
+/// The on-disk size of the raw samples before a cut-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RawSize {
+    /// Days (portable) or chunks (timescale) counted.
+    pub parts: i64,
+    /// Their total size in bytes: tables, indexes and TOAST, plus the
+    /// compressed chunks on timescale.
+    pub bytes: i64,
+}
+
+/// The days whose partition lies wholly before `older_than`.
+fn days_before(days: &[NaiveDate], older_than: DateTime<Utc>) -> Vec<NaiveDate> {
+    days.iter()
+        .copied()
+        .filter(|d| {
+            d.succ_opt()
+                .and_then(|next| next.and_hms_opt(0, 0, 0))
+                .is_some_and(|end| end.and_utc() <= older_than)
+        })
+        .collect()
+}
+
+impl Store {
+    /// The size of the raw partitions or chunks wholly before `older_than`
+    /// (pass a time in the far future for every raw sample).
+    pub async fn raw_size(&self, older_than: DateTime<Utc>) -> Result<RawSize> {
+        let client = self.client().await?;
+        match self.engine() {
+            Engine::Portable => {
+                let days = days_before(&partitions::list(&**client).await?, older_than);
+                // Each day's raw partition and, once compressed, its packed one.
+                let names: Vec<String> = days
+                    .iter()
+                    .flat_map(|d| [Family::Raw.name(*d), Family::Packed.name(*d)])
+                    .collect();
+                let row = client
+                    .query_one(
+                        "SELECT coalesce(sum(pg_total_relation_size(to_regclass(n))), 0)::bigint
+                         FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
+                        &[&names],
+                    )
+                    .await?;
+                Ok(RawSize {
+                    parts: days.len() as i64,
+                    bytes: row.get(0),
+                })
+            }
+            Engine::Timescale => {
+                // show_chunks takes "any": the (computed) time is inlined.
+                let row = client
+                    .query_one(
+                        &format!(
+                            "WITH ch AS (
+                                 SELECT show_chunks('employee_metrics', older_than => '{}'::timestamptz) AS rel)
+                             SELECT count(*),
+                                    coalesce(sum(pg_total_relation_size(ch.rel)
+                                        + CASE WHEN cc.id IS NULL THEN 0 ELSE pg_total_relation_size(
+                                              format('%I.%I', cc.schema_name, cc.table_name)::regclass) END), 0)::bigint
+                             FROM ch
+                             JOIN pg_class pc ON pc.oid = ch.rel
+                             JOIN pg_namespace ns ON ns.oid = pc.relnamespace
+                             JOIN _timescaledb_catalog.chunk c
+                               ON c.schema_name = ns.nspname AND c.table_name = pc.relname
+                             LEFT JOIN _timescaledb_catalog.chunk cc ON cc.id = c.compressed_chunk_id",
+                            older_than.to_rfc3339()
+                        ),
+                        &[],
+                    )
+                    .await?;
+                Ok(RawSize {
+                    parts: row.get(0),
+                    bytes: row.get(1),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_days_that_end_by_the_cut_off_count() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let days = [d("2026-01-01"), d("2026-01-02"), d("2026-01-03")];
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            days_before(&days, at("2026-01-03T00:00:00Z")),
+            vec![d("2026-01-01"), d("2026-01-02")]
+        );
+        assert_eq!(
+            days_before(&days, at("2026-01-02T23:59:59Z")),
+            vec![d("2026-01-01")]
+        );
+    }
+}
