@@ -1,6 +1,7 @@
 //! API keys and roles: 401 without a valid key, 403 for the wrong role or
 //! team, and nothing written by a refused request.
 
+use organism_api::auth::Access;
 use organism_api::routes::ENDPOINTS;
 use organism_api::{ApiConfig, AuthMode};
 use organism_domain::Role;
@@ -55,7 +56,7 @@ async fn every_non_public_route_answers_401_without_a_valid_key() {
         .key_id;
     app.store.revoke_api_key(&id).await.unwrap();
     for e in ENDPOINTS {
-        if matches!(e.path, "/" | "/api/openapi.json") {
+        if e.access == Access::Public {
             continue;
         }
         let path = concrete(e.path);
@@ -89,6 +90,12 @@ async fn the_dashboard_and_the_openapi_document_are_public_health_and_metrics_ne
     assert_eq!(app.get_as(None, "/api/openapi.json").await.0, 200);
     let page = reqwest::get(format!("{}/", app.base)).await.unwrap();
     assert_eq!(page.status(), 200);
+    for asset in ["dashboard.js", "dashboard.css", "vendor/uplot/LICENSE"] {
+        let file = reqwest::get(format!("{}/assets/{asset}", app.base))
+            .await
+            .unwrap();
+        assert_eq!(file.status(), 200, "{asset} without a key");
+    }
     for role in Role::ALL {
         let key = app.key(role, &[]).await;
         assert_eq!(
