@@ -92,15 +92,12 @@ pub struct EndpointResult {
     pub bytes: u64,
 }
 
-/// A client for the API at `base` (`http://127.0.0.1:port`), sending
-/// `Authorization: Bearer <key>` when given a key.
-pub fn client(api_key: Option<&str>) -> anyhow::Result<reqwest::Client> {
+/// A client for the API, sending `Authorization: Bearer <key>`.
+pub fn client(api_key: &str) -> anyhow::Result<reqwest::Client> {
     let mut headers = HeaderMap::new();
-    if let Some(key) = api_key {
-        let mut value = HeaderValue::from_str(&format!("Bearer {key}"))?;
-        value.set_sensitive(true);
-        headers.insert(AUTHORIZATION, value);
-    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {api_key}"))?;
+    value.set_sensitive(true);
+    headers.insert(AUTHORIZATION, value);
     Ok(reqwest::Client::builder()
         .default_headers(headers)
         .pool_max_idle_per_host(64)

@@ -78,9 +78,6 @@ pub struct BenchArgs {
     /// Random seed of the organisation and of the requests.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Bearer key sent with every request, for an API that requires one.
-    #[arg(long, env = "ORGANISM_BENCH_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
     /// Keep the throwaway embedded cluster's directory afterwards.
     #[arg(long)]
     pub keep: bool,
@@ -540,7 +537,12 @@ async fn reads(
     let server = tokio::spawn(organism_api::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    let client = load::client(args.api_key.as_deref())?;
+    // Requests carry a reader key of the benchmark's own database, as a
+    // dashboard or a client of the API would: the key check is measured too.
+    let key = store
+        .create_api_key(organism_domain::Role::Reader, &[], "organism bench")
+        .await?;
+    let client = load::client(&key.key)?;
     let mut results = Vec::new();
     for (i, kind) in ReadKind::ALL.into_iter().enumerate() {
         let started = Instant::now();
@@ -688,7 +690,6 @@ mod tests {
             writers: 2,
             batch_rows: 100_000,
             seed: 42,
-            api_key: None,
             keep: false,
         };
         assert_eq!((args.employees(), args.days()), (1_000, 30));
