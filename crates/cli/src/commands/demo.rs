@@ -118,9 +118,9 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
             store.engine(),
             global.data_dir.display()
         );
-        println!("Try (with KEY set to the admin API key above):");
+        println!("Open {base}/ for the dashboard (paste the key there), or try:");
+        println!("  KEY={}", admin.key);
         for path in [
-            "/",
             "/api/trends/health",
             "/api/trends/burnout-alerts?threshold=70&days=7",
             "/api/trends/employee/emp_00001?days=7",
@@ -130,7 +130,7 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
             "/api/audit?limit=5",
             "/api/openapi.json",
         ] {
-            println!("  curl -H 'Authorization: Bearer $KEY' '{base}{path}'");
+            println!("  curl -H \"Authorization: Bearer $KEY\" '{base}{path}'");
         }
         println!("Press Ctrl-C to stop.");
     })
