@@ -375,12 +375,12 @@ impl Store {
         let end = now + organism_domain::MAX_FUTURE_SKEW;
         let client = self.client().await?;
         let sql = format!(
-            "SELECT (date_trunc('day', bucket))::date AS day,
+            "SELECT (bucket AT TIME ZONE 'UTC')::date AS day,
                     count(DISTINCT employee_id) AS members,
                     sum(samples)::bigint AS samples,
                     {avgs},
                     max(burnout_score_max) AS burnout_max
-             FROM employee_metrics_hourly
+             FROM employee_team_daily
              WHERE team = $1 AND bucket >= $2 AND bucket < $3
              GROUP BY 1 ORDER BY 1",
             avgs = avg_columns()
@@ -506,7 +506,7 @@ impl Store {
             .query_one(
                 &format!(
                     "SELECT coalesce(sum(samples), 0)::bigint, min({c}_min), max({c}_max), sum({c}_sum), sum({c}_sumsq)
-                     FROM employee_metrics_hourly WHERE bucket >= $1 AND bucket < $2"
+                     FROM metrics_hourly_org WHERE bucket >= $1 AND bucket < $2"
                 ),
                 &[&start, &end],
             )

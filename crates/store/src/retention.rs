@@ -89,6 +89,13 @@ impl Store {
                         &[&rollup_kept_from],
                     )
                     .await?;
+                for store in ["metrics_hourly_org_store", "employee_team_daily_store"] {
+                    tx.execute(
+                        &format!("DELETE FROM {store} WHERE bucket < $1"),
+                        &[&rollup_kept_from],
+                    )
+                    .await?;
+                }
                 (dropped, rollup)
             }
             Engine::Timescale => {
@@ -108,25 +115,39 @@ impl Store {
                     )
                     .await?
                     .get(0);
-                let rollup: i64 = tx
-                    .query_one(
-                        &format!(
-                            "SELECT count(*) FROM drop_chunks('employee_metrics_hourly', older_than => '{}'::timestamptz)",
-                            rollup_kept_from.to_rfc3339()
-                        ),
-                        &[],
-                    )
-                    .await?
-                    .get(0);
-                // The refresh policy must not reach before the kept raw rows.
-                tx.batch_execute(&format!(
-                    "SELECT remove_continuous_aggregate_policy('employee_metrics_hourly', if_exists => true);
-                     SELECT add_continuous_aggregate_policy('employee_metrics_hourly',
-                         start_offset => INTERVAL '{} days', end_offset => INTERVAL '1 hour',
-                         schedule_interval => INTERVAL '1 hour');",
-                    retention.raw_days
-                ))
-                .await?;
+                let mut rollup = 0i64;
+                for cagg in [
+                    "employee_metrics_hourly",
+                    "metrics_hourly_org",
+                    "employee_team_daily",
+                ] {
+                    let dropped: i64 = tx
+                        .query_one(
+                            &format!(
+                                "SELECT count(*) FROM drop_chunks('{cagg}', older_than => '{}'::timestamptz)",
+                                rollup_kept_from.to_rfc3339()
+                            ),
+                            &[],
+                        )
+                        .await?
+                        .get(0);
+                    // Chunks of the hourly aggregate, as before the others.
+                    if cagg == "employee_metrics_hourly" {
+                        rollup = dropped;
+                    }
+                }
+                // The refresh policies of the aggregates over raw rows must
+                // not reach before the kept raw rows.
+                for cagg in ["employee_metrics_hourly", "metrics_hourly_org"] {
+                    tx.batch_execute(&format!(
+                        "SELECT remove_continuous_aggregate_policy('{cagg}', if_exists => true);
+                         SELECT add_continuous_aggregate_policy('{cagg}',
+                             start_offset => INTERVAL '{} days', end_offset => INTERVAL '1 hour',
+                             schedule_interval => INTERVAL '1 hour');",
+                        retention.raw_days
+                    ))
+                    .await?;
+                }
                 (raw as u64, rollup as u64)
             }
         };

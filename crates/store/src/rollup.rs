@@ -20,6 +20,10 @@ use serde::Serialize;
 
 use deadpool_postgres::GenericClient;
 
+use chrono::{NaiveDate, NaiveTime};
+use organism_domain::MetricName;
+
+use crate::partitions::{self, Family};
 use crate::{Engine, Result, Store, StoreError};
 
 /// What a refresh did.
@@ -83,7 +87,62 @@ pub(crate) async fn raw_kept_from(client: &impl GenericClient) -> Result<Option<
     Ok(row.get(0))
 }
 
-/// Refreshes the continuous aggregate over [from, to) (SQL literals). A
+/// The continuous aggregates, in refresh order: the hourly one first, since
+/// `employee_team_daily` is built on it.
+const CAGGS: [Cagg; 3] = [Cagg::Hourly, Cagg::Org, Cagg::TeamDaily];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cagg {
+    Hourly,
+    Org,
+    TeamDaily,
+}
+
+impl Cagg {
+    fn name(self) -> &'static str {
+        match self {
+            Cagg::Hourly => "employee_metrics_hourly",
+            Cagg::Org => "metrics_hourly_org",
+            Cagg::TeamDaily => "employee_team_daily",
+        }
+    }
+
+    /// Refreshed only over whole buckets before this: a bucket materialised
+    /// while still filling would hide the real-time part of its later rows.
+    fn complete_before(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Cagg::Hourly | Cagg::Org => hour_start(t),
+            Cagg::TeamDaily => day_start(t),
+        }
+    }
+
+    /// The smallest range of whole buckets covering [lo, hi).
+    fn cover(self, lo: DateTime<Utc>, hi: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let floor = |t| match self {
+            Cagg::Hourly | Cagg::Org => hour_start(t),
+            Cagg::TeamDaily => day_start(t),
+        };
+        let step = match self {
+            Cagg::Hourly | Cagg::Org => Duration::hours(1),
+            Cagg::TeamDaily => Duration::days(1),
+        };
+        let end = if floor(hi) == hi { hi } else { floor(hi) + step };
+        (floor(lo), end)
+    }
+}
+
+/// The start of the UTC day of `t`.
+pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::days(1)).unwrap_or(t)
+}
+
+fn sql_time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or("NULL".to_string(), |t| {
+        format!("'{}'::timestamptz", t.to_rfc3339())
+    })
+}
+
+/// Refreshes a continuous aggregate over [from, to) (`None`: unbounded). A
 /// procedure takes no bind parameters for its "any" arguments, so the
 /// (computed, never user-supplied) times are inlined. TimescaleDB refuses a
 /// refresh while another one (its own policy job, another instance) runs on
@@ -91,11 +150,20 @@ pub(crate) async fn raw_kept_from(client: &impl GenericClient) -> Result<Option<
 /// again, up to `attempts` times.
 async fn refresh_cagg(
     client: &deadpool_postgres::Object,
-    from: &str,
-    to: &str,
+    cagg: Cagg,
+    from: Option<DateTime<Utc>>,
+    to: DateTime<Utc>,
     attempts: u32,
 ) -> Result<()> {
-    let sql = format!("CALL refresh_continuous_aggregate('employee_metrics_hourly', {from}, {to})");
+    if from.is_some_and(|from| from >= to) {
+        return Ok(());
+    }
+    let sql = format!(
+        "CALL refresh_continuous_aggregate('{}', {}, {})",
+        cagg.name(),
+        sql_time(from),
+        sql_time(Some(to))
+    );
     let mut attempt = 0u32;
     loop {
         match client.batch_execute(&sql).await {
@@ -112,6 +180,104 @@ async fn refresh_cagg(
     }
 }
 
+/// Every aggregate of the hourly rollup's rows, over the portable store
+/// `employee_metrics_hourly_store h`: the organisation's hours.
+fn org_hours_sql(filter: &str) -> String {
+    let columns: Vec<String> = MetricName::ALL
+        .iter()
+        .map(|m| {
+            let c = m.column();
+            format!("{c}_sum, {c}_sumsq, {c}_min, {c}_max")
+        })
+        .collect();
+    let aggregates: Vec<String> = MetricName::ALL
+        .iter()
+        .map(|m| {
+            let c = m.column();
+            format!("sum({c}_sum), sum({c}_sumsq), min({c}_min), max({c}_max)")
+        })
+        .collect();
+    format!(
+        "INSERT INTO metrics_hourly_org_store (bucket, samples, {columns})
+         SELECT h.bucket, sum(h.samples)::bigint, {aggregates}
+         FROM employee_metrics_hourly_store h WHERE {filter} GROUP BY h.bucket",
+        columns = columns.join(", "),
+        aggregates = aggregates.join(", ")
+    )
+}
+
+/// The member-days of the hourly store's rows that `filter` selects.
+fn team_days_sql(filter: &str) -> String {
+    let columns: Vec<String> = MetricName::ALL
+        .iter()
+        .map(|m| format!("{}_sum", m.column()))
+        .collect();
+    let aggregates: Vec<String> = MetricName::ALL
+        .iter()
+        .map(|m| format!("sum({}_sum)", m.column()))
+        .collect();
+    format!(
+        "INSERT INTO employee_team_daily_store (bucket, employee_id, team, samples, {columns},
+             burnout_score_max)
+         SELECT date_trunc('day', h.bucket, 'UTC'), h.employee_id, h.team, sum(h.samples)::bigint,
+                {aggregates}, max(h.burnout_score_max)
+         FROM employee_metrics_hourly_store h WHERE {filter} GROUP BY 1, 2, 3",
+        columns = columns.join(", "),
+        aggregates = aggregates.join(", ")
+    )
+}
+
+/// Materialises the hourly rollup's hours in [lo, hi) (portable), with the
+/// organisation's hours and, when `days` is not empty, the member-days of
+/// the days in [days.0, days.1), which must lie wholly before `hi`.
+async fn materialise(
+    tx: &deadpool_postgres::Transaction<'_>,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+    days: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<u64> {
+    let rows = tx
+        .execute(
+            &format!(
+                "INSERT INTO employee_metrics_hourly_store
+                 SELECT * FROM hourly_from_raw($1, $2)
+                 ON CONFLICT (employee_id, bucket) DO UPDATE SET team = EXCLUDED.team,
+                     samples = EXCLUDED.samples, {}",
+                MetricName::ALL
+                    .iter()
+                    .flat_map(|m| ["sum", "sumsq", "min", "max"].map(move |a| (m.column(), a)))
+                    .map(|(c, a)| format!("{c}_{a} = EXCLUDED.{c}_{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            &[&lo, &hi],
+        )
+        .await?;
+    tx.execute(
+        "DELETE FROM metrics_hourly_org_store WHERE bucket >= $1 AND bucket < $2",
+        &[&lo, &hi],
+    )
+    .await?;
+    tx.execute(
+        &org_hours_sql("h.bucket >= $1 AND h.bucket < $2"),
+        &[&lo, &hi],
+    )
+    .await?;
+    if days.0 < days.1 {
+        tx.execute(
+            "DELETE FROM employee_team_daily_store WHERE bucket >= $1 AND bucket < $2",
+            &[&days.0, &days.1],
+        )
+        .await?;
+        tx.execute(
+            &team_days_sql("h.bucket >= $1 AND h.bucket < $2"),
+            &[&days.0, &days.1],
+        )
+        .await?;
+    }
+    Ok(rows)
+}
+
 impl Store {
     /// Brings the hourly rollup up to the start of the hour of `now`.
     pub async fn refresh_rollup(&self, now: DateTime<Utc>) -> Result<RefreshReport> {
@@ -120,19 +286,11 @@ impl Store {
             Engine::Timescale => {
                 let client = self.client().await?;
                 // Never before the kept raw rows (see raw_kept_from).
-                let from = raw_kept_from(&client)
-                    .await?
-                    .map_or("NULL".to_string(), |t| {
-                        format!("'{}'::timestamptz", t.to_rfc3339())
-                    });
+                let from = raw_kept_from(&client).await?;
                 // A job: wait out a concurrent refresh for up to a minute.
-                refresh_cagg(
-                    &client,
-                    &from,
-                    &format!("'{}'::timestamptz", upto.to_rfc3339()),
-                    120,
-                )
-                .await?;
+                for cagg in CAGGS {
+                    refresh_cagg(&client, cagg, from, cagg.complete_before(upto), 120).await?;
+                }
                 Ok(RefreshReport {
                     hours_recomputed: 0,
                     rows_written: 0,
@@ -170,15 +328,14 @@ impl Store {
             if start >= end {
                 return Ok(());
             }
-            // A writer waits at most 5 s; past that the hourly refresh
-            // catches up.
-            refresh_cagg(
-                &client,
-                &format!("'{}'::timestamptz", start.to_rfc3339()),
-                &format!("'{}'::timestamptz", end.to_rfc3339()),
-                10,
-            )
-            .await
+            // A writer waits at most 5 s per aggregate; past that the
+            // hourly refresh catches up.
+            for cagg in CAGGS {
+                let (lo, hi) = cagg.cover(start, end);
+                let hi = hi.min(cagg.complete_before(Utc::now()));
+                refresh_cagg(&client, cagg, Some(lo), hi, 10).await?;
+            }
+            Ok::<(), StoreError>(())
         }
         .await;
         if let Err(e) = result {
@@ -186,6 +343,12 @@ impl Store {
         }
     }
 
+    /// The portable refresh: first the invalidated hours, in one
+    /// transaction; then the hours since the watermark, a UTC day per
+    /// transaction, so that a refresh over months of history sorts a day of
+    /// rows at a time and keeps what it did when interrupted. Each step
+    /// writes the organisation's hours and the member-days of the days it
+    /// completes from the hours it wrote.
     async fn refresh_portable(&self, upto: DateTime<Utc>) -> Result<RefreshReport> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -217,41 +380,78 @@ impl Store {
                     &[&invalid],
                 )
                 .await?;
+            tx.execute(
+                "DELETE FROM metrics_hourly_org_store WHERE bucket = ANY($1)",
+                &[&invalid],
+            )
+            .await?;
+            tx.execute(&org_hours_sql("h.bucket = ANY($1)"), &[&invalid])
+                .await?;
+            // The stored days among the invalidated hours' days.
+            let mut days: Vec<DateTime<Utc>> = invalid
+                .iter()
+                .map(|t| day_start(*t))
+                .filter(|d| old.is_some_and(|old| *d < day_start(old)))
+                .collect();
+            days.sort();
+            days.dedup();
+            if !days.is_empty() {
+                tx.execute(
+                    "DELETE FROM employee_team_daily_store WHERE bucket = ANY($1)",
+                    &[&days],
+                )
+                .await?;
+                tx.execute(
+                    &team_days_sql("date_trunc('day', h.bucket, 'UTC') = ANY($1)"),
+                    &[&days],
+                )
+                .await?;
+            }
         }
-        let watermark = match old {
-            Some(old) if old >= upto => old,
-            _ => {
-                rows_written += tx
-                    .execute(
-                        "INSERT INTO employee_metrics_hourly_store
-                         SELECT * FROM hourly_from_raw(coalesce($1, '-infinity'::timestamptz), $2)
-                         ON CONFLICT (employee_id, bucket) DO UPDATE SET
-                             team = EXCLUDED.team, samples = EXCLUDED.samples,
-                             degree_centrality_sum = EXCLUDED.degree_centrality_sum,
-                             degree_centrality_sumsq = EXCLUDED.degree_centrality_sumsq,
-                             degree_centrality_min = EXCLUDED.degree_centrality_min,
-                             degree_centrality_max = EXCLUDED.degree_centrality_max,
-                             betweenness_centrality_sum = EXCLUDED.betweenness_centrality_sum,
-                             betweenness_centrality_sumsq = EXCLUDED.betweenness_centrality_sumsq,
-                             betweenness_centrality_min = EXCLUDED.betweenness_centrality_min,
-                             betweenness_centrality_max = EXCLUDED.betweenness_centrality_max,
-                             clustering_coeff_sum = EXCLUDED.clustering_coeff_sum,
-                             clustering_coeff_sumsq = EXCLUDED.clustering_coeff_sumsq,
-                             clustering_coeff_min = EXCLUDED.clustering_coeff_min,
-                             clustering_coeff_max = EXCLUDED.clustering_coeff_max,
-                             burnout_score_sum = EXCLUDED.burnout_score_sum,
-                             burnout_score_sumsq = EXCLUDED.burnout_score_sumsq,
-                             burnout_score_min = EXCLUDED.burnout_score_min,
-                             burnout_score_max = EXCLUDED.burnout_score_max",
-                        &[&old, &upto],
-                    )
-                    .await?;
-                tx.execute("UPDATE rollup_state SET watermark = $1", &[&upto])
-                    .await?;
-                upto
+        tx.commit().await?;
+
+        // The first hour to materialise: the watermark, or before the first
+        // refresh the first day holding samples.
+        let mut next = match old {
+            Some(old) => old,
+            None => {
+                let mut first = None::<NaiveDate>;
+                for family in [Family::Raw, Family::Packed] {
+                    let days = partitions::list_family(&**client, family).await?;
+                    first = first.into_iter().chain(days.first().copied()).min();
+                }
+                first.map_or(upto, |d| d.and_time(NaiveTime::MIN).and_utc())
             }
         };
-        tx.commit().await?;
+        let mut watermark = old.unwrap_or(upto);
+        while next < upto || old.is_none() {
+            let tx = client.transaction().await?;
+            let current: Option<DateTime<Utc>> = tx
+                .query_one(
+                    "SELECT CASE WHEN isfinite(watermark) THEN watermark END FROM rollup_state FOR UPDATE",
+                    &[],
+                )
+                .await?
+                .get(0);
+            if current != old && current != Some(next) {
+                // Another refresh moved the watermark meanwhile.
+                watermark = current.unwrap_or(upto);
+                break;
+            }
+            let lo = next.min(upto);
+            let hi = (day_start(lo) + Duration::days(1)).min(upto);
+            // Sorting a day of rows in memory beats spilling it to disk.
+            tx.batch_execute("SET LOCAL work_mem = '256MB'").await?;
+            rows_written += materialise(&tx, lo, hi, (day_start(lo), day_start(hi))).await?;
+            tx.execute("UPDATE rollup_state SET watermark = $1", &[&hi])
+                .await?;
+            tx.commit().await?;
+            watermark = hi;
+            next = hi;
+            if hi >= upto {
+                break;
+            }
+        }
         Ok(RefreshReport {
             hours_recomputed: invalid.len(),
             rows_written,

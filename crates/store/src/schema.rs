@@ -66,6 +66,11 @@ const PORTABLE: &[Migration] = &[
     },
     COMMON_API_KEYS,
     COMMON_LATEST,
+    Migration {
+        version: 8,
+        name: "rollup_levels",
+        sql: include_str!("../migrations/portable/0008_rollup_levels.sql"),
+    },
 ];
 
 const TIMESCALE: &[Migration] = &[
@@ -92,6 +97,11 @@ const TIMESCALE: &[Migration] = &[
     },
     COMMON_API_KEYS,
     COMMON_LATEST,
+    Migration {
+        version: 8,
+        name: "rollup_levels",
+        sql: include_str!("../migrations/timescale/0008_rollup_levels.sql"),
+    },
 ];
 
 /// The migrations of an engine, in order.

@@ -96,6 +96,9 @@ async fn the_materialised_rollup_equals_the_raw_aggregation(store: Store) {
         // Eight samples in seven distinct (employee, hour) pairs.
         assert_eq!(report.rows_written, 7);
         assert_eq!(count_rows(&store, "employee_metrics_hourly_store").await, 7);
+        // Six distinct hours; three member-days wholly before 10 June.
+        assert_eq!(count_rows(&store, "metrics_hourly_org_store").await, 6);
+        assert_eq!(count_rows(&store, "employee_team_daily_store").await, 3);
         // Nothing new: a second refresh writes nothing.
         let again = store.refresh_rollup(now()).await.unwrap();
         assert_eq!((again.rows_written, again.hours_recomputed), (0, 0));
@@ -105,9 +108,31 @@ async fn the_materialised_rollup_equals_the_raw_aggregation(store: Store) {
     assert_eq!(from_rollup.hourly[1].samples, 2);
 }
 
+/// The team's burnout peak on 9 and 10 June, and the organisation's.
+fn burnout_peaks(a: &Answers) -> (f64, f64, Option<f64>) {
+    let day = |d: u32| {
+        a.team
+            .iter()
+            .find(|t| t.day == at(d, 0, 0).date_naive())
+            .expect("the day in the team trend")
+            .burnout_max
+    };
+    let stats = a
+        .stats
+        .iter()
+        .find(|s| s.metric == MetricName::BurnoutScore)
+        .expect("burnout statistics");
+    (day(9), day(10), stats.max)
+}
+
 async fn late_data_is_visible_at_once_and_materialised_at_the_next_refresh(store: Store) {
     seed(&store).await;
     store.refresh_rollup(now()).await.unwrap();
+    // The team's whole days (9 June) and the organisation's hours are
+    // materialised too: the writes below must reach them through the hours
+    // they invalidate.
+    let before = answers(&store).await;
+    assert_eq!(burnout_peaks(&before), (60.0, 90.0, Some(99.0)));
     // A late sample into the 09:00 hour of 10 June, already rolled up, and a
     // correction of the 60 of 9 June.
     let late = sample("emp_a", Some("Core"), at(10, 9, 45), 0.6, 0.2, 0.4, 100.0);
@@ -126,6 +151,9 @@ async fn late_data_is_visible_at_once_and_materialised_at_the_next_refresh(store
         assert_eq!(h.burnout_max, 100.0);
         let first = a.hourly.iter().find(|h| h.time == at(9, 10, 0)).unwrap();
         assert_eq!(first.burnout_score, 30.0);
+        assert_eq!(burnout_peaks(a), (30.0, 100.0, Some(100.0)));
+        let count = |a: &Answers| a.stats[0].count;
+        assert_eq!(count(a), count(&before) + 1);
     };
     let at_once = answers(&store).await;
     check(&at_once);
