@@ -253,9 +253,12 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(", "),
             );
+            // Prepared, so that after a few runs PostgreSQL keeps a generic
+            // plan instead of planning the view's many partitions each time.
+            let statement = client.prepare_cached(&sql).await?;
             let rows = client
                 .query(
-                    &sql,
+                    &statement,
                     &[&employee.as_str(), &hour_floor(range.start()), &range.end()],
                 )
                 .await?;
@@ -385,7 +388,10 @@ impl Store {
              GROUP BY 1 ORDER BY 1",
             avgs = avg_columns()
         );
-        let rows = client.query(&sql, &[&team.as_str(), &start, &end]).await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let rows = client
+            .query(&statement, &[&team.as_str(), &start, &end])
+            .await?;
         let days_out: Vec<TeamDay> = rows
             .iter()
             .map(|r| TeamDay {
@@ -502,15 +508,13 @@ impl Store {
         let end = now + organism_domain::MAX_FUTURE_SKEW;
         let c = metric.column();
         let client = self.client().await?;
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT coalesce(sum(samples), 0)::bigint, min({c}_min), max({c}_max), sum({c}_sum), sum({c}_sumsq)
-                     FROM metrics_hourly_org WHERE bucket >= $1 AND bucket < $2"
-                ),
-                &[&start, &end],
-            )
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT coalesce(sum(samples), 0)::bigint, min({c}_min), max({c}_max), sum({c}_sum), sum({c}_sumsq)
+                 FROM metrics_hourly_org WHERE bucket >= $1 AND bucket < $2"
+            ))
             .await?;
+        let row = client.query_one(&statement, &[&start, &end]).await?;
         let count: i64 = row.get(0);
         let sum: Option<f64> = row.get(3);
         let sumsq: Option<f64> = row.get(4);

@@ -9,9 +9,10 @@
 --   * metrics_hourly_org_store holds the hours before the watermark;
 --   * employee_team_daily_store holds the whole UTC days before the day of
 --     the watermark.
--- Their views, which the queries read, add what is not materialised from
--- the real-time hourly parts, exactly as employee_metrics_hourly does, so a
--- sample written a second ago counts.
+-- Their views, which the queries read, add what is not materialised, as
+-- employee_metrics_hourly does (from raw rows for the organisation's hours,
+-- from the real-time hourly view for member-days), so a sample written a
+-- second ago counts.
 
 CREATE TABLE IF NOT EXISTS metrics_hourly_org_store (
     bucket      timestamptz PRIMARY KEY,
@@ -52,17 +53,18 @@ CREATE INDEX IF NOT EXISTS employee_team_daily_store_team
 CREATE INDEX IF NOT EXISTS employee_team_daily_store_bucket
     ON employee_team_daily_store (bucket);
 
--- The one definition of the organisation's hour, over hourly rows.
-CREATE OR REPLACE FUNCTION org_hours_from(lo timestamptz, hi timestamptz)
+-- The organisation's hours straight from raw rows: the real-time part of
+-- the view below. Grouped by hour alone, without the hourly rollup's
+-- per-employee groups and its last-team sort.
+CREATE OR REPLACE FUNCTION org_hours_from_raw(lo timestamptz, hi timestamptz)
 RETURNS SETOF metrics_hourly_org_store LANGUAGE sql STABLE AS $$
-    SELECT bucket, sum(samples)::bigint,
-           sum(degree_centrality_sum), sum(degree_centrality_sumsq), min(degree_centrality_min), max(degree_centrality_max),
-           sum(betweenness_centrality_sum), sum(betweenness_centrality_sumsq), min(betweenness_centrality_min), max(betweenness_centrality_max),
-           sum(clustering_coeff_sum), sum(clustering_coeff_sumsq), min(clustering_coeff_min), max(clustering_coeff_max),
-           sum(burnout_score_sum), sum(burnout_score_sumsq), min(burnout_score_min), max(burnout_score_max)
-    FROM employee_metrics_hourly
-    WHERE bucket >= lo AND bucket < hi
-    GROUP BY bucket
+    SELECT date_trunc('hour', time), count(*),
+           sum(degree_centrality), sum(degree_centrality * degree_centrality), min(degree_centrality), max(degree_centrality),
+           sum(betweenness_centrality), sum(betweenness_centrality * betweenness_centrality), min(betweenness_centrality), max(betweenness_centrality),
+           sum(clustering_coeff), sum(clustering_coeff * clustering_coeff), min(clustering_coeff), max(clustering_coeff),
+           sum(burnout_score), sum(burnout_score * burnout_score), min(burnout_score), max(burnout_score)
+    FROM metrics_between(lo, hi)
+    GROUP BY 1
 $$;
 
 -- The one definition of a member-day, over hourly rows.
@@ -84,12 +86,12 @@ WHERE o.bucket < (SELECT watermark FROM rollup_state)
 UNION ALL
 SELECT r.*
 FROM rollup_state s
-CROSS JOIN LATERAL org_hours_from(s.watermark, 'infinity') r
+CROSS JOIN LATERAL org_hours_from_raw(s.watermark, 'infinity') r
 UNION ALL
 SELECT r.*
 FROM rollup_state s
 JOIN rollup_invalidations i ON i.bucket < s.watermark
-CROSS JOIN LATERAL org_hours_from(i.bucket, i.bucket + INTERVAL '1 hour') r;
+CROSS JOIN LATERAL org_hours_from_raw(i.bucket, i.bucket + INTERVAL '1 hour') r;
 
 -- The days of the invalidated hours that the daily store holds.
 CREATE VIEW rollup_invalid_days AS
