@@ -383,10 +383,14 @@ impl Store {
                     sum(samples)::bigint AS samples,
                     {avgs},
                     max(burnout_score_max) AS burnout_max
-             FROM employee_team_daily
-             WHERE team = $1 AND bucket >= $2 AND bucket < $3
+             FROM {member_days}
              GROUP BY 1 ORDER BY 1",
-            avgs = avg_columns()
+            avgs = avg_columns(),
+            member_days = match self.engine() {
+                Engine::Portable => "team_member_days($1, $2, $3)",
+                Engine::Timescale =>
+                    "employee_team_daily WHERE team = $1 AND bucket >= $2 AND bucket < $3",
+            }
         );
         let statement = client.prepare_cached(&sql).await?;
         let rows = client

@@ -38,6 +38,36 @@ async fn a_corrected_sample_replaces_the_stored_one(store: Store) {
     assert_eq!(score, 11.0);
 }
 
+async fn a_batch_of_new_and_stored_samples_writes_each_once(store: Store) {
+    seed(&store).await;
+    // A new sample last, after a stored one unchanged and one corrected: the
+    // plain insert of new samples fails on the first and the batch is
+    // upserted whole instead.
+    let mut fixed = dataset()[2].clone();
+    fixed.values.burnout_score = 12.5;
+    let new = sample("emp_new", Some("Core"), now(), 0.3, 0.3, 0.3, 33.0);
+    let batch = [dataset()[0].clone(), fixed.clone(), new.clone()];
+    let summary = store.write_batch(&batch).await.unwrap();
+    assert_eq!((summary.received, summary.stored, summary.changed), (3, 3, 2));
+    assert_eq!(count_rows(&store, "employee_metrics").await, 9);
+    let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+    for (s, expected) in [(&fixed, 12.5), (&new, 33.0)] {
+        let score: f64 = client
+            .query_one(
+                "SELECT burnout_score FROM employee_metrics WHERE employee_id = $1 AND time = $2",
+                &[&s.employee_id.as_str(), &s.time],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(score, expected);
+    }
+    // And the same batch again changes nothing.
+    let again = store.write_batch(&batch).await.unwrap();
+    assert_eq!(again.changed, 0);
+    assert_eq!(count_rows(&store, "employee_metrics").await, 9);
+}
+
 async fn within_a_batch_the_last_sample_for_a_time_wins(store: Store) {
     let first = sample("emp_x", Some("Core"), now(), 0.1, 0.1, 0.1, 10.0);
     let second = sample("emp_x", Some("Core"), now(), 0.2, 0.2, 0.2, 20.0);
@@ -178,6 +208,7 @@ async fn concurrent_writers_to_new_days_all_succeed(store: Store) {
 organism_testkit::engine_tests!(
     writing_the_same_batch_again_changes_nothing,
     a_corrected_sample_replaces_the_stored_one,
+    a_batch_of_new_and_stored_samples_writes_each_once,
     within_a_batch_the_last_sample_for_a_time_wins,
     a_failing_chunk_leaves_nothing_written,
     the_database_refuses_out_of_range_values_on_its_own,
