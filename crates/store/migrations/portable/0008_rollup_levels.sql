@@ -93,7 +93,9 @@ WHERE i.bucket < date_trunc('day', s.watermark, 'UTC');
 -- hours computed from raw rows are computed only for the employees with a
 -- sample in the team in them (an hour counts for the team its employee was
 -- in at its last sample, so such a sample is a condition for it), through
--- the raw table's (employee_id, time) key.
+-- the raw table's (employee_id, time) key. (OFFSET 0 keeps PostgreSQL from
+-- pulling the per-employee subquery up into a join, which would aggregate
+-- every employee's raw hours first.)
 CREATE OR REPLACE FUNCTION team_member_days(t text, lo timestamptz, hi timestamptz)
 RETURNS TABLE (bucket timestamptz, employee_id text, samples bigint,
                degree_centrality_sum double precision, betweenness_centrality_sum double precision,
@@ -137,7 +139,8 @@ LANGUAGE sql STABLE AS $$
         WHERE m.team = t) e
     CROSS JOIN LATERAL (
         SELECT * FROM hourly_from_raw(greatest(lo, s.watermark), hi) x
-        WHERE x.employee_id = e.employee_id) r
+        WHERE x.employee_id = e.employee_id
+        OFFSET 0) r
     WHERE r.team = t
     UNION ALL
     -- Invalidated hours, from raw rows.
@@ -151,7 +154,8 @@ LANGUAGE sql STABLE AS $$
         WHERE m.team = t) e
     CROSS JOIN LATERAL (
         SELECT * FROM hourly_from_raw(i.bucket, i.bucket + INTERVAL '1 hour') x
-        WHERE x.employee_id = e.employee_id) r
+        WHERE x.employee_id = e.employee_id
+        OFFSET 0) r
     WHERE r.team = t
 $$;
 
