@@ -126,7 +126,11 @@ impl Cagg {
             Cagg::Hourly | Cagg::Org => Duration::hours(1),
             Cagg::TeamDaily => Duration::days(1),
         };
-        let end = if floor(hi) == hi { hi } else { floor(hi) + step };
+        let end = if floor(hi) == hi {
+            hi
+        } else {
+            floor(hi) + step
+        };
         (floor(lo), end)
     }
 }

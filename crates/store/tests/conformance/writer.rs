@@ -48,7 +48,10 @@ async fn a_batch_of_new_and_stored_samples_writes_each_once(store: Store) {
     let new = sample("emp_new", Some("Core"), now(), 0.3, 0.3, 0.3, 33.0);
     let batch = [dataset()[0].clone(), fixed.clone(), new.clone()];
     let summary = store.write_batch(&batch).await.unwrap();
-    assert_eq!((summary.received, summary.stored, summary.changed), (3, 3, 2));
+    assert_eq!(
+        (summary.received, summary.stored, summary.changed),
+        (3, 3, 2)
+    );
     assert_eq!(count_rows(&store, "employee_metrics").await, 9);
     let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
     for (s, expected) in [(&fixed, 12.5), (&new, 33.0)] {
