@@ -61,14 +61,14 @@ pub(crate) async fn hold_watermark(
     if engine != Engine::Portable {
         return Ok(None);
     }
-    let row = tx
-        .query_one(
+    let statement = tx
+        .prepare_cached(
             "SELECT CASE WHEN isfinite(r.watermark) THEN r.watermark END,
                     CASE WHEN isfinite(l.raw_kept_from) THEN l.raw_kept_from END
              FROM rollup_state r, lifecycle_state l FOR SHARE OF r",
-            &[],
         )
         .await?;
+    let row = tx.query_one(&statement, &[]).await?;
     let watermark: Option<DateTime<Utc>> = row.get(0);
     Ok(watermark.map(|watermark| Held {
         watermark,

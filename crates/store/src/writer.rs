@@ -25,7 +25,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::{Engine, Result, Store, partitions, rollup};
+use crate::{Engine, Result, Store, StoreError, partitions, rollup};
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -215,6 +215,19 @@ impl RepeatCheck {
 
 const INSERT_ONE: &str = upsert!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
 
+/// Records the hour of a sample as invalidated when the rollup has
+/// materialised it and retention has not dropped its raw rows. The
+/// watermark row is held `FOR SHARE` whatever the sample's time (in the
+/// materialised CTE, before the filter): a refresh holding it `FOR UPDATE`
+/// is waited for, and the decision is taken on the watermark it leaves
+/// (see rollup.rs).
+const INVALIDATE_ONE: &str = "WITH held AS MATERIALIZED (
+        SELECT r.watermark, l.raw_kept_from FROM rollup_state r, lifecycle_state l FOR SHARE OF r)
+    INSERT INTO rollup_invalidations (bucket)
+    SELECT date_trunc('hour', $1::timestamptz) FROM held
+    WHERE $1 < held.watermark AND $1 >= held.raw_kept_from
+    ON CONFLICT (bucket) DO NOTHING";
+
 /// Moves the packed samples of the (employee, day)s listed by `$keys` back
 /// to raw rows (portable engine; see compression.rs), so that the write
 /// replaces or joins them like any raw sample.
@@ -261,13 +274,10 @@ async fn hold_days(tx: &deadpool_postgres::Transaction<'_>, days: &[NaiveDate]) 
         names.join(", ")
     ))
     .await?;
-    let packed: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM employee_metrics_packed WHERE day = ANY($1))",
-            &[&days],
-        )
-        .await?
-        .get(0);
+    let statement = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM employee_metrics_packed WHERE day = ANY($1))")
+        .await?;
+    let packed: bool = tx.query_one(&statement, &[&days]).await?.get(0);
     Ok(packed)
 }
 
@@ -276,54 +286,108 @@ impl Store {
     /// time).
     pub async fn write_sample(&self, sample: &MetricSample) -> Result<WriteSummary> {
         let mut client = self.client().await?;
-        if self.engine() == Engine::Portable {
-            partitions::ensure(&mut client, &[sample.time.date_naive()]).await?;
-        }
-        let v = &sample.values;
-        let team = sample.team.as_ref().map(|t| t.as_str());
-        let tx = client.transaction().await?;
-        let day = sample.time.date_naive();
-        if self.engine() == Engine::Portable && hold_days(&tx, &[day]).await? {
-            tx.execute(UNPACK_ONE, &[&sample.employee_id.as_str(), &day])
-                .await?;
-        }
-        let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
-        let statement = tx.prepare_cached(INSERT_ONE).await?;
-        let changed = tx
-            .execute(
-                &statement,
-                &[
-                    &sample.time,
-                    &sample.employee_id.as_str(),
-                    &team,
-                    &v.degree_centrality,
-                    &v.betweenness_centrality,
-                    &v.clustering_coeff,
-                    &v.burnout_score,
-                ],
-            )
-            .await?;
-        let mut latest = LatestSamples::default();
-        latest.add(sample);
-        latest.store(&tx).await?;
-        if let Some(held) = watermark
-            && sample.time < held.watermark
-            && held.raw_kept_from.is_none_or(|kept| sample.time >= kept)
-        {
-            tx.execute(
-                "INSERT INTO rollup_invalidations (bucket) VALUES (date_trunc('hour', $1::timestamptz))
-                 ON CONFLICT (bucket) DO NOTHING",
-                &[&sample.time],
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        let changed = match self.write_one(&mut client, sample).await {
+            // The day's partition does not exist yet (the scheduler makes
+            // them ahead, so rarely): make it, then write again.
+            Err(StoreError::Database(_))
+                if self.engine() == Engine::Portable
+                    && !partitions::missing(&**client, &[sample.time.date_naive()])
+                        .await?
+                        .is_empty() =>
+            {
+                partitions::ensure(&mut client, &[sample.time.date_naive()]).await?;
+                self.write_one(&mut client, sample).await?
+            }
+            other => other?,
+        };
         self.rollup_late_hours(sample.time, sample.time).await;
         Ok(WriteSummary {
             received: 1,
             stored: 1,
             changed,
         })
+    }
+
+    /// One sample in one transaction of three round trips: BEGIN with the
+    /// day's partition lock (portable), then every statement pipelined, then
+    /// COMMIT. On portable, in this order: the day's raw partition held in
+    /// ROW EXCLUSIVE mode (compression cannot pack the day meanwhile); the
+    /// (employee, day) unpacked if it was packed (nothing when it was not);
+    /// the upsert; the employee's latest sample; the hour recorded as
+    /// invalidated when it is already materialised (deciding on the
+    /// watermark row held `FOR SHARE`, see rollup.rs).
+    async fn write_one(
+        &self,
+        client: &mut deadpool_postgres::Object,
+        sample: &MetricSample,
+    ) -> Result<u64> {
+        let v = &sample.values;
+        let team = sample.team.as_ref().map(|t| t.as_str());
+        let day = sample.time.date_naive();
+        let employee = sample.employee_id.as_str();
+        let portable = self.engine() == Engine::Portable;
+        let tx = client.transaction().await?;
+        if portable {
+            tx.batch_execute(&format!(
+                "LOCK TABLE {} IN ROW EXCLUSIVE MODE",
+                partitions::partition_name(day)
+            ))
+            .await?;
+        }
+        let (insert, latest, unpack, invalidate) = futures_util::try_join!(
+            tx.prepare_cached(INSERT_ONE),
+            tx.prepare_cached(UPDATE_LATEST),
+            tx.prepare_cached(UNPACK_ONE),
+            tx.prepare_cached(INVALIDATE_ONE),
+        )?;
+        let unpacked = async {
+            if portable {
+                tx.execute(&unpack, &[&employee, &day]).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        };
+        let row: [&(dyn ToSql + Sync); 7] = [
+            &sample.time,
+            &employee,
+            &team,
+            &v.degree_centrality,
+            &v.betweenness_centrality,
+            &v.clustering_coeff,
+            &v.burnout_score,
+        ];
+        let upserted = tx.execute(&insert, &row);
+        let ids = [employee];
+        let times = [sample.time];
+        let teams = [team];
+        let (degree, betweenness, clustering, burnout) = (
+            [v.degree_centrality],
+            [v.betweenness_centrality],
+            [v.clustering_coeff],
+            [v.burnout_score],
+        );
+        let (ids, times, teams) = (&ids[..], &times[..], &teams[..]);
+        let (degree, betweenness, clustering, burnout) =
+            (&degree[..], &betweenness[..], &clustering[..], &burnout[..]);
+        let latest_row: [&(dyn ToSql + Sync); 7] = [
+            &ids,
+            &times,
+            &teams,
+            &degree,
+            &betweenness,
+            &clustering,
+            &burnout,
+        ];
+        let latest = tx.execute(&latest, &latest_row);
+        let invalidated = async {
+            if portable {
+                tx.execute(&invalidate, &[&sample.time]).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        };
+        let ((), changed, _, ()) =
+            futures_util::try_join!(unpacked, upserted, latest, invalidated)?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// Writes a batch, all or nothing.
@@ -420,18 +484,21 @@ impl Store {
             (received, MERGE_DISTINCT)
         };
         let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
+        // Prepared statements: one round trip each instead of two.
+        let merge = tx.prepare_cached(merge).await?;
         let changed = if repeats.maybe_repeats || unpacked {
-            tx.execute(merge, &[]).await?
+            tx.execute(&merge, &[]).await?
         } else {
+            let insert_new = tx.prepare_cached(INSERT_NEW).await?;
             let attempt = tx.savepoint("insert_new").await?;
-            match attempt.execute(INSERT_NEW, &[]).await {
+            match attempt.execute(&insert_new, &[]).await {
                 Ok(inserted) => {
                     attempt.commit().await?;
                     inserted
                 }
                 Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                     attempt.rollback().await?;
-                    tx.execute(merge, &[]).await?
+                    tx.execute(&merge, &[]).await?
                 }
                 Err(e) => return Err(e.into()),
             }

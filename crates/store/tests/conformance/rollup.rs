@@ -182,7 +182,51 @@ async fn hours_after_the_watermark_come_from_raw_rows(store: Store) {
     assert_eq!(mixed.team.last().unwrap().samples, 4);
 }
 
+/// Writers and refreshes at once: single samples and small batches into
+/// hours being materialised, while the watermark moves up an hour at a
+/// time. No sample may be left out of a materialised hour (the writer holds
+/// the watermark row while it decides which hours it invalidates).
+async fn writes_racing_refreshes_are_all_rolled_up(store: Store) {
+    let start = now() - Duration::hours(48);
+    let writers = (0..4).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for k in 0..30i64 {
+                let time = start + Duration::minutes(k * 95 + w * 7);
+                let employee = ["emp_a", "emp_b", "emp_c", "emp_d"][w as usize];
+                let s = sample(employee, Some("Core"), time, 0.1, 0.2, 0.3, 40.0 + k as f64);
+                if k % 2 == 0 {
+                    store.write_sample(&s).await.unwrap();
+                } else {
+                    store.write_batch(&[s]).await.unwrap();
+                }
+            }
+        })
+    });
+    let refresher = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for h in 0..=48 {
+                store
+                    .refresh_rollup(start + Duration::hours(h))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    for task in writers.chain([refresher]) {
+        task.await.unwrap();
+    }
+    store.refresh_rollup(now()).await.unwrap();
+    let a = answers(&store).await;
+    for s in &a.stats {
+        assert_eq!(s.count, 120, "{s:?}");
+    }
+    assert_eq!(a.team.iter().map(|d| d.samples).sum::<i64>(), 120);
+}
+
 organism_testkit::engine_tests!(
+    writes_racing_refreshes_are_all_rolled_up,
     the_materialised_rollup_equals_the_raw_aggregation,
     late_data_is_visible_at_once_and_materialised_at_the_next_refresh,
     hours_after_the_watermark_come_from_raw_rows,

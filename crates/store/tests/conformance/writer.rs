@@ -170,10 +170,21 @@ async fn samples_of_any_date_are_accepted(store: Store) {
         let s = sample(&format!("emp_{i}"), None, *time, 0.1, 0.2, 0.3, 40.0);
         store.write_batch(&[s]).await.unwrap();
     }
-    assert_eq!(count_rows(&store, "employee_metrics").await, 5);
+    // A single sample too, into a day without a partition (it is made, and
+    // the sample written once) and into one with.
+    let lone = Utc.with_ymd_and_hms(2020, 7, 1, 12, 0, 0).unwrap();
+    for (employee, time) in [("emp_lone", lone), ("emp_lone", now())] {
+        let s = sample(employee, None, time, 0.1, 0.2, 0.3, 40.0);
+        assert_eq!(store.write_sample(&s).await.unwrap().changed, 1);
+    }
+    assert_eq!(count_rows(&store, "employee_metrics").await, 7);
     if store.engine() == Engine::Portable {
         let days = store.partition_days().await.unwrap();
-        let mut expected: Vec<NaiveDate> = times.iter().map(|t| t.date_naive()).collect();
+        let mut expected: Vec<NaiveDate> = times
+            .iter()
+            .chain([&lone])
+            .map(|t| t.date_naive())
+            .collect();
         expected.sort();
         assert_eq!(days, expected);
     }
