@@ -240,20 +240,18 @@ async fn materialise(
     hi: DateTime<Utc>,
     days: (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<u64> {
+    // Hours at or after the watermark are never stored (each step moves the
+    // watermark with the rows it writes), so this deletes nothing unless
+    // something went wrong; it lets a plain INSERT replace the upsert, whose
+    // speculative insertion cost 40% more.
+    tx.execute(
+        "DELETE FROM employee_metrics_hourly_store WHERE bucket >= $1 AND bucket < $2",
+        &[&lo, &hi],
+    )
+    .await?;
     let rows = tx
         .execute(
-            &format!(
-                "INSERT INTO employee_metrics_hourly_store
-                 SELECT * FROM hourly_from_raw($1, $2)
-                 ON CONFLICT (employee_id, bucket) DO UPDATE SET team = EXCLUDED.team,
-                     samples = EXCLUDED.samples, {}",
-                MetricName::ALL
-                    .iter()
-                    .flat_map(|m| ["sum", "sumsq", "min", "max"].map(move |a| (m.column(), a)))
-                    .map(|(c, a)| format!("{c}_{a} = EXCLUDED.{c}_{a}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            "INSERT INTO employee_metrics_hourly_store SELECT * FROM hourly_from_raw($1, $2)",
             &[&lo, &hi],
         )
         .await?;
