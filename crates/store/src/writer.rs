@@ -334,15 +334,23 @@ impl Store {
             ))
             .await?;
         }
+        // The statements of the portable engine's tables, on it only.
+        let tx_ref = &tx;
+        let portable_only = |sql| async move {
+            match portable {
+                true => tx_ref.prepare_cached(sql).await.map(Some),
+                false => Ok(None),
+            }
+        };
         let (insert, latest, unpack, invalidate) = futures_util::try_join!(
             tx.prepare_cached(INSERT_ONE),
             tx.prepare_cached(UPDATE_LATEST),
-            tx.prepare_cached(UNPACK_ONE),
-            tx.prepare_cached(INVALIDATE_ONE),
+            portable_only(UNPACK_ONE),
+            portable_only(INVALIDATE_ONE),
         )?;
         let unpacked = async {
-            if portable {
-                tx.execute(&unpack, &[&employee, &day]).await?;
+            if let Some(unpack) = &unpack {
+                tx.execute(unpack, &[&employee, &day]).await?;
             }
             Ok::<_, tokio_postgres::Error>(())
         };
@@ -379,8 +387,8 @@ impl Store {
         ];
         let latest = tx.execute(&latest, &latest_row);
         let invalidated = async {
-            if portable {
-                tx.execute(&invalidate, &[&sample.time]).await?;
+            if let Some(invalidate) = &invalidate {
+                tx.execute(invalidate, &[&sample.time]).await?;
             }
             Ok::<_, tokio_postgres::Error>(())
         };
