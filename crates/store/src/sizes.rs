@@ -44,6 +44,15 @@ fn days_before(days: &[NaiveDate], older_than: DateTime<Utc>) -> Vec<NaiveDate> 
 }
 
 impl Store {
+    /// Writes every dirty buffer to disk now (`CHECKPOINT`; superuser or
+    /// `pg_checkpoint`): the benchmark runs it after the lifecycle jobs, so
+    /// that the gigabytes they changed are not flushed under the writes and
+    /// reads it measures next.
+    pub async fn checkpoint(&self) -> Result<()> {
+        self.client().await?.batch_execute("CHECKPOINT").await?;
+        Ok(())
+    }
+
     /// The size of the raw partitions or chunks wholly before `older_than`
     /// (pass a time in the far future for every raw sample).
     pub async fn raw_size(&self, older_than: DateTime<Utc>) -> Result<RawSize> {
