@@ -278,10 +278,37 @@ async fn hold_days(tx: &deadpool_postgres::Transaction<'_>, days: &[NaiveDate]) 
         names.join(", ")
     ))
     .await?;
+    // Packed rows of these days, looked for in these days' packed
+    // partitions by name: `day = ANY($1)` is not pruned at execution, and
+    // probed every packed partition (113 ms with 60 compressed days of
+    // 10,000 employees).
+    let names: Vec<String> = days
+        .iter()
+        .map(|d| partitions::Family::Packed.name(*d))
+        .collect();
     let statement = tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM employee_metrics_packed WHERE day = ANY($1))")
+        .prepare_cached("SELECT n FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL")
         .await?;
-    let packed: bool = tx.query_one(&statement, &[&days]).await?.get(0);
+    let existing: Vec<String> = tx
+        .query(&statement, &[&names])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if existing.is_empty() {
+        return Ok(false);
+    }
+    let probes: Vec<String> = existing
+        .iter()
+        .map(|n| format!("SELECT 1 FROM {n}"))
+        .collect();
+    let packed: bool = tx
+        .query_one(
+            &format!("SELECT EXISTS ({})", probes.join(" UNION ALL ")),
+            &[],
+        )
+        .await?
+        .get(0);
     Ok(packed)
 }
 
