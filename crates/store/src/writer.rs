@@ -53,10 +53,6 @@ const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS metrics_staging (
 const COPY: &str = "COPY metrics_staging (ord, time, employee_id, team, degree_centrality,
     betweenness_centrality, clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)";
 
-/// Straight into the samples' table (`write_batch`'s direct path).
-const COPY_DIRECT: &str = "COPY employee_metrics (time, employee_id, team, degree_centrality,
-    betweenness_centrality, clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)";
-
 const COPY_TYPES: [Type; 8] = [
     Type::INT8,
     Type::TIMESTAMPTZ,
@@ -429,107 +425,10 @@ impl Store {
         Ok(changed)
     }
 
-    /// Writes a batch, all or nothing. A batch of new samples only (the
-    /// usual one) goes straight into `employee_metrics` by binary COPY; one
-    /// that repeats an (employee, time), touches a compressed day or meets a
-    /// stored sample (the COPY stops at it, and its transaction is rolled
-    /// back) takes the staging path of `write_chunks`.
+    /// Writes a batch, all or nothing.
     pub async fn write_batch(&self, samples: &[MetricSample]) -> Result<WriteSummary> {
-        if let Some(summary) = self.copy_new(samples).await? {
-            return Ok(summary);
-        }
         let chunks = futures_util::stream::iter([Ok(samples.to_vec())]);
         self.write_chunks(chunks).await
-    }
-
-    /// The direct path of `write_batch`: `None` when the batch must take the
-    /// staging path instead (nothing was written then).
-    async fn copy_new(&self, samples: &[MetricSample]) -> Result<Option<WriteSummary>> {
-        let mut repeats = RepeatCheck::default();
-        let mut latest = LatestSamples::default();
-        let mut days = BTreeSet::<NaiveDate>::new();
-        for sample in samples {
-            repeats.add(sample);
-            latest.add(sample);
-            days.insert(sample.time.date_naive());
-        }
-        if samples.is_empty() || repeats.maybe_repeats {
-            return Ok(None);
-        }
-        let (Some(lo), Some(hi)) = (
-            samples.iter().map(|s| s.time).min(),
-            samples.iter().map(|s| s.time).max(),
-        ) else {
-            return Ok(None);
-        };
-        let days: Vec<NaiveDate> = days.into_iter().collect();
-        let mut client = self.client().await?;
-        if self.engine() == Engine::Portable
-            && !partitions::missing(&**client, &days).await?.is_empty()
-        {
-            // As in write_chunks: on a connection of its own.
-            let mut other = crate::pool::dedicated(self.settings()).await?;
-            partitions::ensure(&mut other, &days).await?;
-        }
-        let tx = client.transaction().await?;
-        if self.engine() == Engine::Portable && hold_days(&tx, &days).await? {
-            // Compressed days: the staging path unpacks what it touches.
-            return Ok(None);
-        }
-        let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
-        let copied = async {
-            let sink = tx.copy_in(COPY_DIRECT).await?;
-            let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES[1..]);
-            pin_mut!(writer);
-            for sample in samples {
-                let v = &sample.values;
-                let team = sample.team.as_ref().map(|t| t.as_str());
-                let row: [&(dyn ToSql + Sync); 7] = [
-                    &sample.time,
-                    &sample.employee_id.as_str(),
-                    &team,
-                    &v.degree_centrality,
-                    &v.betweenness_centrality,
-                    &v.clustering_coeff,
-                    &v.burnout_score,
-                ];
-                writer.as_mut().write(&row).await?;
-            }
-            writer.finish().await
-        }
-        .await;
-        match copied {
-            Ok(_) => {}
-            // A stored sample: the transaction rolls back on drop.
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-        latest.store(&tx).await?;
-        if let Some(held) = watermark {
-            let hours: BTreeSet<DateTime<Utc>> = samples
-                .iter()
-                .map(|s| s.time)
-                .filter(|t| *t < held.watermark && held.raw_kept_from.is_none_or(|k| *t >= k))
-                .map(rollup::hour_start)
-                .collect();
-            if !hours.is_empty() {
-                let hours: Vec<DateTime<Utc>> = hours.into_iter().collect();
-                let statement = tx
-                    .prepare_cached(
-                        "INSERT INTO rollup_invalidations (bucket) SELECT unnest($1::timestamptz[])
-                         ON CONFLICT (bucket) DO NOTHING",
-                    )
-                    .await?;
-                tx.execute(&statement, &[&hours]).await?;
-            }
-        }
-        tx.commit().await?;
-        self.rollup_late_hours(lo, hi).await;
-        Ok(Some(WriteSummary {
-            received: samples.len(),
-            stored: samples.len(),
-            changed: samples.len() as u64,
-        }))
     }
 
     /// Writes a stream of chunks (a large file read piece by piece) in one

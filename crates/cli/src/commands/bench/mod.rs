@@ -471,7 +471,7 @@ async fn ingest(store: &Store, org: &SyntheticOrg, args: &BenchArgs) -> anyhow::
                 let samples =
                     tokio::task::spawn_blocking(move || org.day_of(day, employees)).await?;
                 let summary = store
-                    .write_batch(&samples)
+                    .write_chunks(stream::iter([Ok(samples)]))
                     .await
                     .with_context(|| format!("writing day {day}"))?;
                 anyhow::Ok(summary.stored)
