@@ -159,5 +159,29 @@ LANGUAGE sql STABLE AS $$
     WHERE r.team = t
 $$;
 
+-- A database upgraded from version 7 has materialised hours already: fill
+-- both stores from them, as the refresh would have (invalidated hours and
+-- days are excluded by what reads the stores, and recomputed by the next
+-- refresh, as for any other).
+INSERT INTO metrics_hourly_org_store
+SELECT bucket, sum(samples)::bigint,
+       sum(degree_centrality_sum), sum(degree_centrality_sumsq), min(degree_centrality_min), max(degree_centrality_max),
+       sum(betweenness_centrality_sum), sum(betweenness_centrality_sumsq), min(betweenness_centrality_min), max(betweenness_centrality_max),
+       sum(clustering_coeff_sum), sum(clustering_coeff_sumsq), min(clustering_coeff_min), max(clustering_coeff_max),
+       sum(burnout_score_sum), sum(burnout_score_sumsq), min(burnout_score_min), max(burnout_score_max)
+FROM employee_metrics_hourly_store
+WHERE bucket < (SELECT watermark FROM rollup_state)
+GROUP BY bucket
+ON CONFLICT (bucket) DO NOTHING;
+
+INSERT INTO employee_team_daily_store
+SELECT date_trunc('day', bucket, 'UTC'), employee_id, team, sum(samples)::bigint,
+       sum(degree_centrality_sum), sum(betweenness_centrality_sum),
+       sum(clustering_coeff_sum), sum(burnout_score_sum), max(burnout_score_max)
+FROM employee_metrics_hourly_store
+WHERE bucket < (SELECT date_trunc('day', watermark, 'UTC') FROM rollup_state)
+  AND NOT EXISTS (SELECT 1 FROM employee_team_daily_store)
+GROUP BY 1, 2, 3;
+
 ANALYZE rollup_state;
 ANALYZE rollup_invalidations;

@@ -225,7 +225,47 @@ async fn writes_racing_refreshes_are_all_rolled_up(store: Store) {
     assert_eq!(a.team.iter().map(|d| d.samples).sum::<i64>(), 120);
 }
 
+/// A database made before the organisation's hours and member-days
+/// (version 7) has materialised hours: after the migration every answer
+/// stays the same. On portable the migration fills both stores from the
+/// materialised hours; on timescale the new continuous aggregates start
+/// empty and answer in real time until the next refresh.
+async fn upgrading_from_version_7_keeps_every_answer(store: Store) {
+    seed(&store).await;
+    store.refresh_rollup(now()).await.unwrap();
+    let before = answers(&store).await;
+    // Back to version 7: what migration 8 made, gone.
+    let undo = match store.engine() {
+        Engine::Portable => {
+            "DROP FUNCTION team_member_days(text, timestamptz, timestamptz);
+             DROP VIEW metrics_hourly_org, rollup_invalid_days;
+             DROP FUNCTION org_hours_from_raw(timestamptz, timestamptz);
+             DROP TABLE metrics_hourly_org_store, employee_team_daily_store;"
+        }
+        Engine::Timescale => {
+            "DROP MATERIALIZED VIEW employee_team_daily;
+             DROP MATERIALIZED VIEW metrics_hourly_org;"
+        }
+    };
+    let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+    client
+        .batch_execute(&format!(
+            "{undo} DELETE FROM schema_migrations WHERE version = 8;"
+        ))
+        .await
+        .unwrap();
+    let upgraded = Store::open(store.settings().clone()).await.unwrap();
+    if store.engine() == Engine::Portable {
+        assert_eq!(count_rows(&upgraded, "metrics_hourly_org_store").await, 6);
+        assert_eq!(count_rows(&upgraded, "employee_team_daily_store").await, 3);
+    }
+    assert_same(&before, &answers(&upgraded).await);
+    upgraded.refresh_rollup(now()).await.unwrap();
+    assert_same(&before, &answers(&upgraded).await);
+}
+
 organism_testkit::engine_tests!(
+    upgrading_from_version_7_keeps_every_answer,
     writes_racing_refreshes_are_all_rolled_up,
     the_materialised_rollup_equals_the_raw_aggregation,
     late_data_is_visible_at_once_and_materialised_at_the_next_refresh,
