@@ -21,7 +21,6 @@ use serde::Serialize;
 use deadpool_postgres::GenericClient;
 
 use chrono::{NaiveDate, NaiveTime};
-use organism_domain::MetricName;
 
 use crate::partitions::{self, Family};
 use crate::{Engine, Result, Store, StoreError};
@@ -184,53 +183,6 @@ async fn refresh_cagg(
     }
 }
 
-/// Every aggregate of the hourly rollup's rows, over the portable store
-/// `employee_metrics_hourly_store h`: the organisation's hours.
-fn org_hours_sql(filter: &str) -> String {
-    let columns: Vec<String> = MetricName::ALL
-        .iter()
-        .map(|m| {
-            let c = m.column();
-            format!("{c}_sum, {c}_sumsq, {c}_min, {c}_max")
-        })
-        .collect();
-    let aggregates: Vec<String> = MetricName::ALL
-        .iter()
-        .map(|m| {
-            let c = m.column();
-            format!("sum({c}_sum), sum({c}_sumsq), min({c}_min), max({c}_max)")
-        })
-        .collect();
-    format!(
-        "INSERT INTO metrics_hourly_org_store (bucket, samples, {columns})
-         SELECT h.bucket, sum(h.samples)::bigint, {aggregates}
-         FROM employee_metrics_hourly_store h WHERE {filter} GROUP BY h.bucket",
-        columns = columns.join(", "),
-        aggregates = aggregates.join(", ")
-    )
-}
-
-/// The member-days of the hourly store's rows that `filter` selects.
-fn team_days_sql(filter: &str) -> String {
-    let columns: Vec<String> = MetricName::ALL
-        .iter()
-        .map(|m| format!("{}_sum", m.column()))
-        .collect();
-    let aggregates: Vec<String> = MetricName::ALL
-        .iter()
-        .map(|m| format!("sum({}_sum)", m.column()))
-        .collect();
-    format!(
-        "INSERT INTO employee_team_daily_store (bucket, employee_id, team, samples, {columns},
-             burnout_score_max)
-         SELECT date_trunc('day', h.bucket, 'UTC'), h.employee_id, h.team, sum(h.samples)::bigint,
-                {aggregates}, max(h.burnout_score_max)
-         FROM employee_metrics_hourly_store h WHERE {filter} GROUP BY 1, 2, 3",
-        columns = columns.join(", "),
-        aggregates = aggregates.join(", ")
-    )
-}
-
 /// Materialises the hourly rollup's hours in [lo, hi) (portable), with the
 /// organisation's hours and, when `days` is not empty, the member-days of
 /// the days in [days.0, days.1), which must lie wholly before `hi`.
@@ -261,7 +213,7 @@ async fn materialise(
     )
     .await?;
     tx.execute(
-        &org_hours_sql("h.bucket >= $1 AND h.bucket < $2"),
+        "INSERT INTO metrics_hourly_org_store SELECT * FROM org_hours_from_store($1, $2)",
         &[&lo, &hi],
     )
     .await?;
@@ -272,7 +224,7 @@ async fn materialise(
         )
         .await?;
         tx.execute(
-            &team_days_sql("h.bucket >= $1 AND h.bucket < $2"),
+            "INSERT INTO employee_team_daily_store SELECT * FROM team_days_from_store($1, $2)",
             &[&days.0, &days.1],
         )
         .await?;
@@ -387,8 +339,13 @@ impl Store {
                 &[&invalid],
             )
             .await?;
-            tx.execute(&org_hours_sql("h.bucket = ANY($1)"), &[&invalid])
-                .await?;
+            tx.execute(
+                "INSERT INTO metrics_hourly_org_store
+                 SELECT r.* FROM unnest($1::timestamptz[]) AS b(bucket)
+                 CROSS JOIN LATERAL org_hours_from_store(b.bucket, b.bucket + INTERVAL '1 hour') r",
+                &[&invalid],
+            )
+            .await?;
             // The stored days among the invalidated hours' days.
             let mut days: Vec<DateTime<Utc>> = invalid
                 .iter()
@@ -404,7 +361,9 @@ impl Store {
                 )
                 .await?;
                 tx.execute(
-                    &team_days_sql("date_trunc('day', h.bucket, 'UTC') = ANY($1)"),
+                    "INSERT INTO employee_team_daily_store
+                     SELECT r.* FROM unnest($1::timestamptz[]) AS d(day)
+                     CROSS JOIN LATERAL team_days_from_store(d.day, d.day + INTERVAL '1 day') r",
                     &[&days],
                 )
                 .await?;

@@ -66,6 +66,30 @@ RETURNS SETOF metrics_hourly_org_store LANGUAGE sql STABLE AS $$
     GROUP BY 1
 $$;
 
+-- The organisation's hours and the member-days from materialised hours:
+-- what the refresh writes (rollup.rs) and what the upgrade below fills.
+CREATE OR REPLACE FUNCTION org_hours_from_store(lo timestamptz, hi timestamptz)
+RETURNS SETOF metrics_hourly_org_store LANGUAGE sql STABLE AS $$
+    SELECT bucket, sum(samples)::bigint,
+           sum(degree_centrality_sum), sum(degree_centrality_sumsq), min(degree_centrality_min), max(degree_centrality_max),
+           sum(betweenness_centrality_sum), sum(betweenness_centrality_sumsq), min(betweenness_centrality_min), max(betweenness_centrality_max),
+           sum(clustering_coeff_sum), sum(clustering_coeff_sumsq), min(clustering_coeff_min), max(clustering_coeff_max),
+           sum(burnout_score_sum), sum(burnout_score_sumsq), min(burnout_score_min), max(burnout_score_max)
+    FROM employee_metrics_hourly_store
+    WHERE bucket >= lo AND bucket < hi
+    GROUP BY bucket
+$$;
+
+CREATE OR REPLACE FUNCTION team_days_from_store(lo timestamptz, hi timestamptz)
+RETURNS SETOF employee_team_daily_store LANGUAGE sql STABLE AS $$
+    SELECT date_trunc('day', bucket, 'UTC'), employee_id, team, sum(samples)::bigint,
+           sum(degree_centrality_sum), sum(betweenness_centrality_sum),
+           sum(clustering_coeff_sum), sum(burnout_score_sum), max(burnout_score_max)
+    FROM employee_metrics_hourly_store
+    WHERE bucket >= lo AND bucket < hi
+    GROUP BY 1, 2, 3
+$$;
+
 CREATE VIEW metrics_hourly_org AS
 SELECT o.*
 FROM metrics_hourly_org_store o
@@ -164,24 +188,13 @@ $$;
 -- days are excluded by what reads the stores, and recomputed by the next
 -- refresh, as for any other).
 INSERT INTO metrics_hourly_org_store
-SELECT bucket, sum(samples)::bigint,
-       sum(degree_centrality_sum), sum(degree_centrality_sumsq), min(degree_centrality_min), max(degree_centrality_max),
-       sum(betweenness_centrality_sum), sum(betweenness_centrality_sumsq), min(betweenness_centrality_min), max(betweenness_centrality_max),
-       sum(clustering_coeff_sum), sum(clustering_coeff_sumsq), min(clustering_coeff_min), max(clustering_coeff_max),
-       sum(burnout_score_sum), sum(burnout_score_sumsq), min(burnout_score_min), max(burnout_score_max)
-FROM employee_metrics_hourly_store
-WHERE bucket < (SELECT watermark FROM rollup_state)
-GROUP BY bucket
+SELECT r.* FROM rollup_state s CROSS JOIN LATERAL org_hours_from_store('-infinity', s.watermark) r
 ON CONFLICT (bucket) DO NOTHING;
 
 INSERT INTO employee_team_daily_store
-SELECT date_trunc('day', bucket, 'UTC'), employee_id, team, sum(samples)::bigint,
-       sum(degree_centrality_sum), sum(betweenness_centrality_sum),
-       sum(clustering_coeff_sum), sum(burnout_score_sum), max(burnout_score_max)
-FROM employee_metrics_hourly_store
-WHERE bucket < (SELECT date_trunc('day', watermark, 'UTC') FROM rollup_state)
-  AND NOT EXISTS (SELECT 1 FROM employee_team_daily_store)
-GROUP BY 1, 2, 3;
+SELECT r.* FROM rollup_state s
+CROSS JOIN LATERAL team_days_from_store('-infinity', date_trunc('day', s.watermark, 'UTC')) r
+WHERE NOT EXISTS (SELECT 1 FROM employee_team_daily_store);
 
 ANALYZE rollup_state;
 ANALYZE rollup_invalidations;

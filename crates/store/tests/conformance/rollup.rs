@@ -240,6 +240,8 @@ async fn upgrading_from_version_7_keeps_every_answer(store: Store) {
             "DROP FUNCTION team_member_days(text, timestamptz, timestamptz);
              DROP VIEW metrics_hourly_org, rollup_invalid_days;
              DROP FUNCTION org_hours_from_raw(timestamptz, timestamptz);
+             DROP FUNCTION org_hours_from_store(timestamptz, timestamptz);
+             DROP FUNCTION team_days_from_store(timestamptz, timestamptz);
              DROP TABLE metrics_hourly_org_store, employee_team_daily_store;"
         }
         Engine::Timescale => {
