@@ -16,10 +16,25 @@ cd "$(dirname "$0")/.."
 ensure_pg_server
 ensure_chromium
 
-if ls /usr/share/postgresql/*/extension/timescaledb.control >/dev/null 2>&1; then
-    echo "== TimescaleDB is installed: the timescale engine's tests will run"
+# The server the tests will start is the first initdb on PATH (as the
+# test kit finds it), else Debian's newest.
+initdb_bin=$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1 || true)
+sharedir=""
+if [ -n "$initdb_bin" ]; then
+    sharedir=$("$(dirname "$(readlink -f "$initdb_bin")")/pg_config" --sharedir 2>/dev/null || true)
+fi
+if [ -n "$sharedir" ] && [ -f "$sharedir/extension/timescaledb.control" ]; then
+    echo "== TimescaleDB is installed ($sharedir): the timescale engine's tests will run, and a skipped one fails"
+    export ORGANISM_REQUIRE_TIMESCALE=1
 else
     echo "== TimescaleDB is not installed: the timescale engine's tests will be SKIPPED (each prints why)"
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    # nextest shows each test's output on success (the SKIPPED lines);
+    # plain cargo test would hide them.
+    echo "== installing cargo-nextest from the crate registry"
+    cargo install --locked cargo-nextest
 fi
 
 echo "== cargo fmt --check"
@@ -31,8 +46,4 @@ cleanup() { rm -rf /tmp/organism-test-* /tmp/organism-pgcluster-test-* 2>/dev/nu
 trap cleanup EXIT
 
 echo "== tests"
-if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --profile ci "$@"
-else
-    cargo test --workspace --locked "$@"
-fi
+cargo nextest run --workspace --locked --profile ci "$@"

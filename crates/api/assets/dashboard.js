@@ -529,9 +529,10 @@
     const trs = [...rows].reverse().map((d) => {
       const tr = el(
         "tr",
-        { "data-day": d.day, "data-members": String(d.members) },
+        { "data-day": d.day, "data-members": String(d.members ?? "") },
         el("td", {}, d.day),
-        el("td", { class: "num members" }, String(d.members)),
+        // A manager key sees no member count on a suppressed day.
+        el("td", { class: "num members" }, String(d.members ?? "–")),
         el("td", { class: "num" }, String(d.samples ?? "–")),
         ...(d.suppressed
           ? [el("td", { class: "suppressed-note", colSpan: 5 }, "suppressed: too few employees to show averages")]

@@ -31,8 +31,12 @@ pub enum Access {
     Public,
     /// Any valid key, whatever its role (health, Prometheus metrics).
     AnyKey,
-    /// Reader or admin (trends; team restrictions apply in the handler).
+    /// Reader or admin (individual trends, alerts, statistics; team
+    /// restrictions apply in the handler).
     Read,
+    /// Reader, manager or admin (team aggregates; a manager gets them with
+    /// its privacy protections, in the handler).
+    Aggregate,
     /// Writer or admin (metrics and graph snapshots).
     Write,
     /// Admin only (interventions, audit).
@@ -44,6 +48,7 @@ impl Access {
         match self {
             Access::Public | Access::AnyKey => true,
             Access::Read => matches!(role, Role::Reader | Role::Admin),
+            Access::Aggregate => matches!(role, Role::Reader | Role::Manager | Role::Admin),
             Access::Write => matches!(role, Role::Writer | Role::Admin),
             Access::Admin => role == Role::Admin,
         }
@@ -53,6 +58,7 @@ impl Access {
         match self {
             Access::Public | Access::AnyKey => "any key",
             Access::Read => "a reader or admin key",
+            Access::Aggregate => "a reader, manager or admin key",
             Access::Write => "a writer or admin key",
             Access::Admin => "an admin key",
         }
@@ -76,6 +82,11 @@ impl Principal {
             role: Role::Admin,
             teams: None,
         }
+    }
+
+    /// Whether the caller sees aggregates only, with noise.
+    pub fn is_manager(&self) -> bool {
+        self.role == Role::Manager
     }
 
     /// The teams this caller is restricted to, if any.
@@ -218,7 +229,21 @@ mod tests {
         assert!(!Access::Write.allows(Role::Reader));
         assert!(!Access::Admin.allows(Role::Reader));
         assert!(!Access::Admin.allows(Role::Writer));
-        for access in [Access::AnyKey, Access::Read, Access::Write, Access::Admin] {
+        for role in [Role::Writer, Role::Manager] {
+            assert!(!Access::Read.allows(role));
+        }
+        assert!(!Access::Write.allows(Role::Manager));
+        assert!(!Access::Admin.allows(Role::Manager));
+        assert!(Access::Aggregate.allows(Role::Manager));
+        assert!(Access::Aggregate.allows(Role::Reader));
+        assert!(!Access::Aggregate.allows(Role::Writer));
+        for access in [
+            Access::AnyKey,
+            Access::Read,
+            Access::Aggregate,
+            Access::Write,
+            Access::Admin,
+        ] {
             assert!(access.allows(Role::Admin));
         }
     }

@@ -31,8 +31,19 @@ pub enum ApiError {
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    #[error("request body larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
+    /// The body is over the limit: `size` when Content-Length declared it,
+    /// `None` when a chunked body crossed the limit while being read.
+    #[error("{}", too_large_message(*limit, *size))]
+    PayloadTooLarge { limit: usize, size: Option<u64> },
+    /// Work over a configured limit (a graph's size, a computation's time):
+    /// 422 with the limit, naming the field when one is to blame.
+    #[error("{message}")]
+    OverLimit {
+        code: &'static str,
+        field: Option<&'static str>,
+        limit: u64,
+        message: String,
+    },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
@@ -43,6 +54,13 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Internal(String),
+}
+
+fn too_large_message(limit: usize, size: Option<u64>) -> String {
+    match size {
+        Some(size) => format!("the body is {size} bytes; the limit is {limit} bytes"),
+        None => format!("the body is larger than the limit of {limit} bytes"),
+    }
 }
 
 impl ApiError {
@@ -66,6 +84,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
+            ApiError::OverLimit { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -90,6 +109,10 @@ impl From<StoreError> for ApiError {
                     _ => "not_found",
                 },
                 message: format!("no {what} {id:?}"),
+            },
+            StoreError::NotVisible { .. } => ApiError::Forbidden {
+                code: "team_forbidden",
+                message: "this key may not see that team or its employees".into(),
             },
             StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
             e @ StoreError::PoolExhausted { .. } => ApiError::Unavailable {
@@ -136,6 +159,12 @@ impl IntoResponse for ApiError {
             ApiError::BadRow(r) => {
                 body["error"]["row"] = json!(r.row);
                 body["error"]["field"] = json!(r.field);
+            }
+            ApiError::OverLimit { field, limit, .. } => {
+                body["error"]["limit"] = json!(limit);
+                if let Some(field) = field {
+                    body["error"]["field"] = json!(field);
+                }
             }
             _ => {}
         }

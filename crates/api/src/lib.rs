@@ -10,17 +10,19 @@ pub mod auth;
 pub mod error;
 mod params;
 pub mod routes;
+mod server;
 pub mod snapshots;
 mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use organism_store::Store;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -28,6 +30,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::{AuthMode, Principal};
 pub use error::ApiError;
 pub use organism_domain::MinGroupSize;
+pub use organism_domain::privacy::Epsilon;
 pub use telemetry::Metrics;
 
 /// Settings of the HTTP layer.
@@ -39,6 +42,25 @@ pub struct ApiConfig {
     pub auth: AuthMode,
     /// Team aggregates over fewer distinct employees are suppressed.
     pub min_group_size: MinGroupSize,
+    /// A request's header must arrive within this time of the connection
+    /// being ready for it; also how long an idle keep-alive connection stays
+    /// open (default 10 s). See [`server`].
+    pub header_read_timeout: Duration,
+    /// A connection on which nothing moves for this long while no handler
+    /// computes is closed (default 60 s).
+    pub idle_timeout: Duration,
+    /// A handler that has not answered this long (plus 1 s per MiB of
+    /// body) after its request arrived gets 503 `request_timeout` (default
+    /// 30 s). The client-side bound on a database that stopped answering.
+    pub request_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog
+    /// (default 1024).
+    pub max_connections: usize,
+    /// The privacy budget of each noisy value a manager key sees.
+    pub manager_epsilon: Epsilon,
+    /// Limits of graph snapshots and the incremental tolerance (see
+    /// [`snapshots`]).
+    pub snapshot: snapshots::SnapshotSettings,
 }
 
 impl Default for ApiConfig {
@@ -47,8 +69,21 @@ impl Default for ApiConfig {
             body_limit: 64 * 1024 * 1024,
             auth: AuthMode::Keys,
             min_group_size: MinGroupSize::DEFAULT,
+            header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            manager_epsilon: Epsilon::DEFAULT,
+            snapshot: snapshots::SnapshotSettings::default(),
         }
     }
+}
+
+impl ApiConfig {
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 }
 
 /// What every handler can reach.
@@ -57,12 +92,16 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
+    /// One permit per snapshot allowed to compute at once
+    /// (`config.snapshot.concurrency`); public so a test can hold one.
+    pub snapshot_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
         Self {
             store,
+            snapshot_permits: Arc::new(tokio::sync::Semaphore::new(config.snapshot.concurrency)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
         }
@@ -86,11 +125,75 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            refuse_oversized_body,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             record_request,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A declared `Content-Length` over the limit is refused at once, before a
+/// byte of the body is read (hyper sends no `100 Continue` and then closes
+/// the connection rather than drain it). A chunked body is cut off by
+/// [`DefaultBodyLimit`] when it crosses the limit; each handler maps that to
+/// the same 413.
+async fn refuse_oversized_body(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = state.config.body_limit;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(size) = declared.filter(|size| *size > limit as u64) {
+        let mut response = ApiError::PayloadTooLarge {
+            limit,
+            size: Some(size),
+        }
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(request).await
+}
+
+/// The dashboard's policy: everything from this origin, no inline script or
+/// style (the page has none), no framing, no plugins, no form posts.
+pub const DASHBOARD_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'";
+/// Every other answer is data, never a document to render.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Security headers on every response, errors included.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let dashboard = path == "/" || path.starts_with("/assets/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let csp = if dashboard { DASHBOARD_CSP } else { API_CSP };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 async fn record_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -111,12 +214,12 @@ async fn record_request(State(state): State<AppState>, request: Request, next: N
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish.
+/// Connections are bounded as [`ApiConfig`] says (see [`server`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let config = state.config.clone();
+    server::serve(listener, app(state), config, shutdown).await
 }

@@ -64,6 +64,33 @@ pub struct GlobalArgs {
         global = true
     )]
     pub pool_timeout: f64,
+    /// Milliseconds a request's database statement may run
+    /// (statement_timeout; 0: no limit). Lifecycle jobs are not bound by it.
+    #[arg(
+        long,
+        env = "ORGANISM_STATEMENT_TIMEOUT_MS",
+        default_value_t = 60_000,
+        global = true
+    )]
+    pub statement_timeout_ms: u64,
+    /// Milliseconds a request's statement may wait for a lock (lock_timeout;
+    /// 0: no limit).
+    #[arg(
+        long,
+        env = "ORGANISM_LOCK_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub lock_timeout_ms: u64,
+    /// Milliseconds a lifecycle job's or migration's statement may run
+    /// (0: no limit).
+    #[arg(
+        long,
+        env = "ORGANISM_JOB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub job_statement_timeout_ms: u64,
     /// Whole UTC days of raw samples kept by the retention job.
     #[arg(
         long,
@@ -131,6 +158,10 @@ impl GlobalArgs {
         }
         settings.pool_size = self.pool_size;
         settings.acquire_timeout = Duration::from_secs_f64(self.pool_timeout);
+        settings.statement_timeout = Duration::from_millis(self.statement_timeout_ms);
+        settings.lock_timeout = Duration::from_millis(self.lock_timeout_ms);
+        settings.maintenance_statement_timeout =
+            Duration::from_millis(self.job_statement_timeout_ms);
         settings.schema = self.schema.clone();
         settings.engine = self.engine;
         settings.retention = organism_store::Retention {

@@ -10,16 +10,22 @@ mod employee_id;
 mod error;
 mod intervention;
 mod metric;
+pub mod privacy;
 mod role;
 mod sample;
 mod team_name;
+mod text;
 mod window;
 
 pub use employee_id::EmployeeId;
 pub use error::{RowError, ValidationError};
 pub use intervention::{Actor, AuditAction, InterventionId, InterventionKind, InterventionStatus};
-pub use metric::{MetricName, MetricValues};
-pub use role::{MinGroupSize, Role};
-pub use sample::{MAX_FUTURE_SKEW, MetricSample, RawSample};
+pub use metric::{FLUSH_TO_ZERO_BELOW, MetricName, MetricValues};
+pub use role::{MinGroupSize, Role, TeamsRule};
+pub use sample::{MAX_FUTURE_SKEW, MetricSample, RawSample, SampleWindow};
 pub use team_name::TeamName;
-pub use window::{AlertDays, Days, StatsDays, Threshold, TimeRange, TrendDays, parse_instant};
+pub use text::{check_storable_json, check_storable_text};
+pub use window::{
+    AlertDays, Days, StatsDays, Threshold, TimeRange, TrendDays, YEARS, check_representable,
+    parse_instant, parse_timestamp,
+};

@@ -7,6 +7,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
+/// Accepted values smaller than this in magnitude are stored as exactly 0.
+///
+/// Every metric value (a posted sample, a row of a file, a graph snapshot's
+/// output) is built by [`MetricName::check`], so this is the one place the
+/// rule lives. The reason is PostgreSQL's `float8` arithmetic: a product
+/// whose exact value is nonzero but rounds to 0 (a subnormal such as
+/// `5e-324`, or `1e-200` squared) raises "value out of range: underflow"
+/// instead of giving 0. The rollup's sums of squares, `stddev` (whose
+/// Youngs–Cramer accumulator squares differences of values) and the
+/// timescale refresh and retention jobs all multiply values, so one such
+/// sample would break every later statistic and job run. With every nonzero
+/// value at least `1e-100`, a square is at least `1e-200`, and a squared
+/// difference of two stored values (at least the spacing of doubles near
+/// `1e-100`, about `1e-116`) is at least about `1e-232`, far above the
+/// smallest normal double (`2.2e-308`) even divided by the square of any
+/// count. Values this small mean nothing for centralities in 0..1 or scores
+/// in 0..100, so flushing them loses no information.
+pub const FLUSH_TO_ZERO_BELOW: f64 = 1e-100;
+
+/// `value` itself, or `0.0` when its magnitude is below
+/// [`FLUSH_TO_ZERO_BELOW`] (which also turns `-0.0` into `0.0`).
+fn flush_tiny(value: f64) -> f64 {
+    if value.abs() < FLUSH_TO_ZERO_BELOW {
+        0.0
+    } else {
+        value
+    }
+}
+
 /// One of the four metrics the platform measures. The storage layer maps each
 /// to its column through [`MetricName::column`], so a column name in SQL never
 /// comes from input.
@@ -45,7 +74,10 @@ impl MetricName {
         }
     }
 
-    /// Checks one value against the metric's rule: finite and within 0..=max.
+    /// Checks one value against the metric's rule: finite and within
+    /// 0..=max. An accepted value whose magnitude is below
+    /// [`FLUSH_TO_ZERO_BELOW`] comes back as exactly `0.0` (and `-0.0` as
+    /// `0.0`); see that constant for why.
     pub fn check(self, value: f64) -> Result<f64, ValidationError> {
         if !value.is_finite() {
             return Err(ValidationError::new(
@@ -59,7 +91,7 @@ impl MetricName {
                 format!("must be between 0 and {}, got {value}", self.max()),
             ));
         }
-        Ok(value)
+        Ok(flush_tiny(value))
     }
 }
 
@@ -163,6 +195,34 @@ mod tests {
         assert_eq!(err.field, "betweenness_centrality");
         let err = MetricValues::new(0.0, 0.0, 2.0, 0.0).unwrap_err();
         assert_eq!(err.field, "clustering_coeff");
+    }
+
+    #[test]
+    fn values_below_1e_100_are_stored_as_exactly_zero() {
+        for m in MetricName::ALL {
+            for tiny in [
+                5e-324,
+                f64::MIN_POSITIVE,
+                1e-300,
+                1e-200,
+                9.99e-101,
+                -0.0,
+                0.0,
+            ] {
+                let v = m.check(tiny).unwrap();
+                assert_eq!(v.to_bits(), 0.0f64.to_bits(), "{m} {tiny:e} -> {v:e}");
+            }
+            for kept in [1e-100, 1.5e-100, 1e-50, 0.5, m.max()] {
+                assert_eq!(m.check(kept).unwrap(), kept, "{m} {kept:e}");
+            }
+            // A negative value stays refused, however small.
+            assert!(m.check(-5e-324).is_err());
+            assert!(m.check(-1e-200).is_err());
+        }
+        let v = MetricValues::new(5e-324, 1e-200, 1.0 - f64::EPSILON, 1e-100).unwrap();
+        assert_eq!((v.degree_centrality, v.betweenness_centrality), (0.0, 0.0));
+        assert_eq!(v.clustering_coeff, 1.0 - f64::EPSILON);
+        assert_eq!(v.burnout_score, 1e-100);
     }
 
     #[test]

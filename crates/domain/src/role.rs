@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::ValidationError;
 
 /// What an API key may do. Roles are not a ladder: a writer (a back-end job
-/// pushing metrics) cannot read trends, a reader cannot write. Only an admin
-/// can do everything.
+/// pushing metrics) cannot read trends, a reader cannot write, a manager sees
+/// only noisy aggregates of its own teams. Only an admin can do everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -17,18 +17,33 @@ pub enum Role {
     Reader,
     /// Writing metrics and graph snapshots.
     Writer,
+    /// Team aggregates of its own teams only (always restricted to teams):
+    /// never an individual's values, never an order statistic, the minimum
+    /// group size applied and differential-privacy noise on every average.
+    Manager,
     /// Everything, including interventions and the audit log.
     Admin,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Reader, Role::Writer, Role::Admin];
+    pub const ALL: [Role; 4] = [Role::Reader, Role::Writer, Role::Manager, Role::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Reader => "reader",
             Role::Writer => "writer",
+            Role::Manager => "manager",
             Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role's keys may, must or must not be restricted to
+    /// teams (checked where keys are created).
+    pub fn teams_rule(self) -> TeamsRule {
+        match self {
+            Role::Reader => TeamsRule::Optional,
+            Role::Manager => TeamsRule::Required,
+            Role::Writer | Role::Admin => TeamsRule::Forbidden,
         }
     }
 }
@@ -48,10 +63,18 @@ impl FromStr for Role {
             .ok_or_else(|| {
                 ValidationError::new(
                     "role",
-                    format!("must be reader, writer or admin, got {s:?}"),
+                    format!("must be reader, writer, manager or admin, got {s:?}"),
                 )
             })
     }
+}
+
+/// Whether a key of a role carries a list of teams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamsRule {
+    Optional,
+    Required,
+    Forbidden,
 }
 
 /// The fewest distinct employees a team aggregate may be computed from

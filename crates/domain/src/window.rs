@@ -1,6 +1,6 @@
 //! Query windows: `days` counts, date ranges and the burnout threshold.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use crate::ValidationError;
 
@@ -144,23 +144,93 @@ impl TimeRange {
     }
 }
 
-/// Parses an RFC 3339 timestamp, or a `YYYY-MM-DD` date taken as the start
-/// (or, with `end_of_day`, the end) of that UTC day.
+/// The years a time may have: 1 to 9999, what RFC 3339 can write and what
+/// PostgreSQL, chrono and every client can represent. chrono parses years
+/// far outside (`-5000`, `+275760`); PostgreSQL refuses many of them, and a
+/// year 0 or a negative one means a broken client, not a measurement.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Refuses a time outside [`YEARS`].
+pub fn check_representable(time: DateTime<Utc>) -> Result<DateTime<Utc>, ValidationError> {
+    if YEARS.contains(&time.year()) {
+        Ok(time)
+    } else {
+        Err(ValidationError::new(
+            "time",
+            format!(
+                "must be between the years {} and {}, got year {}",
+                YEARS.start(),
+                YEARS.end(),
+                time.year()
+            ),
+        ))
+    }
+}
+
+/// The one timestamp grammar of the service, for metrics files and query
+/// parameters alike: RFC 3339 (`2026-01-01T00:00:00Z`, `…+02:00`), pandas'
+/// text (`2026-01-01 00:00:00+00:00`, with or without fractions), and a time
+/// without an offset (`2026-01-01 00:00:00`, `2026-01-01T00:00:00`), which
+/// is taken as UTC (docs/DECISIONS.md: pandas writes naive UTC times that
+/// way). The year must be in [`YEARS`]. The error names the field `time`;
+/// callers re-label it.
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, ValidationError> {
+    let text = text.trim();
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .ok()
+        .or_else(|| {
+            [
+                "%Y-%m-%d %H:%M:%S%.f%:z",
+                "%Y-%m-%d %H:%M:%S%.f%#z",
+                "%Y-%m-%dT%H:%M:%S%.f%#z",
+            ]
+            .into_iter()
+            .find_map(|format| DateTime::parse_from_str(text, format).ok())
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| {
+            ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                .into_iter()
+                .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+                .map(|t| t.and_utc())
+        });
+    match parsed {
+        Some(t) => check_representable(t),
+        None => Err(ValidationError::new(
+            "time",
+            format!(
+                "must be an RFC 3339 timestamp (or YYYY-MM-DD HH:MM:SS, taken as UTC), got {text:?}"
+            ),
+        )),
+    }
+}
+
+/// Parses a timestamp of [`parse_timestamp`]'s grammar (an offset-less one
+/// is UTC), or a `YYYY-MM-DD` date taken as the start (or, with
+/// `end_of_day`, the end) of that UTC day.
 pub fn parse_instant(text: &str, end_of_day: bool) -> Result<DateTime<Utc>, ValidationError> {
     let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
     if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        // The date's year is checked, not the instant's: the end of
+        // 9999-12-31 is 10000-01-01, allowed as an end.
+        check_representable(d.and_time(NaiveTime::MIN).and_utc())?;
         let day = if end_of_day { d.succ_opt() } else { Some(d) };
         if let Some(t) = day.and_then(|d| d.and_hms_opt(0, 0, 0)) {
             return Ok(t.and_utc());
         }
     }
-    Err(ValidationError::new(
-        "time",
-        format!("must be an RFC 3339 timestamp or a YYYY-MM-DD date, got {text:?}"),
-    ))
+    parse_timestamp(text).map_err(|e| {
+        if e.message.starts_with("must be an RFC 3339") {
+            ValidationError::new(
+                "time",
+                format!(
+                    "must be an RFC 3339 timestamp, a timestamp without offset (taken as UTC) or a YYYY-MM-DD date, got {text:?}"
+                ),
+            )
+        } else {
+            e
+        }
+    })
 }
 
 #[cfg(test)]
@@ -228,6 +298,40 @@ mod tests {
     fn rfc3339_timestamps_with_offsets_are_converted_to_utc() {
         let r = TimeRange::parse("2026-01-01T02:00:00+02:00", "2026-01-01T03:00:00Z").unwrap();
         assert_eq!(r.start().to_rfc3339(), "2026-01-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn a_timestamp_without_offset_is_taken_as_utc() {
+        let r = TimeRange::parse("2026-11-30T00:00:00", "2026-11-30 06:30:00.5").unwrap();
+        assert_eq!(r.start().to_rfc3339(), "2026-11-30T00:00:00+00:00");
+        assert_eq!(r.end().to_rfc3339(), "2026-11-30T06:30:00.500+00:00");
+        assert_eq!(
+            parse_instant("2026-11-30T00:00:00+02:00", false)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-29T22:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn years_outside_1_to_9999_are_refused_naming_the_field() {
+        for bad in [
+            "-5000-01-01 00:00:00",
+            "0000-01-01T00:00:00Z",
+            "0000-01-01",
+            "-0001-12-31",
+            "+10000-01-01T00:00:00Z",
+            "+275760-09-13T00:00:00",
+            "10000-01-01",
+        ] {
+            let err = parse_instant(bad, false).unwrap_err();
+            assert_eq!(err.field, "time", "{bad}");
+            let err = TimeRange::parse(bad, "2026-01-01").unwrap_err();
+            assert_eq!(err.field, "start_date", "{bad}");
+        }
+        assert!(parse_timestamp("0001-01-01T00:00:00Z").is_ok());
+        assert!(parse_timestamp("9999-12-31T23:59:59Z").is_ok());
+        assert!(parse_instant("9999-12-31", true).is_ok());
     }
 
     #[test]

@@ -6,22 +6,66 @@ use serde_json::{Map, Value};
 use crate::FormatError;
 use crate::time::parse_time;
 
+/// The array is read one element at a time: only one row's `Value` exists
+/// at once, never a tree of the whole document (which cost about 8 times
+/// the body's size).
 pub fn read_array(
     bytes: &[u8],
     push: &mut impl FnMut(usize, RawSample) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| FormatError::Malformed(format!("invalid JSON: {e}")))?;
-    let Value::Array(items) = value else {
-        return Err(FormatError::Malformed(
-            "the body must be a JSON array of samples".into(),
-        ));
-    };
-    for (i, item) in items.into_iter().enumerate() {
-        let row = i + 1;
-        push(row, raw_sample(item, row)?)?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'[') {
+        // Valid JSON that is not an array, or not JSON at all.
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => FormatError::Malformed("the body must be a JSON array of samples".into()),
+                Err(e) => FormatError::Malformed(format!("invalid JSON: {e}")),
+            },
+        );
     }
-    Ok(())
+    let mut failed = None;
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let rows = Rows {
+        push,
+        failed: &mut failed,
+    };
+    let read = serde::Deserializer::deserialize_seq(&mut deserializer, rows)
+        .and_then(|()| deserializer.end());
+    match (failed, read) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(FormatError::Malformed(format!("invalid JSON: {e}"))),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
+/// Visits the array's elements, pushing each as it is read; a row's error
+/// is kept in `failed` and stops the reading.
+struct Rows<'a, F> {
+    push: &'a mut F,
+    failed: &'a mut Option<FormatError>,
+}
+
+impl<'de, F> serde::de::Visitor<'de> for Rows<'_, F>
+where
+    F: FnMut(usize, RawSample) -> Result<(), FormatError>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of samples")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut row = 0;
+        while let Some(item) = seq.next_element::<Value>()? {
+            row += 1;
+            if let Err(e) = raw_sample(item, row).and_then(|raw| (self.push)(row, raw)) {
+                *self.failed = Some(e);
+                return Err(serde::de::Error::custom("row refused"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Blank lines are skipped and not counted; row N is the Nth object.

@@ -19,7 +19,7 @@ mod time;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use organism_domain::{MetricSample, RawSample, RowError, ValidationError};
+use organism_domain::{MetricSample, RawSample, RowError, SampleWindow, ValidationError};
 
 pub use time::parse_time;
 
@@ -93,14 +93,24 @@ impl FormatError {
 }
 
 /// Parses a whole document. An empty document (no rows) is zero samples.
+/// A time outside `window` (computed once for the request or file from the
+/// clock and the retention) is an error naming its row and `time`.
 pub fn parse_samples(
     format: Format,
     bytes: &[u8],
-    now: DateTime<Utc>,
+    window: &SampleWindow,
 ) -> Result<Vec<MetricSample>, FormatError> {
-    let mut out = Vec::new();
+    // One row per line in CSV and NDJSON: sized once, the vector never
+    // holds its old and new buffers at once while it grows (memory per
+    // request body, issue 13 item 7).
+    let mut out = match format {
+        Format::Csv | Format::Ndjson => {
+            Vec::with_capacity(bytes.iter().filter(|b| **b == b'\n').count() + 1)
+        }
+        Format::JsonArray | Format::Parquet => Vec::new(),
+    };
     let mut push = |row: usize, raw: RawSample| -> Result<(), FormatError> {
-        out.push(raw.validate(now).map_err(|e| RowError::new(row, e))?);
+        out.push(raw.validate(window).map_err(|e| RowError::new(row, e))?);
         Ok(())
     };
     match format {
@@ -112,11 +122,16 @@ pub fn parse_samples(
     Ok(out)
 }
 
+/// The kept days of [`parse_fuzz_input`]'s window: the default rollup
+/// retention.
+pub const FUZZ_KEPT_DAYS: u32 = 730;
+
 /// The body of the cargo-fuzz target `parse_metrics` (`fuzz/`), also run by
 /// a stable test over the committed corpus: the first byte picks the format
 /// (`c` CSV, `n` NDJSON, `j` JSON array, `p` Parquet, any other byte by its
 /// value modulo 4), the rest is the file. The clock is fixed
-/// (2026-01-01T00:00:00Z) so that a corpus entry means the same every run.
+/// (2026-01-01T00:00:00Z, with the default 730 kept days) so that a corpus
+/// entry means the same every run.
 /// Whatever the input, it must return, never panic.
 pub fn parse_fuzz_input(data: &[u8]) -> Option<(Format, Result<Vec<MetricSample>, FormatError>)> {
     let (&selector, body) = data.split_first()?;
@@ -133,7 +148,8 @@ pub fn parse_fuzz_input(data: &[u8]) -> Option<(Format, Result<Vec<MetricSample>
         ][usize::from(other % 4)],
     };
     let now = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
-    Some((format, parse_samples(format, body, now)))
+    let window = SampleWindow::new(now, FUZZ_KEPT_DAYS);
+    Some((format, parse_samples(format, body, &window)))
 }
 
 #[cfg(test)]

@@ -22,6 +22,9 @@ use std::sync::mpsc;
 use petgraph::graph::UnGraph;
 use petgraph::visit::EdgeRef;
 
+use crate::budget::{Budget, Interrupted};
+use crate::sampling::{self, Accuracy, BetweennessMethod};
+
 /// Sources per unit of parallel work in [`betweenness_centrality_with_threads`].
 ///
 /// Fixed, not derived from the thread count, so that the partial sums and
@@ -83,14 +86,78 @@ pub struct Centralities {
     pub clustering: Vec<f64>,
 }
 
-/// All three metrics over one shared adjacency list.
+/// All three metrics over one shared adjacency list, exact, to the end.
 pub fn centralities<N, E>(graph: &UnGraph<N, E>, threads: NonZeroUsize) -> Centralities {
     let adjacency = Adjacency::from_graph(graph);
+    let unlimited = Budget::unlimited();
     Centralities {
         degree: degree_of(&adjacency),
-        betweenness: betweenness_of(&adjacency, threads),
-        clustering: clustering_of(&adjacency),
+        betweenness: exact_betweenness(&adjacency, threads, &unlimited)
+            .unwrap_or_else(|_| unreachable!("an unlimited budget never runs out")),
+        clustering: clustering_of(&adjacency, &unlimited)
+            .unwrap_or_else(|_| unreachable!("an unlimited budget never runs out")),
     }
+}
+
+/// When betweenness is sampled instead of exact.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Approximation {
+    /// Sample when `nodes × edges` (the order of Brandes' work) is above this.
+    pub above_work: u64,
+    pub accuracy: Accuracy,
+}
+
+/// The method [`centralities_within`] uses on a graph of `adjacency`'s size:
+/// exact at or below the threshold, and also above it when the sample the
+/// bound needs is at least one per node (exact is then no dearer).
+pub fn choose_method(
+    adjacency: &Adjacency,
+    approximation: Option<&Approximation>,
+) -> BetweennessMethod {
+    let Some(approximation) = approximation else {
+        return BetweennessMethod::Exact;
+    };
+    let n = adjacency.node_count();
+    let edges = adjacency.targets.len() / 2;
+    if (n as u64).saturating_mul(edges as u64) <= approximation.above_work {
+        return BetweennessMethod::Exact;
+    }
+    let vertex_diameter_bound = sampling::vertex_diameter_bound(adjacency);
+    let samples = sampling::sample_size(&approximation.accuracy, n, vertex_diameter_bound);
+    if samples >= n {
+        return BetweennessMethod::Exact;
+    }
+    BetweennessMethod::Sampled {
+        samples,
+        epsilon: approximation.accuracy.epsilon,
+        delta: approximation.accuracy.delta,
+        vertex_diameter_bound,
+        seed: approximation.accuracy.seed,
+    }
+}
+
+/// All three metrics, betweenness by [`choose_method`], stopping with
+/// [`Interrupted`] once `budget` runs out. Returns the method used.
+pub fn centralities_within<N, E>(
+    graph: &UnGraph<N, E>,
+    threads: NonZeroUsize,
+    approximation: Option<&Approximation>,
+    budget: &Budget,
+) -> Result<(Centralities, BetweennessMethod), Interrupted> {
+    let adjacency = Adjacency::from_graph(graph);
+    let method = choose_method(&adjacency, approximation);
+    let betweenness = match method {
+        BetweennessMethod::Exact => exact_betweenness(&adjacency, threads, budget)?,
+        BetweennessMethod::Sampled { samples, seed, .. } => {
+            sampling::sampled_betweenness(&adjacency, samples, seed, threads.get(), budget)?
+        }
+    };
+    let centralities = Centralities {
+        degree: degree_of(&adjacency),
+        betweenness,
+        clustering: clustering_of(&adjacency, budget)?,
+    };
+    Ok((centralities, method))
 }
 
 /// `degree / (n − 1)`, as `networkx.degree_centrality`.
@@ -114,13 +181,47 @@ pub fn betweenness_centrality_with_threads<N, E>(
     graph: &UnGraph<N, E>,
     threads: NonZeroUsize,
 ) -> Vec<f64> {
-    betweenness_of(&Adjacency::from_graph(graph), threads)
+    exact_betweenness(&Adjacency::from_graph(graph), threads, &Budget::unlimited())
+        .unwrap_or_else(|_| unreachable!("an unlimited budget never runs out"))
+}
+
+/// Sampled betweenness (see [`crate::sampling`]) with the sample size its
+/// bound needs for `accuracy`, whatever the graph's size, and the method
+/// record; for tests and for comparing with the exact values.
+pub fn sampled_betweenness_centrality<N, E>(
+    graph: &UnGraph<N, E>,
+    accuracy: &Accuracy,
+    threads: NonZeroUsize,
+) -> (Vec<f64>, BetweennessMethod) {
+    let adjacency = Adjacency::from_graph(graph);
+    let n = adjacency.node_count();
+    let vertex_diameter_bound = sampling::vertex_diameter_bound(&adjacency);
+    let samples = sampling::sample_size(accuracy, n, vertex_diameter_bound);
+    let values = sampling::sampled_betweenness(
+        &adjacency,
+        samples,
+        accuracy.seed,
+        threads.get(),
+        &Budget::unlimited(),
+    )
+    .unwrap_or_else(|_| unreachable!("an unlimited budget never runs out"));
+    (
+        values,
+        BetweennessMethod::Sampled {
+            samples,
+            epsilon: accuracy.epsilon,
+            delta: accuracy.delta,
+            vertex_diameter_bound,
+            seed: accuracy.seed,
+        },
+    )
 }
 
 /// Triangles through a node over the pairs of its neighbours,
 /// `t / (d(d − 1)/2)`, 0 when `d < 2`, as `networkx.clustering(G)`.
 pub fn clustering_coefficients<N, E>(graph: &UnGraph<N, E>) -> Vec<f64> {
-    clustering_of(&Adjacency::from_graph(graph))
+    clustering_of(&Adjacency::from_graph(graph), &Budget::unlimited())
+        .unwrap_or_else(|_| unreachable!("an unlimited budget never runs out"))
 }
 
 /// All cores the OS gives us, or one if it will not say.
@@ -138,16 +239,24 @@ fn degree_of(adjacency: &Adjacency) -> Vec<f64> {
     (0..n).map(|v| adjacency.degree(v) as f64 * scale).collect()
 }
 
-fn clustering_of(adjacency: &Adjacency) -> Vec<f64> {
+/// Nodes of the clustering loop between two looks at the budget: a node
+/// costs the degrees of its neighbours, which a hub shared by many makes
+/// large (two hubs over n nodes cost 2n per node).
+const CLUSTERING_NODES_PER_CHECK: usize = 64;
+
+fn clustering_of(adjacency: &Adjacency, budget: &Budget) -> Result<Vec<f64>, Interrupted> {
     let n = adjacency.node_count();
     // marked[u] == v + 1 means u is a neighbour of v; no reset between nodes.
     let mut marked = vec![0usize; n];
     (0..n)
         .map(|v| {
+            if v % CLUSTERING_NODES_PER_CHECK == 0 {
+                budget.check()?;
+            }
             let neighbours = adjacency.neighbours(v);
             let d = neighbours.len();
             if d < 2 {
-                return 0.0;
+                return Ok(0.0);
             }
             for &u in neighbours {
                 marked[u as usize] = v + 1;
@@ -164,16 +273,20 @@ fn clustering_of(adjacency: &Adjacency) -> Vec<f64> {
                         .count()
                 })
                 .sum();
-            if twice_triangles == 0 {
+            Ok(if twice_triangles == 0 {
                 0.0
             } else {
                 twice_triangles as f64 / (d * (d - 1)) as f64
-            }
+            })
         })
         .collect()
 }
 
-fn betweenness_of(adjacency: &Adjacency, threads: NonZeroUsize) -> Vec<f64> {
+fn exact_betweenness(
+    adjacency: &Adjacency,
+    threads: NonZeroUsize,
+    budget: &Budget,
+) -> Result<Vec<f64>, Interrupted> {
     let n = adjacency.node_count();
     let chunks = n.div_ceil(SOURCES_PER_CHUNK);
     let workers = threads.get().min(chunks);
@@ -183,7 +296,7 @@ fn betweenness_of(adjacency: &Adjacency, threads: NonZeroUsize) -> Vec<f64> {
     if workers <= 1 {
         let mut brandes = Brandes::new(n);
         for chunk in 0..chunks {
-            fold.add(chunk, brandes.chunk(adjacency, chunk));
+            fold.add(chunk, brandes.chunk(adjacency, chunk, budget)?);
         }
     } else {
         let next_chunk = AtomicUsize::new(0);
@@ -199,11 +312,12 @@ fn betweenness_of(adjacency: &Adjacency, threads: NonZeroUsize) -> Vec<f64> {
                         if chunk >= chunks {
                             break;
                         }
+                        let Ok(partial) = brandes.chunk(adjacency, chunk, budget) else {
+                            // Out of budget: the others see it at their next source.
+                            break;
+                        };
                         // The receiver outlives every worker inside this scope.
-                        if sender
-                            .send((chunk, brandes.chunk(adjacency, chunk)))
-                            .is_err()
-                        {
+                        if sender.send((chunk, partial)).is_err() {
                             break;
                         }
                     }
@@ -214,6 +328,11 @@ fn betweenness_of(adjacency: &Adjacency, threads: NonZeroUsize) -> Vec<f64> {
                 fold.add(chunk, partial);
             }
         });
+        if fold.next < chunks {
+            // A worker stopped early, so the budget has run out.
+            budget.check()?;
+            return Err(Interrupted::Deadline);
+        }
     }
 
     // NetworkX counts each unordered pair twice on an undirected graph and
@@ -226,7 +345,7 @@ fn betweenness_of(adjacency: &Adjacency, threads: NonZeroUsize) -> Vec<f64> {
             *value *= scale;
         }
     }
-    total
+    Ok(total)
 }
 
 /// Adds per-chunk partial sums into the total strictly in chunk order,
@@ -283,15 +402,22 @@ impl Brandes {
         }
     }
 
-    /// Unnormalised betweenness contributions of the sources in `chunk`.
-    fn chunk(&mut self, adjacency: &Adjacency, chunk: usize) -> Vec<f64> {
+    /// Unnormalised betweenness contributions of the sources in `chunk`;
+    /// the budget is checked before each source.
+    fn chunk(
+        &mut self,
+        adjacency: &Adjacency,
+        chunk: usize,
+        budget: &Budget,
+    ) -> Result<Vec<f64>, Interrupted> {
         let n = adjacency.node_count();
         let mut partial = vec![0.0; n];
         let first = chunk * SOURCES_PER_CHUNK;
         for source in first..(first + SOURCES_PER_CHUNK).min(n) {
+            budget.check()?;
             self.single_source(adjacency, source, &mut partial);
         }
-        partial
+        Ok(partial)
     }
 
     fn single_source(&mut self, adjacency: &Adjacency, source: usize, partial: &mut [f64]) {

@@ -32,4 +32,22 @@ pub enum ConfigError {
         rule: &'static str,
         value: f64,
     },
+    #[error("the betweenness sampling {name} must be a finite number in (0, 1), got {value}")]
+    Accuracy { name: &'static str, value: f64 },
+}
+
+/// Why a snapshot was not computed: its graph is over a size limit, or the
+/// computation ran out of time.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// More distinct employees in the directory than the limit.
+    #[error("the directory has {count} employees; the limit is {limit}")]
+    TooManyEmployees { count: usize, limit: usize },
+    /// More edges (distinct pairs who interacted in the window) than the limit.
+    #[error(
+        "the interactions make {count} edges (distinct pairs in the window); the limit is {limit}"
+    )]
+    TooManyEdges { count: usize, limit: usize },
+    #[error(transparent)]
+    Interrupted(#[from] crate::budget::Interrupted),
 }

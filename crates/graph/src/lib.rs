@@ -25,6 +25,17 @@
 //! 5. [`compute_snapshot`] puts it all together; [`Snapshot::changed_since`]
 //!    picks the employees whose metrics moved, for incremental writes.
 //!
+//! # Bounded work
+//!
+//! Exact betweenness costs one breadth-first search per employee, about
+//! `employees × edges` steps. [`compute_snapshot_within`] bounds it three
+//! ways: [`SizeLimits`] refuse a directory or a graph over a size before any
+//! of that work; a [`Budget`] (deadline, cancellation flag) is checked
+//! between searches, so a computation over its time stops instead of running
+//! on in a thread nobody can kill; and above [`Approximation::above_work`]
+//! betweenness is sampled ([`sampling`]) with an error bound the snapshot
+//! reports in [`Snapshot::betweenness`].
+//!
 //! # The burnout score
 //!
 //! For each employee, from the interactions they took part in during the
@@ -55,12 +66,14 @@
 //! score never decreases when any one signal rises. An employee with no
 //! interactions in the window scores 0.
 
+pub mod budget;
 pub mod burnout;
 pub mod centrality;
 pub mod error;
 pub mod graph;
 pub mod model;
 pub mod parse;
+pub mod sampling;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -68,11 +81,14 @@ use std::num::NonZeroUsize;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use budget::{Budget, Interrupted};
 pub use burnout::{BurnoutConfig, Signals};
-pub use error::{ConfigError, ParseError};
+pub use centrality::Approximation;
+pub use error::{ConfigError, ParseError, SnapshotError};
 pub use graph::{BuildStats, OrgGraph, build_graph};
 pub use model::{Channel, DirectoryEntry, Interaction, Window};
 pub use parse::{MalformedRows, Parsed, RowError};
+pub use sampling::{Accuracy, BetweennessMethod};
 
 /// Everything a snapshot needs besides the [`SnapshotInput`].
 #[derive(Debug, Clone, Copy)]
@@ -81,17 +97,37 @@ pub struct SnapshotOptions {
     pub burnout: BurnoutConfig,
     /// Threads for betweenness; the result does not depend on it.
     pub threads: NonZeroUsize,
+    /// When betweenness is sampled; `None`: always exact.
+    pub approximation: Option<Approximation>,
 }
 
 impl SnapshotOptions {
-    /// Default burnout configuration, all available cores.
+    /// Default burnout configuration, all available cores, exact betweenness.
     pub fn new(window: Window) -> Self {
         Self {
             window,
             burnout: BurnoutConfig::default(),
             threads: centrality::default_threads(),
+            approximation: None,
         }
     }
+}
+
+/// The largest graph [`compute_snapshot_within`] takes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeLimits {
+    /// Distinct directory employees (nodes).
+    pub max_employees: usize,
+    /// Distinct pairs who interacted in the window (edges).
+    pub max_edges: usize,
+}
+
+impl SizeLimits {
+    /// No limit.
+    pub const NONE: Self = Self {
+        max_employees: usize::MAX,
+        max_edges: usize::MAX,
+    };
 }
 
 /// The data of one snapshot. `malformed_rows` is what the parsers skipped
@@ -151,12 +187,45 @@ pub struct Snapshot {
     pub window_end: DateTime<Utc>,
     pub employees: Vec<EmployeeMetrics>,
     pub counts: SnapshotCounts,
+    /// How betweenness was computed, with the error bound when sampled.
+    pub betweenness: BetweennessMethod,
 }
 
-/// Builds the graph of `options.window` and computes every employee's metrics.
+/// Builds the graph of `options.window` and computes every employee's
+/// metrics, with no size limit and no deadline.
 pub fn compute_snapshot(input: SnapshotInput<'_>, options: &SnapshotOptions) -> Snapshot {
+    compute_snapshot_within(input, options, &SizeLimits::NONE, &Budget::unlimited())
+        .unwrap_or_else(|_| unreachable!("no limit and an unlimited budget never fail"))
+}
+
+/// As [`compute_snapshot`], refusing a graph over `limits` (checked after
+/// the graph is built, which is linear in the input, and before any
+/// centrality) and stopping once `budget` runs out.
+pub fn compute_snapshot_within(
+    input: SnapshotInput<'_>,
+    options: &SnapshotOptions,
+    limits: &SizeLimits,
+    budget: &Budget,
+) -> Result<Snapshot, SnapshotError> {
     let graph = build_graph(input.directory, input.interactions, options.window);
-    let metrics = centrality::centralities(graph.graph(), options.threads);
+    if graph.employee_count() > limits.max_employees {
+        return Err(SnapshotError::TooManyEmployees {
+            count: graph.employee_count(),
+            limit: limits.max_employees,
+        });
+    }
+    if graph.edge_count() > limits.max_edges {
+        return Err(SnapshotError::TooManyEdges {
+            count: graph.edge_count(),
+            limit: limits.max_edges,
+        });
+    }
+    let (metrics, betweenness) = centrality::centralities_within(
+        graph.graph(),
+        options.threads,
+        options.approximation.as_ref(),
+        budget,
+    )?;
     let signals = burnout::work_signals(&graph, input.interactions);
 
     let employees = graph
@@ -177,7 +246,7 @@ pub fn compute_snapshot(input: SnapshotInput<'_>, options: &SnapshotOptions) -> 
         .collect();
 
     let stats = graph.stats();
-    Snapshot {
+    Ok(Snapshot {
         window_start: options.window.start(),
         window_end: options.window.end(),
         employees,
@@ -191,7 +260,8 @@ pub fn compute_snapshot(input: SnapshotInput<'_>, options: &SnapshotOptions) -> 
             outside_window: stats.outside_window,
             duplicate_directory_entries: stats.duplicate_directory_entries,
         },
-    }
+        betweenness,
+    })
 }
 
 fn unit(value: f64) -> f64 {

@@ -13,7 +13,10 @@
 //! - a required field is missing or blank (`from`, `to`, `time`, `channel`
 //!   for interactions; `employee_id` for the directory);
 //! - `time` is not an RFC 3339 timestamp (`2024-03-01T09:30:00Z`,
-//!   `2024-03-01T10:30:00+01:00`);
+//!   `2024-03-01T10:30:00+01:00`) with a year from 1 to 9999 (interactions
+//!   are never stored; one outside the snapshot's window, which ends at a
+//!   time the sample window accepts, is dropped and counted as
+//!   `outside_window`);
 //! - `channel` is not `email`, `chat` or `meeting` (any case);
 //! - `weight` or `duration_minutes` is present but not a finite,
 //!   non-negative number;
@@ -38,7 +41,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -290,6 +293,13 @@ fn interaction_from(row: &dyn Fields) -> Result<Interaction, String> {
     let time = DateTime::parse_from_rfc3339(&time_text)
         .map_err(|e| format!("`time` is not an RFC 3339 timestamp (`{time_text}`): {e}"))?
         .with_timezone(&Utc);
+    // The service's representable years (organism_domain::YEARS): year 0
+    // parses as RFC 3339 but means a broken exporter.
+    if !(1..=9999).contains(&time.year()) {
+        return Err(format!(
+            "`time` must be between the years 1 and 9999, got `{time_text}`"
+        ));
+    }
     let channel_text = required(row, "channel")?;
     let channel = Channel::parse(&channel_text).ok_or_else(|| {
         format!("unknown channel `{channel_text}` (expected email, chat or meeting)")

@@ -125,3 +125,25 @@ fn directory_rows_take_defaults_and_bad_hours_or_duplicates_are_malformed() {
     assert_eq!(parsed.rows[0].work_start_hour, 7);
     assert_eq!(parsed.malformed.first[0].row, 2);
 }
+
+#[test]
+fn interactions_with_unrepresentable_years_are_malformed() {
+    let csv = "from,to,time,channel\n\
+               a,b,0000-01-01T00:00:00Z,email\n\
+               a,b,-5000-01-01T00:00:00Z,email\n\
+               a,b,0001-01-01T00:00:00Z,email\n";
+    let parsed = interactions_from_csv(csv.as_bytes()).unwrap();
+    assert_eq!(parsed.rows.len(), 1);
+    assert_eq!(parsed.malformed.count, 2);
+    assert!(
+        parsed.malformed.first[0]
+            .reason
+            .contains("years 1 and 9999")
+    );
+    let ndjson =
+        "{\"from\":\"a\",\"to\":\"b\",\"time\":\"0000-06-01T00:00:00Z\",\"channel\":\"chat\"}\n";
+    assert_eq!(
+        interactions_from_ndjson(ndjson.as_bytes()).malformed.count,
+        1
+    );
+}

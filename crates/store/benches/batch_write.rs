@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use chrono::{Duration, DurationRound, Utc};
 use futures_util::stream;
-use organism_domain::{EmployeeId, MetricSample, MetricValues, TeamName};
+use organism_domain::{EmployeeId, MetricSample, MetricValues, SampleWindow, TeamName};
 use organism_pgcluster::{ClusterOptions, EmbeddedCluster};
 use organism_store::{DbSettings, Engine, EngineChoice, Store};
 
@@ -34,6 +34,7 @@ fn samples(total: usize) -> Vec<MetricSample> {
     let teams: Vec<TeamName> = (0..40)
         .map(|t| TeamName::parse(format!("Team {t:02}")).unwrap())
         .collect();
+    let window = SampleWindow::new(now, 730);
     let mut out = Vec::with_capacity(total);
     'outer: for step in 0..steps {
         let time = now - Duration::minutes(15 * (steps - step) as i64);
@@ -47,8 +48,14 @@ fn samples(total: usize) -> Vec<MetricSample> {
             let values =
                 MetricValues::new(x * 0.6, x * 0.2, 1.0 - x * 0.5, 30.0 + 50.0 * x).unwrap();
             out.push(
-                MetricSample::new(time, id.clone(), Some(teams[e % 40].clone()), values, now)
-                    .unwrap(),
+                MetricSample::new(
+                    time,
+                    id.clone(),
+                    Some(teams[e % 40].clone()),
+                    values,
+                    &window,
+                )
+                .unwrap(),
             );
         }
     }

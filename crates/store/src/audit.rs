@@ -1,4 +1,9 @@
-//! The audit log: reading it page by page, and verifying its hash chain.
+//! The audit log: appending to it, reading it page by page, and proving it.
+//!
+//! * [`canonical`]: the canonical form of an event and its hash, in Rust;
+//! * [`replay`]: the events replayed through the intervention state machine;
+//! * [`checkpoint`]: signed checkpoints of the chain head (Ed25519);
+//! * `verify`: the check of the whole log, optionally against a checkpoint.
 //!
 //! Pages use a keyset cursor (the last event's `seq`) rather than an offset:
 //! a page costs the same however deep it is, and events appended meanwhile
@@ -11,6 +16,13 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::{Result, Store};
+
+pub mod canonical;
+pub mod checkpoint;
+pub mod replay;
+mod verify;
+
+pub use verify::{BrokenLink, ChainReport, Check, CheckpointCheck, HashFunction};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEvent {
@@ -91,22 +103,6 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-/// The result of checking the hash chain.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ChainReport {
-    pub ok: bool,
-    pub events_checked: i64,
-    /// The first event (in chain order) where the chain is broken.
-    pub first_broken: Option<BrokenLink>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BrokenLink {
-    pub seq: i64,
-    pub event_id: Option<String>,
-    pub problem: String,
-}
-
 const EVENT_COLUMNS: &str = "seq, time, event_id::text AS event_id, intervention_id, action, actor,
     target_employee_id, details, prev_hash, hash";
 
@@ -163,69 +159,86 @@ impl Store {
             next_cursor,
         })
     }
+}
 
-    /// Recomputes every event's hash and checks each link to the previous
-    /// event, the numbering, and the chain head. Reports the first break.
-    pub async fn verify_audit_chain(&self) -> Result<ChainReport> {
-        let client = self.client().await?;
-        let broken = client
-            .query_opt(
-                "WITH chain AS (
-                     SELECT seq, event_id::text AS event_id, prev_hash, hash,
-                            audit_event_hash(seq, time, event_id, intervention_id, action, actor,
-                                             target_employee_id, details, prev_hash) AS expected,
-                            lag(hash, 1, repeat('0', 64)) OVER (ORDER BY seq) AS previous,
-                            lag(seq, 1, 0::bigint) OVER (ORDER BY seq) AS previous_seq
-                     FROM intervention_audit_log)
-                 SELECT seq, event_id,
-                        CASE WHEN seq <> previous_seq + 1
-                                 THEN format('events %s to %s are missing', previous_seq + 1, seq - 1)
-                             WHEN prev_hash <> previous
-                                 THEN 'its prev_hash does not match the previous event''s hash'
-                             ELSE 'its content does not match its hash (altered)' END AS problem
-                 FROM chain
-                 WHERE seq <> previous_seq + 1 OR prev_hash <> previous OR hash <> expected
-                 ORDER BY seq LIMIT 1",
-                &[],
-            )
-            .await?;
-        let stats = client
-            .query_one(
-                "SELECT (SELECT count(*) FROM intervention_audit_log),
-                        (SELECT coalesce(max(seq), 0) FROM intervention_audit_log),
-                        coalesce((SELECT hash FROM intervention_audit_log ORDER BY seq DESC LIMIT 1),
-                                 repeat('0', 64)),
-                        h.seq, h.hash
-                 FROM audit_chain_head h",
-                &[],
-            )
-            .await?;
-        let (count, last_seq, last_hash, head_seq, head_hash): (i64, i64, String, i64, String) = (
-            stats.get(0),
-            stats.get(1),
-            stats.get(2),
-            stats.get(3),
-            stats.get(4),
-        );
-        let first_broken = match broken {
-            Some(row) => Some(BrokenLink {
-                seq: row.get(0),
-                event_id: row.get(1),
-                problem: row.get(2),
-            }),
-            None if head_seq != last_seq || head_hash != last_hash => Some(BrokenLink {
-                seq: last_seq + 1,
-                event_id: None,
-                problem: format!(
-                    "the chain head records event {head_seq}, but the log ends at event {last_seq} (events removed from the end)"
-                ),
-            }),
-            None => None,
-        };
-        Ok(ChainReport {
-            ok: first_broken.is_none(),
-            events_checked: count,
-            first_broken,
-        })
-    }
+/// The event an append wrote: its number and time (the intervention's
+/// `created_at`/`updated_at` take this time, so the replay can check them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Appended {
+    pub seq: i64,
+    pub time: DateTime<Utc>,
+}
+
+/// Appends one event inside the caller's transaction, hashing it in Rust.
+///
+/// The row lock on the chain head serialises appenders, so the chain has
+/// one order with many writers, and that order is commit order. The time is
+/// taken after the lock, and never before the newest event's
+/// (`greatest(clock_timestamp(), max(time))`): the transaction's `now()`
+/// would go backwards along the chain whenever a transaction that started
+/// later appended first, and `verify` refuses times that go backwards.
+/// `details` goes through `jsonb` once (the same query) so that what is
+/// hashed is the text the column will render.
+pub(crate) async fn append_event(
+    tx: &deadpool_postgres::Transaction<'_>,
+    intervention_id: &str,
+    action: AuditAction,
+    actor: &str,
+    target: Option<&str>,
+    details: &Value,
+) -> Result<Appended> {
+    use canonical::{JsonbText, PgTimestamp, PgUuid, RawEvent};
+    let head = tx
+        .query_one("SELECT seq, hash FROM audit_chain_head FOR UPDATE", &[])
+        .await?;
+    // A statement of its own, after the lock: its snapshot then holds the
+    // event the previous holder of the lock committed.
+    let fresh = tx
+        .query_one(
+            "SELECT greatest(clock_timestamp(), (SELECT max(time) FROM intervention_audit_log)),
+                    gen_random_uuid(), $1::jsonb",
+            &[details],
+        )
+        .await?;
+    let time: DateTime<Utc> = fresh.try_get(0)?;
+    let mut event = RawEvent {
+        seq: head.try_get::<_, i64>(0)? + 1,
+        time: PgTimestamp::from_datetime(time)
+            .ok_or_else(|| crate::StoreError::Database("the clock is out of range".into()))?,
+        event_id: fresh.try_get::<_, PgUuid>(1)?,
+        intervention_id: intervention_id.to_string(),
+        action: action.as_str().to_string(),
+        actor: actor.to_string(),
+        target_employee_id: target.map(str::to_string),
+        details: fresh.try_get::<_, JsonbText>(2)?,
+        prev_hash: head.try_get(1)?,
+        hash: String::new(),
+    };
+    event.hash = event
+        .recomputed_hash()
+        .map_err(|e| crate::StoreError::Database(format!("audit event: {e}")))?;
+    tx.execute(
+        "WITH ev AS (
+             INSERT INTO intervention_audit_log (seq, time, event_id, intervention_id, action,
+                 actor, target_employee_id, details, prev_hash, hash)
+             VALUES ($1, $2, $3::text::uuid, $4, $5, $6, $7, $8::text::jsonb, $9, $10))
+         UPDATE audit_chain_head SET seq = $1, hash = $10",
+        &[
+            &event.seq,
+            &time,
+            &event.event_id.to_string(),
+            &event.intervention_id,
+            &event.action,
+            &event.actor,
+            &event.target_employee_id,
+            &event.details.0,
+            &event.prev_hash,
+            &event.hash,
+        ],
+    )
+    .await?;
+    Ok(Appended {
+        seq: event.seq,
+        time,
+    })
 }

@@ -57,7 +57,7 @@ impl Store {
 
     async fn compress_timescale(&self, now: DateTime<Utc>) -> Result<CompressionReport> {
         let older_than = now - Duration::days(COMPRESS_AFTER_DAYS);
-        let client = self.client().await?;
+        let client = self.maintenance_client().await?;
         // show_chunks and compress_chunk take "any": the time is inlined.
         let compressed: i64 = client
             .query_one(
@@ -98,7 +98,7 @@ impl Store {
             .map_or(now, |d| d.and_utc());
         let cutoff = older_than.date_naive();
         let days: Vec<NaiveDate> = {
-            let client = self.client().await?;
+            let client = self.maintenance_client().await?;
             partitions::list(&**client)
                 .await?
                 .into_iter()
@@ -127,7 +127,7 @@ impl Store {
         let raw = Family::Raw.name(day);
         let packed = Family::Packed.name(day);
         {
-            let client = self.client().await?;
+            let client = self.maintenance_client().await?;
             let has_rows = match client
                 .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {raw})"), &[])
                 .await
@@ -146,7 +146,7 @@ impl Store {
         partitions::ensure_family(&mut other, Family::Packed, &[day]).await?;
         drop(other);
 
-        let mut client = self.client().await?;
+        let mut client = self.maintenance_client().await?;
         let size =
             format!("SELECT pg_total_relation_size('{raw}') + pg_total_relation_size('{packed}')");
         let tx = client.transaction().await?;

@@ -47,6 +47,20 @@ pub struct DbSettings {
     pub engine: EngineChoice,
     /// How long raw samples and the hourly rollup are kept.
     pub retention: Retention,
+    /// `statement_timeout` of the sessions that serve requests (default
+    /// 60 s, room for the COPY of a 64 MiB batch; zero: none). A statement cancelled by it answers 503
+    /// `database_unavailable`.
+    pub statement_timeout: Duration,
+    /// `lock_timeout` of those sessions (default 5 s): a request does not
+    /// queue behind a job's lock for long; it answers 503 `database_busy`.
+    pub lock_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` of those sessions (default
+    /// 60 s): a transaction its client stopped driving releases its locks.
+    pub idle_in_transaction_timeout: Duration,
+    /// `statement_timeout` of the lifecycle jobs, migrations and other
+    /// maintenance sessions (default zero: none; they run for minutes at
+    /// scale). They have no lock timeout: they wait for locks on purpose.
+    pub maintenance_statement_timeout: Duration,
 }
 
 /// How many days of data the retention job keeps (DESIGN.md §3).
@@ -72,6 +86,9 @@ impl DbSettings {
     pub const DEFAULT_POOL_SIZE: usize = 20;
     pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(5000);
     pub const DEFAULT_SCHEMA: &'static str = "organism";
+    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
     pub fn new(connection: tokio_postgres::Config) -> Self {
         Self {
@@ -81,6 +98,10 @@ impl DbSettings {
             schema: Self::DEFAULT_SCHEMA.to_string(),
             engine: EngineChoice::Auto,
             retention: Retention::default(),
+            statement_timeout: Self::DEFAULT_STATEMENT_TIMEOUT,
+            lock_timeout: Self::DEFAULT_LOCK_TIMEOUT,
+            idle_in_transaction_timeout: Self::DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
+            maintenance_statement_timeout: Duration::ZERO,
         }
     }
 

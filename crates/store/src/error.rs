@@ -13,6 +13,10 @@ pub enum StoreError {
     InvalidRow(#[from] RowError),
     #[error("{what} {id:?} not found")]
     NotFound { what: &'static str, id: String },
+    /// The caller's teams hold none of this employee's or team's data
+    /// (whether it exists is not said: trying ids reveals nothing).
+    #[error("{what} {id:?} is not visible to this key")]
+    NotVisible { what: &'static str, id: String },
     /// The request contradicts what is stored (an illegal status change, an
     /// id reused with other content).
     #[error("{message}")]
@@ -61,6 +65,13 @@ impl From<tokio_postgres::Error> for StoreError {
             // down or starting; 53300: too many connections.
             if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
                 return StoreError::Unavailable(db.message().to_string());
+            }
+            // 57014: the statement was cancelled, by `statement_timeout`
+            // (pool.rs) or an operator: the database is too slow to answer
+            // now. Not Contention: running a statement that long again at
+            // once would not help.
+            if code == "57014" {
+                return StoreError::Unavailable(format!("{} ({code})", db.message()));
             }
             // 40P01 deadlock, 40001 serialization failure, 55P03 lock not
             // available: transient, the statement can be run again.

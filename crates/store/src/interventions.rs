@@ -1,20 +1,24 @@
 //! Interventions and their status machine.
 //!
 //! Every change writes its audit event in the same transaction as the change
-//! itself (through the database function `append_audit_event`), so there is
-//! never a change without its event or an event without its change. The
+//! itself ([`crate::audit::append_event`], which hashes it in Rust), so there
+//! is never a change without its event or an event without its change, and
+//! the row's `created_at`/`updated_at` are its events' times, which lets
+//! `verify` replay the events and compare. The
 //! intervention row is locked (`FOR UPDATE`) while a change is decided, so two
 //! concurrent changes are applied one after the other, each checked against
 //! the status the other left.
 
 use chrono::{DateTime, Utc};
 use organism_domain::{
-    Actor, EmployeeId, InterventionId, InterventionKind, InterventionStatus, ValidationError,
+    Actor, AuditAction, EmployeeId, InterventionId, InterventionKind, InterventionStatus,
+    ValidationError,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 
+use crate::audit::append_event;
 use crate::{Result, Store, StoreError};
 
 /// The largest `details` document accepted, in bytes of JSON text.
@@ -59,11 +63,14 @@ pub struct Created {
     pub created: bool,
 }
 
-/// Checks a `details` document: a JSON object of bounded size.
+/// Checks a `details` document: a JSON object of bounded size, with no
+/// text PostgreSQL cannot store (NUL, in any key or string at any depth;
+/// the error names the place, e.g. `details.note`).
 pub fn check_details(details: &Value) -> Result<(), ValidationError> {
     if !details.is_object() {
         return Err(ValidationError::new("details", "must be a JSON object"));
     }
+    organism_domain::check_storable_json("details", details)?;
     let size = details.to_string().len();
     if size > MAX_DETAILS_BYTES {
         return Err(ValidationError::new(
@@ -140,22 +147,31 @@ impl Store {
                 created: false,
             });
         };
-        let intervention = from_row(&row)?;
+        let inserted = from_row(&row)?;
         let event = json!({
             "status": "proposed",
-            "kind": intervention.kind,
-            "details": intervention.details,
+            "kind": inserted.kind,
+            "details": inserted.details,
         });
-        tx.execute(
-            "SELECT 1 FROM append_audit_event($1, 'created', $2, $3, $4)",
-            &[
-                &intervention.intervention_id,
-                &new.actor.as_str(),
-                &target,
-                &event,
-            ],
+        let appended = append_event(
+            &tx,
+            &inserted.intervention_id,
+            AuditAction::Created,
+            new.actor.as_str(),
+            target,
+            &event,
         )
         .await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE interventions SET created_at = $2, updated_at = $2
+                     WHERE intervention_id = $1 RETURNING {COLUMNS}"
+                ),
+                &[&inserted.intervention_id, &appended.time],
+            )
+            .await?;
+        let intervention = from_row(&row)?;
         tx.commit().await?;
         Ok(Created {
             intervention,
@@ -203,32 +219,30 @@ impl Store {
                 ),
             });
         }
-        let row = tx
-            .query_one(
-                &format!(
-                    "UPDATE interventions SET status = $2, updated_at = now()
-                     WHERE intervention_id = $1 RETURNING {COLUMNS}"
-                ),
-                &[&id.as_str(), &change.to.as_str()],
-            )
-            .await?;
-        let updated = from_row(&row)?;
         let event = json!({
             "from": current.status,
             "to": change.to,
             "details": change.details,
         });
-        tx.execute(
-            "SELECT 1 FROM append_audit_event($1, $2, $3, $4, $5)",
-            &[
-                &id.as_str(),
-                &change.to.action().as_str(),
-                &change.actor.as_str(),
-                &updated.target_employee_id,
-                &event,
-            ],
+        let appended = append_event(
+            &tx,
+            id.as_str(),
+            change.to.action(),
+            change.actor.as_str(),
+            current.target_employee_id.as_deref(),
+            &event,
         )
         .await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE interventions SET status = $2, updated_at = $3
+                     WHERE intervention_id = $1 RETURNING {COLUMNS}"
+                ),
+                &[&id.as_str(), &change.to.as_str(), &appended.time],
+            )
+            .await?;
+        let updated = from_row(&row)?;
         tx.commit().await?;
         Ok(updated)
     }

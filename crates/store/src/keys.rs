@@ -8,7 +8,7 @@
 //! its hash does, so a stolen copy of the database gives no working key.
 
 use chrono::{DateTime, Utc};
-use organism_domain::{Role, TeamName, ValidationError};
+use organism_domain::{Role, TeamName, TeamsRule, ValidationError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -18,8 +18,8 @@ use crate::{Result, Store, StoreError};
 /// by secret scanners.
 pub const KEY_PREFIX: &str = "otk_";
 
-/// What a key may do: its role, and for a reader optionally the teams it is
-/// restricted to.
+/// What a key may do: its role, and for a reader optionally (for a manager
+/// always) the teams it is restricted to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyGrant {
     pub key_id: String,
@@ -62,19 +62,30 @@ pub fn well_formed(key: &str) -> bool {
 }
 
 impl Store {
-    /// Creates a key. Teams are allowed for readers only (a writer or admin
-    /// restricted to teams would be a promise the service does not keep).
+    /// Creates a key. Readers may be restricted to teams, managers must be
+    /// (a manager sees its teams' aggregates only), writers and admins may
+    /// not be (a writer or admin restricted to teams would be a promise the
+    /// service does not keep).
     pub async fn create_api_key(
         &self,
         role: Role,
         teams: &[TeamName],
         label: &str,
     ) -> Result<NewKey> {
-        if !teams.is_empty() && role != Role::Reader {
-            return Err(StoreError::Invalid(ValidationError::new(
-                "teams",
-                "only reader keys can be restricted to teams",
-            )));
+        match (role.teams_rule(), teams.is_empty()) {
+            (TeamsRule::Forbidden, false) => {
+                return Err(StoreError::Invalid(ValidationError::new(
+                    "teams",
+                    "only reader and manager keys can be restricted to teams",
+                )));
+            }
+            (TeamsRule::Required, true) => {
+                return Err(StoreError::Invalid(ValidationError::new(
+                    "teams",
+                    "a manager key needs the teams it manages",
+                )));
+            }
+            _ => {}
         }
         let secret: [u8; 32] = rand::random();
         let key = format!("{KEY_PREFIX}{}", hex(&secret));

@@ -44,6 +44,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: deadpool_postgres::Pool,
+    /// Jobs and migrations: sessions without the request bounds (pool.rs).
+    maintenance: deadpool_postgres::Pool,
     engine: Engine,
     settings: Arc<DbSettings>,
 }
@@ -53,12 +55,14 @@ impl Store {
     /// engine: the one recorded in the database, or the one `auto` picks.
     pub async fn open(settings: DbSettings) -> Result<Self> {
         let pool = pool::build(&settings)?;
+        let maintenance = pool::build_maintenance(&settings)?;
         let engine = {
-            let mut client = pool::get(&pool).await?;
+            let mut client = pool::get(&maintenance).await?;
             schema::migrate(&mut client, &settings.schema, settings.engine).await?
         };
         Ok(Self {
             pool,
+            maintenance,
             engine,
             settings: Arc::new(settings),
         })
@@ -72,10 +76,28 @@ impl Store {
         &self.settings
     }
 
+    /// The times a sample written as of `now` may have: no older than the
+    /// rollup's retention, no later than the allowed clock skew. Computed
+    /// once per request or file and handed to the parsers, so that nothing
+    /// this store would only drop again (or cannot represent) reaches it,
+    /// and no partition or chunk is made for it.
+    pub fn sample_window(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> organism_domain::SampleWindow {
+        organism_domain::SampleWindow::new(now, self.settings.retention.rollup_days)
+    }
+
     /// A pooled connection, with pool exhaustion and an unreachable database
     /// told apart.
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
         pool::get(&self.pool).await
+    }
+
+    /// A connection for lifecycle jobs: no statement or lock timeout of the
+    /// request sessions.
+    pub(crate) async fn maintenance_client(&self) -> Result<deadpool_postgres::Object> {
+        pool::get(&self.maintenance).await
     }
 
     /// Pool occupancy, for health and metrics.
@@ -98,7 +120,7 @@ impl Store {
 
     /// Drops the schema and everything in it (tests and troubleshooting).
     pub async fn drop_schema(&self) -> Result<()> {
-        let client = self.client().await?;
+        let client = self.maintenance_client().await?;
         // TimescaleDB's background jobs may hold the same objects.
         error::retry_on_contention("drop_schema", || {
             schema::drop(&client, &self.settings.schema)
@@ -108,5 +130,6 @@ impl Store {
 
     pub fn close(&self) {
         self.pool.close();
+        self.maintenance.close();
     }
 }

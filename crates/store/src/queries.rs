@@ -7,6 +7,7 @@
 //! the clock instead of waiting.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use organism_domain::privacy::{Epsilon, NoiseSecret, noisy_mean};
 use organism_domain::{
     AlertDays, EmployeeId, MetricName, MinGroupSize, StatsDays, TeamName, Threshold, TimeRange,
     TrendDays,
@@ -161,6 +162,111 @@ impl TeamTrend {
     }
 }
 
+/// How a manager's aggregates are protected: the minimum group size, and
+/// the privacy budget of each noisy value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ManagerPrivacy {
+    pub min_group_size: MinGroupSize,
+    pub epsilon: Epsilon,
+}
+
+impl ManagerPrivacy {
+    /// One day as a manager sees it, from its true member count and the sum
+    /// over members of each member's daily mean (in `MetricName::ALL` order).
+    fn publish_day(
+        &self,
+        secret: &NoiseSecret,
+        team: &TeamName,
+        day: NaiveDate,
+        members: i64,
+        sums: [f64; 4],
+    ) -> ManagerTeamDay {
+        if self.min_group_size.suppresses(members) {
+            return ManagerTeamDay {
+                day,
+                suppressed: true,
+                members: None,
+                degree_centrality: None,
+                betweenness_centrality: None,
+                clustering_coeff: None,
+                burnout_score: None,
+                noise_scale_centralities: None,
+                noise_scale_burnout: None,
+            };
+        }
+        let n = u32::try_from(members).unwrap_or(u32::MAX);
+        let day_text = day.to_string();
+        let release = |i: usize| {
+            let metric = MetricName::ALL[i];
+            let range = metric.max();
+            noisy_mean(
+                secret,
+                self.epsilon,
+                &[
+                    team.as_str().as_bytes(),
+                    day_text.as_bytes(),
+                    metric.column().as_bytes(),
+                ],
+                sums[i] / members as f64,
+                n,
+                range,
+            )
+        };
+        let released: Vec<_> = (0..4).map(release).collect();
+        ManagerTeamDay {
+            day,
+            suppressed: false,
+            members: Some(members),
+            degree_centrality: Some(released[0].value),
+            betweenness_centrality: Some(released[1].value),
+            clustering_coeff: Some(released[2].value),
+            burnout_score: Some(released[3].value),
+            noise_scale_centralities: Some(released[0].scale),
+            noise_scale_burnout: Some(released[3].scale),
+        }
+    }
+}
+
+/// One whole UTC day of a team as a manager sees it. A suppressed day (fewer
+/// members than the minimum group size) shows neither its member count nor
+/// any value; a shown day has the exact member count and noisy averages of
+/// the members' daily means. Never a maximum, a minimum or a sample count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagerTeamDay {
+    pub day: NaiveDate,
+    pub suppressed: bool,
+    pub members: Option<i64>,
+    pub degree_centrality: Option<f64>,
+    pub betweenness_centrality: Option<f64>,
+    pub clustering_coeff: Option<f64>,
+    pub burnout_score: Option<f64>,
+    /// The Laplace scale of the noise on the three metrics in 0..1 (flat
+    /// fields, so that the CSV form has them as columns).
+    pub noise_scale_centralities: Option<f64>,
+    /// The Laplace scale of the noise on the burnout score (0..100): a
+    /// hundred times the other.
+    pub noise_scale_burnout: Option<f64>,
+}
+
+/// What the answer says of its protection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrivacyNote {
+    pub mechanism: &'static str,
+    pub unit: &'static str,
+    pub epsilon_per_value: f64,
+    pub complete_days_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagerTeamTrend {
+    pub team: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub min_group_size: u32,
+    pub privacy: PrivacyNote,
+    pub days: Vec<ManagerTeamDay>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BurnoutAlert {
     pub employee_id: String,
@@ -190,6 +296,27 @@ pub struct MetricStatistics {
 fn hour_floor(t: DateTime<Utc>) -> DateTime<Utc> {
     t - Duration::seconds(i64::from(t.timestamp().rem_euclid(3600) as u32))
         - Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()))
+}
+
+/// The first hour boundary at or after `t`.
+fn hour_ceil(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = hour_floor(t);
+    if floor == t {
+        t
+    } else {
+        floor + Duration::hours(1)
+    }
+}
+
+fn raw_point(r: &tokio_postgres::Row) -> RawPoint {
+    RawPoint {
+        time: r.get(0),
+        team: r.get(1),
+        degree_centrality: r.get(2),
+        betweenness_centrality: r.get(3),
+        clustering_coeff: r.get(4),
+        burnout_score: r.get(5),
+    }
 }
 
 fn day_floor(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -222,16 +349,34 @@ fn avg_columns() -> String {
 }
 
 impl Store {
-    /// An employee's samples in a range, raw or hourly. 404 (NotFound) when
-    /// the employee has no data at all; an empty list when it has none in
-    /// the range.
+    /// An employee's samples in a range, raw or hourly, as an unrestricted
+    /// reader sees them.
     pub async fn employee_trend(
         &self,
         employee: &EmployeeId,
         range: TimeRange,
         hourly: bool,
     ) -> Result<EmployeeTrend> {
+        self.employee_trend_as(employee, range, hourly, None).await
+    }
+
+    /// An employee's samples in a range, raw or hourly. 404 (NotFound) when
+    /// the employee has no data at all; an empty list when it has none in
+    /// the range.
+    ///
+    /// `teams` is the reader's restriction (`None`: every team): then only
+    /// the samples it may read are returned, those of the hours whose team is
+    /// one of `teams` (see [`Visibility`]); an employee with no such hour at
+    /// all is [`StoreError::NotVisible`], whether it exists or not.
+    pub async fn employee_trend_as(
+        &self,
+        employee: &EmployeeId,
+        range: TimeRange,
+        hourly: bool,
+        teams: Option<&[String]>,
+    ) -> Result<EmployeeTrend> {
         let client = self.client().await?;
+        let teams_param: Option<Vec<String>> = teams.map(<[String]>::to_vec);
         let points = if hourly {
             let sql = format!(
                 "SELECT bucket, team, samples,
@@ -240,7 +385,8 @@ impl Store {
                  FROM (SELECT bucket, team, samples, burnout_score_min, burnout_score_max,
                               {cols}
                        FROM employee_metrics_hourly
-                       WHERE employee_id = $1 AND bucket >= $2 AND bucket < $3) h
+                       WHERE employee_id = $1 AND bucket >= $2 AND bucket < $3
+                         AND ($4::text[] IS NULL OR team = ANY($4::text[]))) h
                  ORDER BY bucket",
                 avgs = MetricName::ALL
                     .iter()
@@ -259,7 +405,12 @@ impl Store {
             let rows = client
                 .query(
                     &statement,
-                    &[&employee.as_str(), &hour_floor(range.start()), &range.end()],
+                    &[
+                        &employee.as_str(),
+                        &hour_floor(range.start()),
+                        &range.end(),
+                        &teams_param,
+                    ],
                 )
                 .await?;
             TrendPoints::Hourly(
@@ -277,6 +428,35 @@ impl Store {
                     })
                     .collect(),
             )
+        } else if let Some(teams) = &teams_param {
+            // The team of a sample's hour is the team of the employee's last
+            // sample in that hour, so whole hours are read around the range.
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT time, team, degree_centrality, betweenness_centrality, clustering_coeff, burnout_score
+                     FROM (SELECT m.*, first_value(m.team) OVER
+                                  (PARTITION BY date_trunc('hour', m.time) ORDER BY m.time DESC) AS hour_team
+                           FROM {samples} m
+                           WHERE m.employee_id = $1) s
+                     WHERE time >= $4 AND time < $5 AND hour_team = ANY($6::text[])
+                     ORDER BY time",
+                    samples = samples_between(self.engine(), "$2", "$3")
+                ))
+                .await?;
+            let rows = client
+                .query(
+                    &statement,
+                    &[
+                        &employee.as_str(),
+                        &hour_floor(range.start()),
+                        &hour_ceil(range.end()),
+                        &range.start(),
+                        &range.end(),
+                        teams,
+                    ],
+                )
+                .await?;
+            TrendPoints::Raw(rows.iter().map(raw_point).collect())
         } else {
             let statement = client
                 .prepare_cached(&format!(
@@ -293,24 +473,24 @@ impl Store {
                     &[&employee.as_str(), &range.start(), &range.end()],
                 )
                 .await?;
-            TrendPoints::Raw(
-                rows.iter()
-                    .map(|r| RawPoint {
-                        time: r.get(0),
-                        team: r.get(1),
-                        degree_centrality: r.get(2),
-                        betweenness_centrality: r.get(3),
-                        clustering_coeff: r.get(4),
-                        burnout_score: r.get(5),
-                    })
-                    .collect(),
-            )
+            TrendPoints::Raw(rows.iter().map(raw_point).collect())
         };
-        if points.is_empty() && !self.employee_known(employee).await? {
-            return Err(StoreError::NotFound {
-                what: "employee",
-                id: employee.to_string(),
-            });
+        if points.is_empty() {
+            match teams {
+                None if !self.employee_known(employee).await? => {
+                    return Err(StoreError::NotFound {
+                        what: "employee",
+                        id: employee.to_string(),
+                    });
+                }
+                Some(teams) if !self.employee_visible(employee, teams).await? => {
+                    return Err(StoreError::NotVisible {
+                        what: "employee",
+                        id: employee.to_string(),
+                    });
+                }
+                _ => {}
+            }
         }
         Ok(EmployeeTrend {
             employee_id: employee.to_string(),
@@ -333,16 +513,47 @@ impl Store {
         hourly: bool,
         now: DateTime<Utc>,
     ) -> Result<EmployeeTrend> {
-        self.employee_trend(
+        self.employee_trend_days_as(employee, days, hourly, now, None)
+            .await
+    }
+
+    /// The last `days` days up to `now`, as a reader restricted to `teams`
+    /// sees them (see [`Store::employee_trend_as`]).
+    pub async fn employee_trend_days_as(
+        &self,
+        employee: &EmployeeId,
+        days: TrendDays,
+        hourly: bool,
+        now: DateTime<Utc>,
+        teams: Option<&[String]>,
+    ) -> Result<EmployeeTrend> {
+        self.employee_trend_as(
             employee,
             days.ending_at(now + organism_domain::MAX_FUTURE_SKEW),
             hourly,
+            teams,
         )
         .await
         .map(|mut t| {
             t.start = now - days.duration();
             t
         })
+    }
+
+    /// Whether any hour of the employee's history counts for one of `teams`
+    /// (the hourly rollup covers every hour kept, raw or rolled up).
+    async fn employee_visible(&self, employee: &EmployeeId, teams: &[String]) -> Result<bool> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM employee_metrics_hourly
+                                WHERE employee_id = $1 AND team = ANY($2::text[]))",
+            )
+            .await?;
+        let row = client
+            .query_one(&statement, &[&employee.as_str(), &teams])
+            .await?;
+        Ok(row.get(0))
     }
 
     async fn employee_known(&self, employee: &EmployeeId) -> Result<bool> {
@@ -441,6 +652,83 @@ impl Store {
         })
     }
 
+    /// A team's daily trend as a manager sees it: the whole UTC days of the
+    /// last `days` days before today (today is left out: its answer would
+    /// change, and draw new noise, with every sample that arrives), each
+    /// day's members and the mean over its members of each member's own
+    /// daily mean, with the minimum group size and noise applied
+    /// ([`organism_domain::privacy`]).
+    pub async fn team_trend_for_manager(
+        &self,
+        team: &TeamName,
+        days: TrendDays,
+        now: DateTime<Utc>,
+        privacy: &ManagerPrivacy,
+    ) -> Result<ManagerTeamTrend> {
+        let end = day_floor(now);
+        let start = end - Duration::days(i64::from(days.get()));
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT day, count(*) AS members, {sums}
+             FROM (SELECT (bucket AT TIME ZONE 'UTC')::date AS day, employee_id, {means}
+                   FROM {member_days}
+                   GROUP BY 1, 2) per_member
+             GROUP BY 1 ORDER BY 1",
+            sums = MetricName::ALL
+                .iter()
+                .map(|m| format!("sum({c}) AS {c}", c = m.column()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            means = MetricName::ALL
+                .iter()
+                .map(|m| format!("sum({c}_sum) / sum(samples) AS {c}", c = m.column()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            member_days = match self.engine() {
+                Engine::Portable => "team_member_days($1, $2, $3)",
+                Engine::Timescale =>
+                    "employee_team_daily WHERE team = $1 AND bucket >= $2 AND bucket < $3",
+            }
+        );
+        let statement = client.prepare_cached(&sql).await?;
+        let rows = client
+            .query(&statement, &[&team.as_str(), &start, &end])
+            .await?;
+        let secret = self.noise_secret().await?;
+        let days_out = rows
+            .iter()
+            .map(|r| {
+                let day: NaiveDate = r.get(0);
+                let members: i64 = r.get(1);
+                let sums: [f64; 4] = [r.get(2), r.get(3), r.get(4), r.get(5)];
+                privacy.publish_day(&secret, team, day, members, sums)
+            })
+            .collect();
+        Ok(ManagerTeamTrend {
+            team: team.to_string(),
+            start,
+            end,
+            min_group_size: privacy.min_group_size.get(),
+            privacy: PrivacyNote {
+                mechanism: "laplace",
+                unit: "member-day",
+                epsilon_per_value: privacy.epsilon.get(),
+                complete_days_only: true,
+            },
+            days: days_out,
+        })
+    }
+
+    /// The secret the managers' noise is drawn from (migration 9).
+    pub async fn noise_secret(&self) -> Result<NoiseSecret> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT secret FROM privacy_secret")
+            .await?;
+        let row = client.query_one(&statement, &[]).await?;
+        NoiseSecret::new(row.get(0)).map_err(|e| StoreError::Database(e.to_string()))
+    }
+
     /// Employees whose latest score in the last `days` days is at or above
     /// the threshold, highest first, with their peak and average over the
     /// window.
@@ -453,9 +741,12 @@ impl Store {
         self.burnout_alerts_in(threshold, days, now, None).await
     }
 
-    /// Burnout alerts of the employees whose latest sample in the window is
-    /// in one of `teams` (every employee when `None`): what a reader
-    /// restricted to teams sees.
+    /// Burnout alerts as a reader restricted to `teams` sees them (every
+    /// employee when `None`): computed over the samples it may read only,
+    /// those of the hours that count for one of its teams. An employee's
+    /// latest score is its latest such sample, and its peak and average are
+    /// over such samples, so an alert never carries a value of an hour spent
+    /// in another team.
     pub async fn burnout_alerts_in(
         &self,
         threshold: Threshold,
@@ -463,7 +754,69 @@ impl Store {
         now: DateTime<Utc>,
         teams: Option<&[String]>,
     ) -> Result<Vec<BurnoutAlert>> {
-        let teams: Option<Vec<String>> = teams.map(<[String]>::to_vec);
+        match teams {
+            None => self.burnout_alerts_all(threshold, days, now).await,
+            Some(teams) => {
+                self.burnout_alerts_of_teams(threshold, days, now, teams)
+                    .await
+            }
+        }
+    }
+
+    /// Alerts over the samples whose hour counts for one of `teams`.
+    async fn burnout_alerts_of_teams(
+        &self,
+        threshold: Threshold,
+        days: AlertDays,
+        now: DateTime<Utc>,
+        teams: &[String],
+    ) -> Result<Vec<BurnoutAlert>> {
+        let start = now - days.duration();
+        let client = self.client().await?;
+        // Candidates are the employees with an hour of the teams in the
+        // window (the hourly rollup, by its team index); their samples are
+        // read from the start of the window's first hour, so that each
+        // sample's hour team is known.
+        let statement = client
+            .prepare_cached(&format!(
+                "WITH candidates AS (
+                     SELECT DISTINCT employee_id FROM employee_metrics_hourly
+                     WHERE bucket >= $1 AND team = ANY($4::text[])),
+                 readable AS (
+                     SELECT s.* FROM (
+                         SELECT m.employee_id, m.time, m.burnout_score,
+                                first_value(m.team) OVER (PARTITION BY m.employee_id, date_trunc('hour', m.time)
+                                                          ORDER BY m.time DESC) AS hour_team
+                         FROM candidates c
+                         CROSS JOIN LATERAL (SELECT * FROM {samples} x WHERE x.employee_id = c.employee_id) m) s
+                     WHERE s.time >= $2 AND s.hour_team = ANY($4::text[]))
+                 SELECT employee_id,
+                        (array_agg(hour_team ORDER BY time DESC))[1],
+                        (array_agg(burnout_score ORDER BY time DESC))[1] AS latest,
+                        max(time), max(burnout_score), avg(burnout_score), count(*)
+                 FROM readable
+                 GROUP BY employee_id
+                 HAVING (array_agg(burnout_score ORDER BY time DESC))[1] >= $3
+                 ORDER BY latest DESC, employee_id",
+                samples = samples_between(self.engine(), "$1", "'infinity'")
+            ))
+            .await?;
+        let rows = client
+            .query(
+                &statement,
+                &[&hour_floor(start), &start, &threshold.get(), &teams],
+            )
+            .await?;
+        Ok(rows.iter().map(alert).collect())
+    }
+
+    /// Alerts over every employee.
+    async fn burnout_alerts_all(
+        &self,
+        threshold: Threshold,
+        days: AlertDays,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BurnoutAlert>> {
         let start = now - days.duration();
         let client = self.client().await?;
         // The latest score of each employee is one row of employee_latest;
@@ -478,26 +831,14 @@ impl Store {
                      FROM {samples} m
                      WHERE m.employee_id = f.employee_id) s
                  WHERE f.time >= $1 AND f.burnout_score >= $2
-                   AND ($3::text[] IS NULL OR f.team = ANY($3::text[]))
                  ORDER BY f.burnout_score DESC, f.employee_id",
                 samples = samples_between(self.engine(), "$1", "'infinity'")
             ))
             .await?;
         let rows = client
-            .query(&statement, &[&start, &threshold.get(), &teams])
+            .query(&statement, &[&start, &threshold.get()])
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| BurnoutAlert {
-                employee_id: r.get(0),
-                team: r.get(1),
-                latest_score: r.get(2),
-                latest_time: r.get(3),
-                peak_score: r.get(4),
-                average_score: r.get(5),
-                samples: r.get(6),
-            })
-            .collect())
+        Ok(rows.iter().map(alert).collect())
     }
 
     /// min, max, avg, stddev and count of one metric over the last `days`
@@ -570,6 +911,18 @@ impl Store {
             )
             .await?;
         Ok(row.get(0))
+    }
+}
+
+fn alert(r: &tokio_postgres::Row) -> BurnoutAlert {
+    BurnoutAlert {
+        employee_id: r.get(0),
+        team: r.get(1),
+        latest_score: r.get(2),
+        latest_time: r.get(3),
+        peak_score: r.get(4),
+        average_score: r.get(5),
+        samples: r.get(6),
     }
 }
 

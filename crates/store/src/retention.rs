@@ -52,7 +52,7 @@ impl Store {
             .and_hms_opt(0, 0, 0)
             .map_or(now, |d| d.and_utc());
         let rollup_kept_from = hour_start(now - Duration::days(i64::from(retention.rollup_days)));
-        let mut client = self.client().await?;
+        let mut client = self.maintenance_client().await?;
         let tx = client.transaction().await?;
         let (raw_parts_dropped, rollup_dropped) = match self.engine() {
             Engine::Portable => {

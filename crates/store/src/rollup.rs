@@ -238,7 +238,7 @@ impl Store {
         let upto = hour_start(now);
         match self.engine() {
             Engine::Timescale => {
-                let client = self.client().await?;
+                let client = self.maintenance_client().await?;
                 // Never before the kept raw rows (see raw_kept_from).
                 let from = raw_kept_from(&client).await?;
                 // A job: wait out a concurrent refresh for up to a minute.
@@ -304,7 +304,7 @@ impl Store {
     /// writes the organisation's hours and the member-days of the days it
     /// completes from the hours it wrote.
     async fn refresh_portable(&self, upto: DateTime<Utc>) -> Result<RefreshReport> {
-        let mut client = self.client().await?;
+        let mut client = self.maintenance_client().await?;
         let tx = client.transaction().await?;
         let old: Option<DateTime<Utc>> = tx
             .query_one(

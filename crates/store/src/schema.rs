@@ -42,6 +42,13 @@ const COMMON_LATEST: Migration = Migration {
     sql: include_str!("../migrations/common/0004_employee_latest.sql"),
 };
 
+/// Version 9 on both engines.
+const COMMON_TRUST: Migration = Migration {
+    version: 9,
+    name: "trust",
+    sql: include_str!("../migrations/common/0009_trust.sql"),
+};
+
 const PORTABLE: &[Migration] = &[
     COMMON_0001,
     Migration {
@@ -71,6 +78,7 @@ const PORTABLE: &[Migration] = &[
         name: "rollup_levels",
         sql: include_str!("../migrations/portable/0008_rollup_levels.sql"),
     },
+    COMMON_TRUST,
 ];
 
 const TIMESCALE: &[Migration] = &[
@@ -102,6 +110,7 @@ const TIMESCALE: &[Migration] = &[
         name: "rollup_levels",
         sql: include_str!("../migrations/timescale/0008_rollup_levels.sql"),
     },
+    COMMON_TRUST,
 ];
 
 /// The migrations of an engine, in order.

@@ -49,14 +49,17 @@ impl Store {
     /// that the gigabytes they changed are not flushed under the writes and
     /// reads it measures next.
     pub async fn checkpoint(&self) -> Result<()> {
-        self.client().await?.batch_execute("CHECKPOINT").await?;
+        self.maintenance_client()
+            .await?
+            .batch_execute("CHECKPOINT")
+            .await?;
         Ok(())
     }
 
     /// The size of the raw partitions or chunks wholly before `older_than`
     /// (pass a time in the far future for every raw sample).
     pub async fn raw_size(&self, older_than: DateTime<Utc>) -> Result<RawSize> {
-        let client = self.client().await?;
+        let client = self.maintenance_client().await?;
         match self.engine() {
             Engine::Portable => {
                 let days = days_before(&partitions::list(&**client).await?, older_than);

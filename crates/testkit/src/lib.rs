@@ -130,6 +130,13 @@ pub async fn store_or_skip(engine: Engine, test: &str) -> Option<Store> {
     if engine == Engine::Timescale
         && let Some(why) = timescale_unavailable()
     {
+        // The test command sets this when it finds TimescaleDB installed:
+        // then a skip would hide a broken set-up, so it fails instead.
+        if std::env::var_os("ORGANISM_REQUIRE_TIMESCALE").is_some_and(|v| v == "1") {
+            panic!(
+                "{test} on the timescale engine: TimescaleDB is required here (ORGANISM_REQUIRE_TIMESCALE=1) but {why}"
+            );
+        }
         eprintln!("SKIPPED {test} on the timescale engine: {why}");
         return None;
     }

@@ -2,24 +2,32 @@
 //! metrics computed and stored, a summary out.
 //!
 //! Body: `{"directory": [...], "interactions": [...], "at": RFC 3339
-//! (default now), "window_days": 1-365 (28), "incremental": bool (false),
-//! "tolerance": number >= 0 (1e-9)}`. Directory entries and interactions
-//! use the same keys and rules as the files of `organism graph`: a malformed
-//! entry is skipped and counted, never fatal.
+//! (default now), "window_days": 1-365 (28), "incremental": bool (false)}`.
+//! Directory entries and interactions use the same keys and rules as the
+//! files of `organism graph`: a malformed entry is skipped and counted,
+//! never fatal.
+//!
+//! The incremental tolerance is server configuration
+//! (`--snapshot-tolerance`): a request that names `tolerance` is refused
+//! with 400 naming the field, whatever its key. A caller-chosen tolerance
+//! let a writer bisect it against the stored scores (issue 13); refusing,
+//! rather than ignoring, tells an old client its setting no longer applies.
+//! Limits, concurrency and what a writer is told: see [`crate::snapshots`].
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
+use organism_domain::Role;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::params::Params;
 use crate::routes::ingest::body_error;
 use crate::snapshots::{SnapshotRequest, SnapshotSummary, take_snapshot};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +37,8 @@ struct Body {
     at: Option<DateTime<Utc>>,
     window_days: Option<u32>,
     incremental: Option<bool>,
-    tolerance: Option<f64>,
+    /// Only to be refused by name (module docs).
+    tolerance: Option<Value>,
 }
 
 /// JSON values as NDJSON lines, for the graph crate's own row rules.
@@ -42,8 +51,12 @@ fn ndjson(values: &[Value]) -> Vec<u8> {
     out
 }
 
+/// How long a caller refused for concurrency should wait before retrying.
+const BUSY_RETRY_AFTER_S: u32 = 5;
+
 pub async fn create_snapshot(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -59,27 +72,47 @@ pub async fn create_snapshot(
         )));
     }
     let body = body.map_err(|e| body_error(e, state.config.body_limit))?;
-    let body: Body = serde_json::from_slice(&body).map_err(|e| ApiError::BadBody {
-        code: "malformed_body",
-        message: format!("the body is not a snapshot request: {e}"),
-    })?;
-    let request = SnapshotRequest {
-        at: body.at.unwrap_or_else(Utc::now),
-        window_days: body
-            .window_days
-            .unwrap_or(SnapshotRequest::DEFAULT_WINDOW_DAYS),
-        incremental: body.incremental.unwrap_or(false),
-        tolerance: body.tolerance.unwrap_or(SnapshotRequest::DEFAULT_TOLERANCE),
-    };
-    request.check().map_err(ApiError::BadParameter)?;
-    let (directory, interactions) = tokio::task::spawn_blocking(move || {
-        (
-            organism_graph::parse::directory_from_ndjson(&ndjson(&body.directory)),
-            organism_graph::parse::interactions_from_ndjson(&ndjson(&body.interactions)),
-        )
+    // Before any parsing: parsing a large body is CPU work too.
+    let settings = &state.config.snapshot;
+    let permit = state
+        .snapshot_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Unavailable {
+            code: "snapshot_busy",
+            message: format!(
+                "{} snapshot(s) are being computed, the most allowed at once (--snapshot-concurrency); retry later",
+                settings.concurrency
+            ),
+            retry_after_s: BUSY_RETRY_AFTER_S,
+        })?;
+    let parsed = tokio::task::spawn_blocking(move || {
+        let body: Body = serde_json::from_slice(&body).map_err(|e| ApiError::BadBody {
+            code: "malformed_body",
+            message: format!("the body is not a snapshot request: {e}"),
+        })?;
+        if body.tolerance.is_some() {
+            return Err(ApiError::bad(
+                "tolerance",
+                "the incremental tolerance is server configuration (--snapshot-tolerance), not a request field; leave it out",
+            ));
+        }
+        let request = SnapshotRequest {
+            at: body.at.unwrap_or_else(Utc::now),
+            window_days: body
+                .window_days
+                .unwrap_or(SnapshotRequest::DEFAULT_WINDOW_DAYS),
+            incremental: body.incremental.unwrap_or(false),
+        };
+        request.check().map_err(ApiError::BadParameter)?;
+        let directory = organism_graph::parse::directory_from_ndjson(&ndjson(&body.directory));
+        let interactions =
+            organism_graph::parse::interactions_from_ndjson(&ndjson(&body.interactions));
+        Ok((request, directory, interactions))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("parser task: {e}")))?;
+    let (request, directory, interactions) = parsed?;
     let malformed = directory.malformed.count + interactions.malformed.count;
     let summary = take_snapshot(
         &state.store,
@@ -87,8 +120,16 @@ pub async fn create_snapshot(
         interactions.rows,
         malformed,
         request,
+        settings,
+        Some(permit),
     )
     .await?;
-    state.metrics.record_write(summary.rows_written);
-    Ok(Json(summary))
+    // What the request offered, not what differed from the stored samples:
+    // the counter is readable by any key (DESIGN.md §11).
+    state.metrics.record_write(summary.samples);
+    Ok(Json(if principal.role == Role::Admin {
+        summary
+    } else {
+        summary.for_writer()
+    }))
 }

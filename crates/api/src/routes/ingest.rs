@@ -1,16 +1,43 @@
 //! `POST /api/metrics`: a batch of samples in any of the four formats.
+//!
+//! The answer says what was received and stored (both counted from the
+//! batch alone). How many rows it changed depends on what was stored
+//! before (a sample equal to the stored one changes nothing), so only an
+//! admin is told: a writer learns nothing about stored values (DESIGN.md
+//! §11).
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::{Extension, Json};
 use chrono::Utc;
+use organism_domain::Role;
 use organism_formats::{Format, FormatError};
 use organism_store::writer::WriteSummary;
+use serde::Serialize;
 
 use crate::params::Params;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Principal};
+
+/// The answer: [`WriteSummary`], `changed` for an admin only (module docs).
+#[derive(Debug, Serialize)]
+pub struct WriteReceipt {
+    pub received: usize,
+    pub stored: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<u64>,
+}
+
+impl WriteReceipt {
+    fn for_role(summary: WriteSummary, role: Role) -> Self {
+        Self {
+            received: summary.received,
+            stored: summary.stored,
+            changed: (role == Role::Admin).then_some(summary.changed),
+        }
+    }
+}
 
 /// The body's format from its Content-Type, or 415 naming the accepted ones.
 fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
@@ -28,7 +55,7 @@ fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
 /// Maps a body-reading failure: over the limit is 413, anything else 400.
 pub fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge { limit }
+        ApiError::PayloadTooLarge { limit, size: None }
     } else {
         ApiError::BadBody {
             code: "unreadable_body",
@@ -39,16 +66,18 @@ pub fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
 
 pub async fn write_metrics(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<WriteSummary>), ApiError> {
+) -> Result<(StatusCode, Json<WriteReceipt>), ApiError> {
     Params::parse(query.as_deref(), &[])?;
     let format = format_of(&headers)?;
     let body = body.map_err(|e| body_error(e, state.config.body_limit))?;
+    let window = state.store.sample_window(Utc::now());
     // Parsing a large file is CPU work: keep it off the async workers.
     let samples = tokio::task::spawn_blocking(move || {
-        organism_formats::parse_samples(format, &body, Utc::now())
+        organism_formats::parse_samples(format, &body, &window)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("parser task: {e}")))?
@@ -63,7 +92,10 @@ pub async fn write_metrics(
             message: other.to_string(),
         },
     })?;
-    let summary = state.store.write_batch(&samples).await?;
+    let summary = state.store.write_batch_owned(samples).await?;
     state.metrics.record_write(summary.received);
-    Ok((StatusCode::OK, Json(summary)))
+    Ok((
+        StatusCode::OK,
+        Json(WriteReceipt::for_role(summary, principal.role)),
+    ))
 }

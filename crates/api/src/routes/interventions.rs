@@ -15,14 +15,15 @@ use super::trends::segment;
 use crate::params::Params;
 use crate::{ApiError, AppState};
 
-/// A JSON body, or 400/415 saying what is wrong with it.
-pub fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+/// A JSON body, or 400/413/415 saying what is wrong with it; `limit` is the
+/// body limit in force, named in the 413.
+pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, limit: usize) -> Result<T, ApiError> {
     body.map(|Json(v)| v).map_err(|rejection| match rejection {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("send the body as application/json".into())
         }
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge { limit: 0 }
+            ApiError::PayloadTooLarge { limit, size: None }
         }
         other => ApiError::BadBody {
             code: "invalid_json",
@@ -61,7 +62,7 @@ pub async fn create(
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Intervention>), ApiError> {
     Params::parse(query.as_deref(), &[])?;
-    let body = json_body(body)?;
+    let body = json_body(body, state.config.body_limit)?;
     let new = NewIntervention {
         intervention_id: body
             .intervention_id
@@ -92,7 +93,7 @@ pub async fn change_status(
 ) -> Result<Json<Intervention>, ApiError> {
     let id = InterventionId::parse(segment(path, "intervention_id")?)?;
     Params::parse(query.as_deref(), &[])?;
-    let body = json_body(body)?;
+    let body = json_body(body, state.config.body_limit)?;
     let change = StatusChange {
         to: body.status.parse()?,
         actor: Actor::parse(body.actor)?,

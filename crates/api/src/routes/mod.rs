@@ -122,11 +122,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/trends/team/{team_name}",
-        summary: "A team's daily trend: members, average of each metric, highest burnout.",
+        summary: "A team's daily trend: members, average of each metric, highest burnout. A manager key gets whole days only, without the highest burnout, with the minimum group size and differential-privacy noise applied.",
         params: &[path("team_name", "team name"), DAYS_730],
         body: &[],
         errors: &[400, 401, 403, 404, 503],
-        access: Access::Read,
+        access: Access::Aggregate,
         handler: || get(trends::team),
     },
     Endpoint {
@@ -173,7 +173,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/trends/health",
-        summary: "Database reachable, engine, schema version, samples in the last hour, pool.",
+        summary: "Database reachable, engine, schema version, samples in the last hour, pool. A writer key gets no figure counted from stored data (samples, rollup, jobs).",
         params: &[],
         body: &[],
         errors: &[401, 403, 503],
@@ -198,7 +198,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "post",
         path: "/api/graph/snapshots",
-        summary: "Compute the graph metrics of a window of interactions and store one sample per employee.",
+        summary: "Compute the graph metrics of a window of interactions and store one sample per employee. Limits on employees, edges and time (422), one at a time by default (503 with Retry-After); betweenness sampled with a stated bound above a size. `rows_written` and `unchanged` for admin keys only.",
         params: &[],
         body: &["application/json"],
         errors: &[400, 401, 403, 413, 415, 422, 503],

@@ -9,26 +9,11 @@ use chrono::Utc;
 use organism_domain::{
     AlertDays, EmployeeId, MetricName, StatsDays, TeamName, Threshold, TimeRange, TrendDays,
 };
-use organism_store::queries::{EmployeeTrend, TrendPoints};
+use organism_store::queries::{EmployeeTrend, ManagerPrivacy, TrendPoints};
 
 use super::respond::json_or_csv;
 use crate::params::{Params, boolean};
 use crate::{ApiError, AppState, Principal};
-
-/// 403 unless the caller may see this employee: a reader restricted to teams
-/// sees the employees whose latest sample is in one of its teams. An unknown
-/// employee is 403 too for such a reader, so that trying ids reveals nothing.
-async fn check_employee(
-    state: &AppState,
-    principal: &Principal,
-    employee: &EmployeeId,
-) -> Result<(), ApiError> {
-    if principal.teams().is_none() {
-        return Ok(());
-    }
-    let team = state.store.employee_latest_team(employee).await?;
-    principal.require_team(team.as_deref())
-}
 
 /// A path segment, or a 400 naming it.
 pub fn segment(path: Result<Path<String>, PathRejection>, name: &str) -> Result<String, ApiError> {
@@ -58,10 +43,11 @@ pub async fn employee(
     let params = Params::parse(query.as_deref(), &["days", "use_hourly"])?;
     let days = params.or("days", TrendDays::new(30)?, TrendDays::parse)?;
     let hourly = params.or("use_hourly", false, boolean)?;
-    check_employee(&state, &principal, &employee).await?;
+    // A reader restricted to teams reads the samples of its teams' hours
+    // only; an employee with none is 403, whether it exists or not.
     let trend = state
         .store
-        .employee_trend_days(&employee, days, hourly, Utc::now())
+        .employee_trend_days_as(&employee, days, hourly, Utc::now(), principal.teams())
         .await?;
     trend_response(&headers, &trend)
 }
@@ -79,8 +65,10 @@ pub async fn employee_range(
     let end = params.required("end_date", |s| Ok(s.to_string()))?;
     let range = TimeRange::parse(&start, &end)?;
     let hourly = params.or("use_hourly", false, boolean)?;
-    check_employee(&state, &principal, &employee).await?;
-    let trend = state.store.employee_trend(&employee, range, hourly).await?;
+    let trend = state
+        .store
+        .employee_trend_as(&employee, range, hourly, principal.teams())
+        .await?;
     trend_response(&headers, &trend)
 }
 
@@ -96,6 +84,17 @@ pub async fn team(
     let params = Params::parse(query.as_deref(), &["days"])?;
     let days = params.or("days", TrendDays::new(30)?, TrendDays::parse)?;
     principal.require_team(Some(team.as_str()))?;
+    if principal.is_manager() {
+        let privacy = ManagerPrivacy {
+            min_group_size: state.config.min_group_size,
+            epsilon: state.config.manager_epsilon,
+        };
+        let trend = state
+            .store
+            .team_trend_for_manager(&team, days, Utc::now(), &privacy)
+            .await?;
+        return json_or_csv(&headers, &trend, &trend.days);
+    }
     let trend = state
         .store
         .team_trend(&team, days, Utc::now())

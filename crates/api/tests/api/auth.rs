@@ -28,11 +28,11 @@ async fn seeded() -> TestApp {
         sample("emp_a", "Core", 50, 80.0),
         sample("emp_b", "Core", 20, 75.0),
         sample("emp_c", "Edge", 15, 95.0),
-        // emp_m moved from Edge to Core: its latest sample decides.
-        sample("emp_m", "Edge", 40, 90.0),
+        // emp_m moved from Edge to Core, emp_x from Core to Edge, more than
+        // an hour ago: each sample's hour counts for its own team.
+        sample("emp_m", "Edge", 200, 90.0),
         sample("emp_m", "Core", 10, 85.0),
-        // emp_x moved from Core to Edge.
-        sample("emp_x", "Core", 40, 90.0),
+        sample("emp_x", "Core", 200, 91.0),
         sample("emp_x", "Edge", 10, 88.0),
     ]);
     let (status, body) = app.post_json("/api/metrics", &batch).await;
@@ -97,7 +97,12 @@ async fn the_dashboard_and_the_openapi_document_are_public_health_and_metrics_ne
         assert_eq!(file.status(), 200, "{asset} without a key");
     }
     for role in Role::ALL {
-        let key = app.key(role, &[]).await;
+        let teams: &[&str] = if role == Role::Manager {
+            &["Core"]
+        } else {
+            &[]
+        };
+        let key = app.key(role, teams).await;
         assert_eq!(
             app.get_as(Some(&key), "/api/trends/health").await.0,
             200,
@@ -228,7 +233,6 @@ async fn a_team_restricted_reader_sees_only_its_teams_and_their_employees() {
     }
     for path in [
         "/api/trends/employee/emp_c?days=1",
-        "/api/trends/employee/emp_x?days=1",
         "/api/trends/employee/emp_c?days=1&use_hourly=true",
         "/api/trends/employee/emp_c/range?start_date=2000-01-01&end_date=2001-01-01",
         // Unknown employees and teams are 403, not 404: no probing.
@@ -241,7 +245,19 @@ async fn a_team_restricted_reader_sees_only_its_teams_and_their_employees() {
         assert_eq!(status, 403, "{path}: {body}");
         assert_eq!(error_code(&body), "team_forbidden", "{path}");
     }
-    // Alerts are filtered to the key's teams (by each employee's latest team).
+    // The movers are seen through their Core samples only, both ways.
+    for (id, burnout) in [("emp_m", 85.0), ("emp_x", 91.0)] {
+        let (status, body) = app
+            .get_as(key, &format!("/api/trends/employee/{id}?days=1"))
+            .await;
+        assert_eq!(status, 200, "{id}: {body}");
+        let points = body["points"].as_array().unwrap();
+        assert_eq!(points.len(), 1, "{id}: {body}");
+        assert_eq!(points[0]["burnout_score"], burnout, "{id}");
+        assert_eq!(points[0]["team"], "Core", "{id}");
+    }
+    // Alerts are computed from the key's samples: emp_x's latest Core score
+    // alerts, its Edge one is never shown.
     let (status, body) = app
         .get_as(key, "/api/trends/burnout-alerts?threshold=50&days=1")
         .await;
@@ -253,7 +269,14 @@ async fn a_team_restricted_reader_sees_only_its_teams_and_their_employees() {
         .map(|a| a["employee_id"].as_str().unwrap())
         .collect();
     ids.sort_unstable();
-    assert_eq!(ids, vec!["emp_a", "emp_b", "emp_m"]);
+    assert_eq!(ids, vec!["emp_a", "emp_b", "emp_m", "emp_x"]);
+    for alert in body["alerts"].as_array().unwrap() {
+        assert_eq!(alert["team"], "Core", "{alert}");
+        for field in ["latest_score", "peak_score", "average_score"] {
+            let v = alert[field].as_f64().unwrap();
+            assert!(v != 88.0 && v != 90.0, "an Edge score leaks: {alert}");
+        }
+    }
     // An unrestricted reader sees all of them.
     let all = app.key(Role::Reader, &[]).await;
     let (_, body) = app
@@ -263,7 +286,7 @@ async fn a_team_restricted_reader_sees_only_its_teams_and_their_employees() {
 }
 
 #[tokio::test]
-async fn only_reader_keys_can_be_restricted_to_teams() {
+async fn only_reader_and_manager_keys_carry_teams_and_a_manager_must() {
     let app = spawn_app().await;
     let team = organism_domain::TeamName::parse("Core").unwrap();
     for role in [Role::Writer, Role::Admin] {
@@ -274,6 +297,21 @@ async fn only_reader_keys_can_be_restricted_to_teams() {
             .unwrap_err();
         assert!(err.to_string().contains("teams"), "{err}");
     }
+    let err = app
+        .store
+        .create_api_key(Role::Manager, &[], "")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("teams"), "{err}");
+    // The database refuses it too, whoever inserts the row.
+    let client = organism_testkit::superuser(app.store.settings(), "organism").await;
+    let refused = client
+        .execute(
+            "INSERT INTO api_keys (key_id, key_hash, role) VALUES ('m1', sha256('x'), 'manager')",
+            &[],
+        )
+        .await;
+    assert!(refused.is_err());
 }
 
 #[tokio::test]

@@ -16,6 +16,8 @@ pub struct TestApp {
     /// The admin key `http` sends.
     pub admin_key: String,
     pub store: Store,
+    /// The served state (a test can hold one of its snapshot permits).
+    pub state: AppState,
     _stop: oneshot::Sender<()>,
 }
 
@@ -51,7 +53,7 @@ pub async fn spawn_on(store: Store, config: ApiConfig) -> TestApp {
         .unwrap()
         .key;
     let state = AppState::new(store.clone(), config);
-    tokio::spawn(organism_api::serve(listener, state, async {
+    tokio::spawn(organism_api::serve(listener, state.clone(), async {
         let _ = stopped.await;
     }));
     TestApp {
@@ -59,6 +61,7 @@ pub async fn spawn_on(store: Store, config: ApiConfig) -> TestApp {
         http: client_with_key(&admin_key),
         admin_key,
         store,
+        state,
         _stop: stop,
     }
 }

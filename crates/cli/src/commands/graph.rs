@@ -1,10 +1,13 @@
 //! `organism graph`: compute and store a metrics snapshot from files.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use organism_api::snapshots::{SnapshotRequest, take_snapshot};
+use organism_api::snapshots::{SnapshotRequest, SnapshotSettings, take_snapshot};
+use organism_graph::BetweennessMethod;
 use organism_graph::parse::{self, Parsed};
 
 use crate::config::GlobalArgs;
@@ -30,9 +33,61 @@ pub struct GraphArgs {
     /// Write only the employees whose metrics moved since their latest sample.
     #[arg(long)]
     pub incremental: bool,
-    /// How far a metric must move to count as moved (with --incremental).
-    #[arg(long, default_value_t = SnapshotRequest::DEFAULT_TOLERANCE)]
-    pub tolerance: f64,
+    #[command(flatten)]
+    pub limits: SnapshotArgs,
+}
+
+/// Limits of a snapshot's work and the incremental tolerance: flags of both
+/// `organism graph` and `organism serve` (where they bound
+/// `POST /api/graph/snapshots`), with the same environment variables.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    /// Most distinct directory employees a snapshot takes.
+    #[arg(long, env = "ORGANISM_SNAPSHOT_MAX_EMPLOYEES", default_value_t = SnapshotSettings::DEFAULT_MAX_EMPLOYEES)]
+    pub snapshot_max_employees: usize,
+    /// Most edges (distinct pairs who interacted in the window).
+    #[arg(long, env = "ORGANISM_SNAPSHOT_MAX_EDGES", default_value_t = SnapshotSettings::DEFAULT_MAX_EDGES)]
+    pub snapshot_max_edges: usize,
+    /// Longest a snapshot's computation may run, in seconds; then it stops.
+    #[arg(long, env = "ORGANISM_SNAPSHOT_TIMEOUT_SECS", default_value_t = SnapshotSettings::DEFAULT_TIMEOUT.as_secs())]
+    pub snapshot_timeout_secs: u64,
+    /// Threads of one betweenness computation.
+    #[arg(long, env = "ORGANISM_SNAPSHOT_THREADS", default_value_t = SnapshotSettings::DEFAULT_THREADS)]
+    pub snapshot_threads: NonZeroUsize,
+    /// Betweenness is sampled, with the error bound below, when employees ×
+    /// edges is above this.
+    #[arg(long, env = "ORGANISM_SNAPSHOT_APPROXIMATE_ABOVE", default_value_t = SnapshotSettings::DEFAULT_APPROXIMATE_ABOVE)]
+    pub snapshot_approximate_above: u64,
+    /// Largest error of a sampled betweenness value, in (0, 1).
+    #[arg(long, env = "ORGANISM_SNAPSHOT_EPSILON", default_value_t = SnapshotSettings::DEFAULT_EPSILON)]
+    pub snapshot_epsilon: f64,
+    /// Probability that some sampled value is off by more than epsilon, in (0, 1).
+    #[arg(long, env = "ORGANISM_SNAPSHOT_DELTA", default_value_t = SnapshotSettings::DEFAULT_DELTA)]
+    pub snapshot_delta: f64,
+    /// How far a metric must move to be written again (incremental mode).
+    #[arg(long, alias = "tolerance", env = "ORGANISM_SNAPSHOT_TOLERANCE", default_value_t = SnapshotSettings::DEFAULT_TOLERANCE)]
+    pub snapshot_tolerance: f64,
+}
+
+impl SnapshotArgs {
+    /// The settings, with `concurrency` snapshots at once, checked.
+    pub fn settings(&self, concurrency: usize) -> anyhow::Result<SnapshotSettings> {
+        let settings = SnapshotSettings {
+            max_employees: self.snapshot_max_employees,
+            max_edges: self.snapshot_max_edges,
+            timeout: Duration::from_secs(self.snapshot_timeout_secs),
+            concurrency,
+            threads: self.snapshot_threads,
+            approximate_above: self.snapshot_approximate_above,
+            epsilon: self.snapshot_epsilon,
+            delta: self.snapshot_delta,
+            tolerance: self.snapshot_tolerance,
+        };
+        settings
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
+        Ok(settings)
+    }
 }
 
 fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
@@ -83,8 +138,8 @@ pub async fn run(global: &GlobalArgs, args: GraphArgs) -> anyhow::Result<()> {
         at: args.at.unwrap_or_else(Utc::now),
         window_days: args.window_days,
         incremental: args.incremental,
-        tolerance: args.tolerance,
     };
+    let settings = args.limits.settings(1)?;
     let db = Database::open(global).await?;
     let result = take_snapshot(
         &db.store,
@@ -92,12 +147,26 @@ pub async fn run(global: &GlobalArgs, args: GraphArgs) -> anyhow::Result<()> {
         interactions.rows,
         malformed,
         request,
+        &settings,
+        None,
     )
     .await;
     db.close().await;
     let s = result?;
+    let betweenness = match s.betweenness {
+        BetweennessMethod::Exact => "exact betweenness".to_string(),
+        BetweennessMethod::Sampled {
+            samples,
+            epsilon,
+            delta,
+            ..
+        } => format!(
+            "sampled betweenness ({samples} samples; every value within {epsilon} with probability {})",
+            1.0 - delta
+        ),
+    };
     println!(
-        "snapshot at {}: {} employees, {} edges from {} interactions ({} self-loops, {} unknown employees, {} outside the window, {} malformed rows skipped); {} samples written, {} unchanged; graph {:.2} s, total {:.2} s",
+        "snapshot at {}: {} employees, {} edges from {} interactions ({} self-loops, {} unknown employees, {} outside the window, {} malformed rows skipped); {betweenness}; {} samples written, {} unchanged; graph {:.2} s, total {:.2} s",
         s.at.to_rfc3339(),
         s.employees,
         s.edges,
@@ -106,8 +175,8 @@ pub async fn run(global: &GlobalArgs, args: GraphArgs) -> anyhow::Result<()> {
         s.unknown_employees,
         s.outside_window,
         s.malformed_rows,
-        s.rows_written,
-        s.unchanged,
+        s.rows_written.unwrap_or_default(),
+        s.unchanged.unwrap_or_default(),
         s.seconds_graph,
         s.seconds_total
     );

@@ -55,8 +55,9 @@ async fn ingest(
             .await
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let format = *format;
+        let window = db.store.sample_window(Utc::now());
         let samples = tokio::task::spawn_blocking(move || {
-            organism_formats::parse_samples(format, &bytes, Utc::now())
+            organism_formats::parse_samples(format, &bytes, &window)
         })
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing of it was written", path.display()))?;

@@ -21,10 +21,12 @@ pub enum KeysCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// reader (trends), writer (ingest) or admin (everything).
+    /// reader (trends), writer (ingest), manager (noisy team aggregates of
+    /// its teams only) or admin (everything).
     #[arg(long, value_parser = parse_role)]
     pub role: Role,
-    /// Readers only: the teams this key may see (comma-separated or repeated).
+    /// The teams this key may see (comma-separated or repeated): optional
+    /// for a reader, required for a manager, refused for the others.
     #[arg(long, value_delimiter = ',')]
     pub teams: Vec<String>,
     /// A note for `keys list` (who or what uses the key).

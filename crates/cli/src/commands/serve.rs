@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use chrono::Utc;
 use clap::Args;
-use organism_api::{ApiConfig, AppState, AuthMode, MinGroupSize};
+use organism_api::{ApiConfig, AppState, AuthMode, Epsilon, MinGroupSize};
 
 use crate::config::GlobalArgs;
 use crate::database::Database;
@@ -24,6 +24,33 @@ pub struct ServeArgs {
     /// Team aggregates over fewer distinct employees are suppressed.
     #[arg(long, env = "ORGANISM_MIN_GROUP_SIZE", default_value_t = 5)]
     pub min_group_size: u32,
+    /// Seconds a client has to send a request's header (also how long an
+    /// idle keep-alive connection stays open).
+    #[arg(long, env = "ORGANISM_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay silent (no byte either way) while no
+    /// handler is computing, e.g. a stalled upload, before it is closed.
+    #[arg(long, env = "ORGANISM_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Seconds (plus one per MiB of body) after its body arrived within
+    /// which a request must be answered; past it the client gets 503
+    /// request_timeout.
+    #[arg(long, env = "ORGANISM_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "ORGANISM_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Differential-privacy budget of each noisy average a manager key sees
+    /// (smaller: more private, noisier); in (0, 10].
+    #[arg(long, env = "ORGANISM_MANAGER_EPSILON", default_value_t = 1.0)]
+    pub manager_epsilon: f64,
+    /// Graph snapshots computing at once; more get 503 with Retry-After.
+    #[arg(long, env = "ORGANISM_SNAPSHOT_CONCURRENCY", default_value_t = organism_api::snapshots::SnapshotSettings::DEFAULT_CONCURRENCY)]
+    pub snapshot_concurrency: usize,
+    #[command(flatten)]
+    pub snapshot: crate::commands::graph::SnapshotArgs,
+    #[command(flatten)]
+    pub audit_checkpoints: crate::commands::audit::CheckpointArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -40,6 +67,8 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
     let min_group_size = MinGroupSize::new(args.min_group_size)
         .map_err(|e| anyhow::anyhow!("--min-group-size: {}", e.message))?;
+    let manager_epsilon = Epsilon::new(args.manager_epsilon)
+        .map_err(|e| anyhow::anyhow!("--manager-epsilon: {}", e.message))?;
     let auth = if args.insecure_no_auth {
         warn_insecure();
         AuthMode::InsecureNoAuth
@@ -52,15 +81,40 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
             body_limit: args.body_limit,
             auth,
             min_group_size,
+            header_read_timeout: positive_secs(
+                "--header-read-timeout-secs",
+                args.header_read_timeout_secs,
+            )?,
+            idle_timeout: positive_secs("--idle-timeout-secs", args.idle_timeout_secs)?,
+            request_timeout: positive_secs("--request-timeout-secs", args.request_timeout_secs)?,
+            max_connections: if args.max_connections == 0 {
+                anyhow::bail!("--max-connections must be at least 1")
+            } else {
+                args.max_connections
+            },
+            manager_epsilon,
+            snapshot: args.snapshot.settings(args.snapshot_concurrency)?,
         },
     );
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
+    let checkpoints = args.audit_checkpoints.job(db.store.clone())?;
     ready();
     let scheduler = tokio::spawn(lifecycle_jobs(db.store.clone()));
+    let checkpointer = checkpoints.map(|job| tokio::spawn(job.run_forever()));
     let served = organism_api::serve(listener, state, shutdown::signal()).await;
     scheduler.abort();
+    if let Some(checkpointer) = checkpointer {
+        checkpointer.abort();
+    }
     served?;
     Ok(())
+}
+
+fn positive_secs(flag: &str, secs: u64) -> anyhow::Result<std::time::Duration> {
+    if secs == 0 {
+        anyhow::bail!("{flag} must be at least 1 second");
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// `--insecure-no-auth`: said loudly, in the log and on the terminal.

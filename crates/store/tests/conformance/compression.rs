@@ -13,7 +13,7 @@ use organism_testkit::organism_store::queries::TrendPoints;
 use organism_testkit::organism_store::{Engine, Store};
 use serde_json::Value;
 
-use crate::data::{at, now, sample, seed};
+use crate::data::{at, now, sample, seed, window};
 
 /// One stored sample: time, team, the four values.
 type Point = (DateTime<Utc>, Option<String>, [f64; 4]);
@@ -97,7 +97,7 @@ fn history() -> Vec<MetricSample> {
                         EmployeeId::parse(*employee).unwrap(),
                         team.map(|t| TeamName::parse(t).unwrap()),
                         values,
-                        now(),
+                        &window(),
                     )
                     .unwrap(),
                 );
@@ -368,7 +368,7 @@ async fn concurrent_writers_during_compression_lose_nothing(store: Store) {
                                 EmployeeId::parse(*employee).unwrap(),
                                 Some(TeamName::parse("Late").unwrap()),
                                 values,
-                                now(),
+                                &window(),
                             )
                             .unwrap(),
                         );

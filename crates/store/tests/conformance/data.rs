@@ -14,11 +14,19 @@
 //! | emp_d    | Edge | 2026-05-01 08:00 | 0.6    | 0.5         | 0.4        | 95      |
 
 use chrono::{DateTime, TimeZone, Utc};
-use organism_domain::{EmployeeId, MetricSample, MetricValues, TeamName};
+use organism_domain::{EmployeeId, MetricSample, MetricValues, SampleWindow, TeamName};
 use organism_testkit::organism_store::Store;
 
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 10, 12, 0, 0).unwrap()
+}
+
+/// The sample window the suite's samples are built with: [`now`] and ten
+/// years kept. The store accepts any [`MetricSample`]; the window is the
+/// parsers' rule (tested in the domain, formats and API suites), and these
+/// tests write history older than the default 730 days on purpose.
+pub fn window() -> SampleWindow {
+    SampleWindow::new(now(), 3650)
 }
 
 /// A time in June 2026.
@@ -41,7 +49,7 @@ pub fn sample(
         EmployeeId::parse(employee).unwrap(),
         team.map(|t| TeamName::parse(t).unwrap()),
         MetricValues::new(degree, betweenness, clustering, burnout).unwrap(),
-        now(),
+        &window(),
     )
     .unwrap()
 }

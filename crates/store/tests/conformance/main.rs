@@ -7,8 +7,10 @@
 mod audit;
 mod compression;
 mod data;
+mod entitlement;
 mod jobs;
 mod keys;
+mod numerics;
 mod queries;
 mod retention;
 mod rollup;
