@@ -316,3 +316,44 @@ async fn audit_keygen_checkpoint_and_verify_against_it_catch_a_consistent_rewrit
     assert!(out.stdout.is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_checkpoint_dir_without_a_readable_signing_key() {
+    let store = organism_testkit::store(Engine::Portable).await;
+    let dir = std::env::temp_dir().join(format!("organism-no-key-{}", std::process::id()));
+    let dir = dir.to_str().unwrap();
+    let out = organism(
+        &store,
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--audit-checkpoint-dir",
+            dir,
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the key is required with the directory"
+    );
+    let missing = format!("{dir}/missing.key");
+    let out = organism(
+        &store,
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--audit-checkpoint-dir",
+            dir,
+            "--audit-signing-key",
+            &missing,
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("missing.key"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -105,12 +105,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
             required(query(
                 "start_date",
                 r#"{"type":"string","format":"date-time"}"#,
-                "RFC 3339 timestamp or YYYY-MM-DD",
+                "RFC 3339 timestamp, a timestamp without offset (taken as UTC) or YYYY-MM-DD; years 1-9999",
             )),
             required(query(
                 "end_date",
                 r#"{"type":"string","format":"date-time"}"#,
-                "RFC 3339 timestamp or YYYY-MM-DD",
+                "RFC 3339 timestamp, a timestamp without offset (taken as UTC) or YYYY-MM-DD; years 1-9999",
             )),
             USE_HOURLY,
         ],
@@ -291,7 +291,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/audit/verify",
-        summary: "Check the audit log's hash chain; reports the first broken link.",
+        summary: "Check the audit log: hashes recomputed outside the database, links, times, and each intervention replayed; reports the first problem.",
         params: &[],
         body: &[],
         errors: &[401, 403, 503],

@@ -151,7 +151,7 @@ mod tests {
             "team,employee_id,value,count\n\
              \"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",\"'@emp\",-0.5,-3\n\
              \"'+Core\",\"'-5\",0.25,7\n\
-             ,\"emp,1\",1e-5,0\n"
+             ,\"emp,1\",0.00001,0\n"
         );
         // A CSV reader gets the text back with its leading quote.
         let mut reader = csv::Reader::from_reader(text.as_bytes());

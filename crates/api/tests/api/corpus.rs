@@ -129,6 +129,8 @@ fn bad_rows() -> Vec<Value> {
         json!(" Core"),
         json!("Core\n"),
         json!("\u{0007}"),
+        json!("Co\u{0000}re"),
+        json!("\u{0000}"),
         json!(long(129)),
         json!(7),
     ] {
@@ -143,6 +145,14 @@ fn bad_rows() -> Vec<Value> {
         json!(null),
         json!("2026-02-30T00:00:00Z"),
         json!("+275760-09-13T00:00:00Z"),
+        // Unrepresentable years, and times outside the kept 730 days.
+        json!("-5000-01-01 00:00:00"),
+        json!("0000-01-01T00:00:00Z"),
+        json!("0000-01-01 00:00:00"),
+        json!("1810-01-01T00:00:00Z"),
+        json!("1970-01-01T00:00:00"),
+        json!("2000-01-01 00:00:00+00:00"),
+        json!("2026-01-01T00:00:00Z\u{0000}"),
     ] {
         with("time", v);
     }
@@ -221,6 +231,20 @@ fn bad_bodies() -> Vec<(&'static str, Vec<u8>)> {
         format!("{header}\n{now};e1;Core;0.1;0.1;0.1;10\n"),
         format!("{header}\nnot-a-time,e1,Core,0.1,0.1,0.1,10\n"),
         format!("{header}\n{now},e1,Core,0.1,0.1,0.1,-0.5\n"),
+        format!("{header}\n{now},e1,Co\0re,0.1,0.1,0.1,10\n"),
+        format!("{header}\n{now},e\x001,Core,0.1,0.1,0.1,10\n"),
+        format!("{header}\n-5000-01-01 00:00:00,e1,Core,0.1,0.1,0.1,10\n"),
+        format!("{header}\n0000-01-01T00:00:00Z,e1,Core,0.1,0.1,0.1,10\n"),
+        format!(
+            "{header}\n{now},e1,Core,0.1,0.1,0.1,10\n1810-01-01 00:00:00,e1,Core,0.1,0.1,0.1,10\n"
+        ),
+        // 4,000 distinct days from 1810: one refusal, not 4,000 partitions.
+        (0..4000).fold(format!("{header}\n"), |mut csv, d| {
+            let day =
+                chrono::NaiveDate::from_ymd_opt(1810, 1, 1).unwrap() + chrono::Duration::days(d);
+            csv.push_str(&format!("{day} 12:00:00,e1,Core,0.1,0.1,0.1,10\n"));
+            csv
+        }),
     ] {
         bodies.push(("text/csv", t.into_bytes()));
     }
@@ -269,6 +293,17 @@ async fn counts(app: &TestApp) -> Vec<i64> {
                 .get(0),
         );
     }
+    // Nothing refused may create a partition or chunk (each is a table).
+    out.push(
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE relkind IN ('r', 'p')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0),
+    );
     // A changed value would not change a count: compare the content too.
     let digest: String = client
         .query_one(
@@ -378,6 +413,12 @@ fn corpus() -> Vec<Case> {
         "start_date=2026-01-01T00%3A00%3A00%2B99%3A00&end_date=2026-01-02",
         "start_date=1900-01-01&end_date=2100-01-01",
         "start_date=%27%3B--&end_date=2026-01-01",
+        "start_date=-5000-01-01&end_date=2026-01-01",
+        "start_date=-5000-01-01%2000%3A00%3A00&end_date=2026-01-01",
+        "start_date=0000-01-01T00%3A00%3A00Z&end_date=0000-01-02T00%3A00%3A00Z",
+        "start_date=2026-01-01&end_date=10000-01-01",
+        "start_date=2026-11-30T00%3A00%3A00%00&end_date=2026-12-01",
+        "start_date=2026-01-01%00&end_date=2026-01-02",
     ] {
         cases.push(get(format!("/api/trends/employee/emp_ok/range?{q}")));
     }
@@ -389,10 +430,30 @@ fn corpus() -> Vec<Case> {
         "start=yesterday",
         "end=2026-99-01",
         "status=deleted",
+        "start=0000-01-01",
+        "start=-5000-01-01T00%3A00%3A00Z",
+        "end=2026-01-01%00",
+        "cursor=1%00",
+        "action=created%00",
+        "intervention_id=iv%00",
+        "a%00=1",
     ] {
         cases.push(get(format!("/api/audit?{q}")));
     }
     cases.push(get("/api/interventions?status=%27%20OR%201%3D1".into()));
+    for q in ["status=proposed%00", "target=e%00", "limit=1%00"] {
+        cases.push(get(format!("/api/interventions?{q}")));
+    }
+    for path in [
+        "/api/trends/team/Core%00",
+        "/api/trends/team/%00Core",
+        "/api/trends/statistics/burnout_score%00",
+        "/api/trends/burnout-alerts?threshold=70%00",
+        "/api/trends/burnout-alerts?days=7%00",
+        "/api/trends/team/Core?days=1%00",
+    ] {
+        cases.push(get(path.into()));
+    }
     for (ct, body) in bad_bodies() {
         cases.push(send(Method::POST, "/api/metrics", ct, body));
     }
@@ -422,6 +483,15 @@ fn corpus() -> Vec<Case> {
         "{\"kind\": \"one_on_one\", \"actor\": \"hr\", \"target_employee_id\": \"a b\"}".into(),
         "{\"kind\": \"one_on_one\", \"actor\": \"hr\", \"details\": 5}".into(),
         "{\"kind\": \"one_on_one\", \"actor\": \"hr\", \"status\": \"active\"}".into(),
+        // NUL anywhere (PostgreSQL cannot store it), and a lone surrogate.
+        r#"{"kind": "one_on_one", "actor": "hr", "details": {"note": "a\u0000b"}}"#.into(),
+        r#"{"kind": "one_on_one", "actor": "hr", "details": {"a": [{"b": ["\u0000"]}]}}"#.into(),
+        r#"{"kind": "one_on_one", "actor": "hr", "details": {"k\u0000": 1}}"#.into(),
+        r#"{"kind": "one_on_one", "actor": "h\u0000r"}"#.into(),
+        r#"{"kind": "one\u0000on_one", "actor": "hr"}"#.into(),
+        r#"{"intervention_id": "iv\u0000", "kind": "one_on_one", "actor": "hr"}"#.into(),
+        r#"{"kind": "one_on_one", "actor": "hr", "target_employee_id": "e\u0000"}"#.into(),
+        r#"{"kind": "one_on_one", "actor": "hr", "details": {"note": "\ud800"}}"#.into(),
     ] {
         cases.push(send(
             Method::POST,
@@ -444,6 +514,9 @@ fn corpus() -> Vec<Case> {
         "{\"status\": null, \"actor\": \"hr\"}",
         "{\"actor\": \"hr\"}",
         "not json",
+        r#"{"status": "approved", "actor": "hr", "details": {"why": "\u0000"}}"#,
+        r#"{"status": "approved", "actor": "\u0000"}"#,
+        r#"{"status": "approved\u0000", "actor": "hr"}"#,
     ] {
         cases.push(send(
             Method::PATCH,
@@ -457,6 +530,12 @@ fn corpus() -> Vec<Case> {
         "{}",
         "{\"interactions\": 5}",
         "{\"interactions\": [], \"directory\": [{\"employee_id\": \"e'1\", \"team\": \"Core\"}]}",
+        r#"{"interactions": [], "directory": [{"employee_id": "e1", "team": "Co\u0000re"}]}"#,
+        r#"{"interactions": [], "directory": [{"employee_id": "e\u00001"}]}"#,
+        r#"{"interactions": [], "directory": [], "at": "0000-01-01T00:00:00Z"}"#,
+        r#"{"interactions": [], "directory": [], "at": "-5000-01-01T00:00:00Z"}"#,
+        r#"{"interactions": [], "directory": [], "at": "1810-01-01T00:00:00Z"}"#,
+        r#"{"interactions": [], "directory": [], "at": "2999-01-01T00:00:00Z"}"#,
     ] {
         cases.push(send(
             Method::POST,
@@ -554,4 +633,108 @@ async fn hundreds_of_malformed_requests_get_a_json_4xx_and_write_nothing() {
         before,
         "a malformed request changed the data"
     );
+}
+
+/// Input that is hostile but valid: accepted, and afterwards every read
+/// still answers (no 5xx), in JSON and CSV. Tiny values (flushed to 0),
+/// formula-like text (neutralised in CSV), naive timestamps (UTC), backfill
+/// older than the raw retention.
+#[tokio::test]
+async fn hostile_but_valid_input_is_stored_and_every_read_still_answers() {
+    let app = spawn_with(ApiConfig::default()).await;
+    let now = chrono::Utc::now();
+    let team = "=HYPERLINK(\"http://x\",\"y\")";
+    let mut rows = Vec::new();
+    for (i, v) in [
+        5e-324,
+        1e-320,
+        2.2e-308,
+        1e-300,
+        1e-200,
+        1e-100,
+        0.0,
+        1.0 - f64::EPSILON,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut row = sample(
+            ["@emp", "-emp", "emp_t"][i % 3],
+            team,
+            i as i64 + 1,
+            v * 100.0,
+        );
+        for field in [
+            "degree_centrality",
+            "betweenness_centrality",
+            "clustering_coeff",
+        ] {
+            row[field] = json!(v);
+        }
+        rows.push(row);
+    }
+    let mut backfill = sample("emp_t", "+Team", 0, 10.0);
+    backfill["time"] = json!((now - chrono::Duration::days(200)).to_rfc3339());
+    rows.push(backfill);
+    let mut naive = sample("emp_t", "@Team", 0, 10.0);
+    naive["time"] = json!(
+        (now - chrono::Duration::minutes(30))
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    );
+    rows.push(naive);
+    let (status, body) = app.post_json("/api/metrics", &json!(rows)).await;
+    assert_eq!(status, 200, "{body}");
+    app.store.refresh_rollup(now).await.unwrap();
+
+    let team_path = "%3DHYPERLINK(%22http%3A%2F%2Fx%22%2C%22y%22)";
+    let day = now.date_naive();
+    let mut paths = vec![
+        format!("/api/trends/team/{team_path}"),
+        "/api/trends/team/%2BTeam?days=730".into(),
+        "/api/trends/burnout-alerts?threshold=0".into(),
+        "/api/trends/burnout-alerts?threshold=0.0000000001&days=90".into(),
+        format!(
+            "/api/trends/employee/emp_t/range?start_date={}T00:00:00&end_date={}",
+            day - chrono::Duration::days(300),
+            day
+        ),
+    ];
+    for id in ["@emp", "-emp", "emp_t"] {
+        paths.push(format!("/api/trends/employee/{id}?days=730"));
+        paths.push(format!("/api/trends/employee/{id}?days=1&use_hourly=true"));
+    }
+    for metric in [
+        "degree_centrality",
+        "betweenness_centrality",
+        "clustering_coeff",
+        "burnout_score",
+    ] {
+        paths.push(format!("/api/trends/statistics/{metric}?days=365"));
+        paths.push(format!("/api/trends/statistics/{metric}?days=1"));
+    }
+    for path in &paths {
+        for accept in ["application/json", "text/csv"] {
+            let r = app
+                .http
+                .get(format!("{}{path}", app.base))
+                .header("accept", accept)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            assert_eq!(status, 200, "{path} [{accept}]: {text}");
+            if accept == "text/csv" {
+                assert!(!text.contains(",=HYPERLINK"), "{path}: {text}");
+                assert!(
+                    !text.starts_with("=") && !text.contains("\n="),
+                    "{path}: {text}"
+                );
+            }
+        }
+    }
+    // The jobs over such data run store-level on both engines
+    // (crates/store/tests/conformance/numerics.rs).
 }

@@ -24,6 +24,10 @@ async fn verify_over_http_reports_the_first_event_a_superuser_altered_or_deleted
     assert_eq!(status, 200);
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["events_checked"], 4);
+    // Recomputed outside the database, with every intervention replayed.
+    assert_eq!(report["interventions_checked"], 4, "{report}");
+    assert_eq!(report["hash_function"], "agrees", "{report}");
+    assert_eq!(report["head_seq"], 4, "{report}");
 
     let su = organism_testkit::superuser(app.store.settings(), "organism").await;
     // The guard refuses a plain edit...
@@ -43,6 +47,11 @@ async fn verify_over_http_reports_the_first_event_a_superuser_altered_or_deleted
     let (_, report) = app.get_json("/api/audit/verify").await;
     assert_eq!(report["ok"], false, "{report}");
     assert_eq!(report["first_broken"]["seq"], 3, "{report}");
+    assert_eq!(report["first_broken"]["check"], "hash", "{report}");
+    assert_eq!(
+        report["first_broken"]["intervention_id"], "iv-3",
+        "{report}"
+    );
     su.batch_execute(
         "ALTER TABLE intervention_audit_log DISABLE TRIGGER audit_log_append_only;
          DELETE FROM intervention_audit_log WHERE seq = 2;
