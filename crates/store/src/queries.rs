@@ -338,6 +338,15 @@ fn samples_between(engine: Engine, lo: &str, hi: &str) -> String {
     }
 }
 
+/// A team's member-days in [$2, $3) for team $1 (one row per day, employee
+/// and part), on the engine's store: the one place the team trends choose it.
+fn member_days(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Portable => "team_member_days($1, $2, $3)",
+        Engine::Timescale => "employee_team_daily WHERE team = $1 AND bucket >= $2 AND bucket < $3",
+    }
+}
+
 /// Average, minimum and maximum expressions over the hourly rollup, per
 /// metric, in `MetricName::ALL` order. Column names come from the enum.
 fn avg_columns() -> String {
@@ -597,11 +606,7 @@ impl Store {
              FROM {member_days}
              GROUP BY 1 ORDER BY 1",
             avgs = avg_columns(),
-            member_days = match self.engine() {
-                Engine::Portable => "team_member_days($1, $2, $3)",
-                Engine::Timescale =>
-                    "employee_team_daily WHERE team = $1 AND bucket >= $2 AND bucket < $3",
-            }
+            member_days = member_days(self.engine()),
         );
         let statement = client.prepare_cached(&sql).await?;
         let rows = client
@@ -684,11 +689,7 @@ impl Store {
                 .map(|m| format!("sum({c}_sum) / sum(samples) AS {c}", c = m.column()))
                 .collect::<Vec<_>>()
                 .join(", "),
-            member_days = match self.engine() {
-                Engine::Portable => "team_member_days($1, $2, $3)",
-                Engine::Timescale =>
-                    "employee_team_daily WHERE team = $1 AND bucket >= $2 AND bucket < $3",
-            }
+            member_days = member_days(self.engine()),
         );
         let statement = client.prepare_cached(&sql).await?;
         let rows = client

@@ -18,7 +18,7 @@
 use chrono::NaiveDate;
 use organism_domain::privacy::Epsilon;
 use organism_domain::{AlertDays, EmployeeId, MinGroupSize, TeamName, Threshold, TimeRange};
-use organism_testkit::organism_store::queries::{ManagerPrivacy, TrendPoints};
+use organism_testkit::organism_store::queries::{ManagerPrivacy, ManagerTeamTrend, TrendPoints};
 use organism_testkit::organism_store::{Store, StoreError};
 
 use crate::data::{at, now, sample};
@@ -235,6 +235,19 @@ async fn a_restricted_readers_alerts_are_computed_from_its_samples(store: Store)
     assert_eq!(m.samples, 5);
 }
 
+/// Core's trend over the last `days` days as a manager sees it.
+async fn manager_trend(store: &Store, days: u32, privacy: &ManagerPrivacy) -> ManagerTeamTrend {
+    store
+        .team_trend_for_manager(
+            &TeamName::parse("Core").unwrap(),
+            organism_domain::TrendDays::new(days.into()).unwrap(),
+            now(),
+            privacy,
+        )
+        .await
+        .unwrap()
+}
+
 async fn a_manager_sees_whole_days_suppressed_small_groups_and_noisy_member_means(store: Store) {
     seed(&store).await;
     // A day of three members before: suppressed.
@@ -252,20 +265,11 @@ async fn a_manager_sees_whole_days_suppressed_small_groups_and_noisy_member_mean
         })
         .collect();
     store.write_batch(&three).await.unwrap();
-    let team = TeamName::parse("Core").unwrap();
     let privacy = ManagerPrivacy {
         min_group_size: MinGroupSize::new(5).unwrap(),
         epsilon: Epsilon::new(10.0).unwrap(),
     };
-    let trend = store
-        .team_trend_for_manager(
-            &team,
-            organism_domain::TrendDays::new(3).unwrap(),
-            now(),
-            &privacy,
-        )
-        .await
-        .unwrap();
+    let trend = manager_trend(&store, 3, &privacy).await;
     // Today (2026-06-10) is not shown: it is not over.
     let days: Vec<NaiveDate> = trend.days.iter().map(|d| d.day).collect();
     assert_eq!(
@@ -304,29 +308,13 @@ async fn a_manager_sees_whole_days_suppressed_small_groups_and_noisy_member_mean
     }
     // The same data gives the same answer, for any window that holds the day.
     for n in [2, 3, 30] {
-        let again = store
-            .team_trend_for_manager(
-                &team,
-                organism_domain::TrendDays::new(n).unwrap(),
-                now(),
-                &privacy,
-            )
-            .await
-            .unwrap();
+        let again = manager_trend(&store, n, &privacy).await;
         let same = again.days.iter().find(|d| d.day == day.day).unwrap();
         assert_eq!(same, day, "days={n}");
     }
     // After a refresh of the rollups, still the same.
     store.refresh_rollup(now()).await.unwrap();
-    let again = store
-        .team_trend_for_manager(
-            &team,
-            organism_domain::TrendDays::new(3).unwrap(),
-            now(),
-            &privacy,
-        )
-        .await
-        .unwrap();
+    let again = manager_trend(&store, 3, &privacy).await;
     assert_eq!(&again.days[1], day);
     // A change of the data is a new release with a fresh draw.
     store
@@ -341,15 +329,7 @@ async fn a_manager_sees_whole_days_suppressed_small_groups_and_noisy_member_mean
         )])
         .await
         .unwrap();
-    let changed = store
-        .team_trend_for_manager(
-            &team,
-            organism_domain::TrendDays::new(3).unwrap(),
-            now(),
-            &privacy,
-        )
-        .await
-        .unwrap();
+    let changed = manager_trend(&store, 3, &privacy).await;
     assert_ne!(changed.days[1].burnout_score, day.burnout_score);
 }
 
