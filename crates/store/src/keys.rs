@@ -182,26 +182,6 @@ impl Store {
         }
         Ok(())
     }
-
-    /// The team of an employee's latest sample (`employee_latest`, or the
-    /// rollup when retention dropped every raw sample); `None` when the
-    /// employee is unknown or its latest sample has no team.
-    pub async fn employee_latest_team(
-        &self,
-        employee: &organism_domain::EmployeeId,
-    ) -> Result<Option<String>> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
-                "SELECT CASE WHEN l.employee_id IS NOT NULL THEN l.team
-                        ELSE (SELECT team FROM employee_metrics_hourly WHERE employee_id = $1
-                              ORDER BY bucket DESC LIMIT 1) END
-                 FROM (SELECT 1) one LEFT JOIN employee_latest l ON l.employee_id = $1",
-            )
-            .await?;
-        let row = client.query_one(&statement, &[&employee.as_str()]).await?;
-        Ok(row.get(0))
-    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,9 @@
 //! database that skipped a reserved migration version still gets the keys
 //! table.
 
-use organism_domain::{EmployeeId, Role, TeamName};
+use organism_domain::{Role, TeamName};
 use organism_testkit::organism_store::Store;
 use organism_testkit::organism_store::schema::current_version;
-
-use crate::data::seed;
 
 async fn a_key_authenticates_until_revoked_and_only_its_hash_is_stored(store: Store) {
     let core = TeamName::parse("Core").unwrap();
@@ -40,33 +38,6 @@ async fn a_key_authenticates_until_revoked_and_only_its_hash_is_stored(store: St
     assert!(listed[0].revoked_at.is_some());
 }
 
-async fn the_latest_team_of_an_employee_decides_its_visibility(store: Store) {
-    seed(&store).await;
-    let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
-    let employee: String = client
-        .query_one(
-            "SELECT employee_id FROM employee_metrics ORDER BY time DESC, employee_id LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let id = EmployeeId::parse(employee.as_str()).unwrap();
-    let latest = store.employee_latest_team(&id).await.unwrap();
-    let expected: Option<String> = client
-        .query_one(
-            "SELECT team FROM employee_metrics WHERE employee_id = $1 ORDER BY time DESC LIMIT 1",
-            &[&employee],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert!(expected.is_some());
-    assert_eq!(latest, expected);
-    let nobody = EmployeeId::parse("nobody_at_all").unwrap();
-    assert_eq!(store.employee_latest_team(&nobody).await.unwrap(), None);
-}
-
 async fn a_database_missing_a_reserved_version_is_brought_to_the_current_one(store: Store) {
     // Drop the keys migration's record and table, as on a database made by
     // a build before it: opening again applies just what is missing.
@@ -86,6 +57,5 @@ async fn a_database_missing_a_reserved_version_is_brought_to_the_current_one(sto
 
 organism_testkit::engine_tests!(
     a_key_authenticates_until_revoked_and_only_its_hash_is_stored,
-    the_latest_team_of_an_employee_decides_its_visibility,
     a_database_missing_a_reserved_version_is_brought_to_the_current_one,
 );
