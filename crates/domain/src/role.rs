@@ -78,12 +78,19 @@ pub enum TeamsRule {
 }
 
 /// The fewest distinct employees a team aggregate may be computed from
-/// before it is suppressed (default 5). At least 1.
+/// before it is suppressed (default 5). At least 1; a manager's aggregates
+/// never use less than [`MinGroupSize::MANAGER_FLOOR`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MinGroupSize(u32);
 
 impl MinGroupSize {
     pub const DEFAULT: MinGroupSize = MinGroupSize(5);
+
+    /// The least minimum group size a manager's answers use, whatever the
+    /// setting (Viva Insights' floor): readers may see individuals anyway,
+    /// so a smaller setting weakens nothing for them, but a manager's
+    /// guarantee must not depend on it.
+    pub const MANAGER_FLOOR: MinGroupSize = MinGroupSize(5);
 
     pub fn new(value: u32) -> Result<Self, ValidationError> {
         if value == 0 {
@@ -94,6 +101,11 @@ impl MinGroupSize {
 
     pub fn get(self) -> u32 {
         self.0
+    }
+
+    /// The size a manager's aggregates use: this one, at least the floor.
+    pub fn for_managers(self) -> Self {
+        Self(self.0.max(Self::MANAGER_FLOOR.0))
     }
 
     /// Whether an aggregate over `members` distinct employees must be hidden.

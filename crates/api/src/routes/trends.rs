@@ -86,7 +86,7 @@ pub async fn team(
     principal.require_team(Some(team.as_str()))?;
     if principal.is_manager() {
         let privacy = ManagerPrivacy {
-            min_group_size: state.config.min_group_size,
+            min_group_size: state.config.min_group_size.for_managers(),
             epsilon: state.config.manager_epsilon,
         };
         let trend = state

@@ -188,3 +188,43 @@ async fn a_managers_team_trend_has_no_individual_trace() {
     assert_eq!(exact_day["burnout_score"], 35.0);
     assert_eq!(exact_day["burnout_max"], 60.0);
 }
+
+#[tokio::test]
+async fn a_managers_minimum_group_size_is_never_below_five() {
+    let config = organism_api::ApiConfig {
+        min_group_size: organism_domain::MinGroupSize::new(2).unwrap(),
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_with(config).await;
+    let batch: Vec<Value> = (0..3)
+        .map(|i| sample_at(&format!("core_{i}"), "Core", noon(2), 40.0))
+        .collect();
+    let (status, body) = app.post_json("/api/metrics", &json!(batch)).await;
+    assert_eq!(status, 200, "{body}");
+    let day = noon(2).date_naive().to_string();
+    let find = |body: &Value| {
+        body["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["day"] == day.as_str())
+            .cloned()
+            .unwrap()
+    };
+    // Three members: enough for a reader under the setting of 2 ...
+    let reader = app.key(Role::Reader, &["Core"]).await;
+    let (_, exact) = app
+        .get_as(Some(&reader), "/api/trends/team/Core?days=7")
+        .await;
+    assert_eq!(find(&exact)["suppressed"], false, "{exact}");
+    // ... but a manager's answer keeps the floor of 5.
+    let manager = app.key(Role::Manager, &["Core"]).await;
+    let (status, noisy) = app
+        .get_as(Some(&manager), "/api/trends/team/Core?days=7")
+        .await;
+    assert_eq!(status, 200, "{noisy}");
+    assert_eq!(noisy["min_group_size"], 5, "{noisy}");
+    let shown = find(&noisy);
+    assert_eq!(shown["suppressed"], true, "{shown}");
+    assert!(shown["members"].is_null() && shown["burnout_score"].is_null());
+}
