@@ -7,6 +7,7 @@
 //! document cannot miss a route.
 
 pub mod auth;
+pub mod bulk;
 pub mod error;
 mod params;
 pub mod routes;

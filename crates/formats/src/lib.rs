@@ -101,25 +101,64 @@ pub fn parse_samples(
     window: &SampleWindow,
 ) -> Result<Vec<MetricSample>, FormatError> {
     // One row per line in CSV and NDJSON: sized once, the vector never
-    // holds its old and new buffers at once while it grows (memory per
-    // request body, issue 13 item 7).
+    // holds its old and new buffers at once while it grows.
     let mut out = match format {
         Format::Csv | Format::Ndjson => {
             Vec::with_capacity(bytes.iter().filter(|b| **b == b'\n').count() + 1)
         }
         Format::JsonArray | Format::Parquet => Vec::new(),
     };
-    let mut push = |row: usize, raw: RawSample| -> Result<(), FormatError> {
-        out.push(raw.validate(window).map_err(|e| RowError::new(row, e))?);
+    parse_each(format, bytes, window, |sample| {
+        out.push(sample);
         Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Parses a document into chunks of at most `chunk_rows` samples, handing
+/// each to `sink` as soon as it is full, so that a large body and all of
+/// its rows are never in memory at once. An error from `sink` stops the
+/// parse and is returned. Returns the number of samples parsed.
+pub fn parse_samples_chunked(
+    format: Format,
+    bytes: &[u8],
+    window: &SampleWindow,
+    chunk_rows: usize,
+    mut sink: impl FnMut(Vec<MetricSample>) -> Result<(), FormatError>,
+) -> Result<usize, FormatError> {
+    let chunk_rows = chunk_rows.max(1);
+    let mut total = 0usize;
+    let mut chunk = Vec::with_capacity(chunk_rows);
+    parse_each(format, bytes, window, |sample| {
+        chunk.push(sample);
+        total += 1;
+        if chunk.len() == chunk_rows {
+            sink(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows)))?;
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        sink(chunk)?;
+    }
+    Ok(total)
+}
+
+/// Every sample of a document, validated, one at a time.
+fn parse_each(
+    format: Format,
+    bytes: &[u8],
+    window: &SampleWindow,
+    mut each: impl FnMut(MetricSample) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    let mut push = |row: usize, raw: RawSample| -> Result<(), FormatError> {
+        each(raw.validate(window).map_err(|e| RowError::new(row, e))?)
     };
     match format {
-        Format::Csv => csv_format::read(bytes, &mut push)?,
-        Format::Ndjson => json_format::read_lines(bytes, &mut push)?,
-        Format::JsonArray => json_format::read_array(bytes, &mut push)?,
-        Format::Parquet => parquet_format::read(bytes, &mut push)?,
+        Format::Csv => csv_format::read(bytes, &mut push),
+        Format::Ndjson => json_format::read_lines(bytes, &mut push),
+        Format::JsonArray => json_format::read_array(bytes, &mut push),
+        Format::Parquet => parquet_format::read(bytes, &mut push),
     }
-    Ok(out)
 }
 
 /// The kept days of [`parse_fuzz_input`]'s window: the default rollup

@@ -425,3 +425,38 @@ fn tiny_values_are_read_as_exactly_zero_in_every_format() {
         assert_eq!(v.clustering_coeff, 0.1);
     }
 }
+
+#[test]
+fn chunked_parsing_gives_the_same_samples_in_chunks_of_the_asked_size() {
+    let whole = parse_samples(Format::Csv, CSV.as_bytes(), &window()).unwrap();
+    for size in [1, 2, 3, 10] {
+        let mut chunks = Vec::new();
+        let n = parse_samples_chunked(Format::Csv, CSV.as_bytes(), &window(), size, |c| {
+            chunks.push(c);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, whole.len());
+        assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= size));
+        assert_eq!(chunks.len(), whole.len().div_ceil(size), "size {size}");
+        assert_eq!(chunks.concat(), whole, "size {size}");
+    }
+}
+
+#[test]
+fn chunked_parsing_stops_at_a_bad_row_or_when_the_sink_refuses() {
+    let bad = format!("{CSV}2026-05-01T11:00:00Z,emp_4,Core,0.5,0.1,0.3,101\n");
+    let mut seen = 0;
+    let err = parse_samples_chunked(Format::Csv, bad.as_bytes(), &window(), 2, |c| {
+        seen += c.len();
+        Ok(())
+    })
+    .unwrap_err();
+    assert!(matches!(&err, FormatError::Row(r) if r.row == 4), "{err}");
+    assert_eq!(seen, 2, "the full first chunk went out before the bad row");
+    let err = parse_samples_chunked(Format::Csv, CSV.as_bytes(), &window(), 1, |_| {
+        Err(FormatError::Malformed("stop".into()))
+    })
+    .unwrap_err();
+    assert_eq!(err.to_string(), FormatError::Malformed("stop".into()).to_string());
+}

@@ -17,6 +17,7 @@ use organism_formats::{Format, FormatError};
 use organism_store::writer::WriteSummary;
 use serde::Serialize;
 
+use crate::bulk::{BulkError, CHUNK_ROWS, write_document};
 use crate::params::Params;
 use crate::{ApiError, AppState, Principal};
 
@@ -75,24 +76,20 @@ pub async fn write_metrics(
     let format = format_of(&headers)?;
     let body = body.map_err(|e| body_error(e, state.config.body_limit))?;
     let window = state.store.sample_window(Utc::now());
-    // Parsing a large file is CPU work: keep it off the async workers.
-    let samples = tokio::task::spawn_blocking(move || {
-        organism_formats::parse_samples(format, &body, &window)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("parser task: {e}")))?
-    .map_err(|e| match e {
-        FormatError::Row(row) => ApiError::BadRow(row),
-        FormatError::MissingColumn(column) => ApiError::BadBody {
-            code: "missing_column",
-            message: format!("required column {column:?} is missing"),
-        },
-        other => ApiError::BadBody {
-            code: "malformed_body",
-            message: other.to_string(),
-        },
-    })?;
-    let summary = state.store.write_batch_owned(samples).await?;
+    let summary = write_document(&state.store, format, body, window, CHUNK_ROWS, |_| {})
+        .await
+        .map_err(|e| match e {
+            BulkError::Store(e) => ApiError::from(e),
+            BulkError::Format(FormatError::Row(row)) => ApiError::BadRow(row),
+            BulkError::Format(FormatError::MissingColumn(column)) => ApiError::BadBody {
+                code: "missing_column",
+                message: format!("required column {column:?} is missing"),
+            },
+            BulkError::Format(other) => ApiError::BadBody {
+                code: "malformed_body",
+                message: other.to_string(),
+            },
+        })?;
     state.metrics.record_write(summary.received);
     Ok((
         StatusCode::OK,

@@ -5,10 +5,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use clap::Args;
-use futures_util::stream;
-use organism_domain::MetricSample;
 use organism_formats::Format;
-use organism_store::StoreError;
 
 use crate::config::GlobalArgs;
 use crate::database::Database;
@@ -18,7 +15,7 @@ pub struct IngestArgs {
     /// Metrics files: .csv, .parquet, .ndjson/.jsonl or .json (an array).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Samples per COPY round trip.
+    /// Samples per COPY round trip (the rows in memory at once).
     #[arg(long, default_value_t = 50_000)]
     pub chunk_rows: usize,
 }
@@ -54,30 +51,24 @@ async fn ingest(
         let bytes = tokio::fs::read(path)
             .await
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let format = *format;
         let window = db.store.sample_window(Utc::now());
-        let samples = tokio::task::spawn_blocking(move || {
-            organism_formats::parse_samples(format, &bytes, &window)
-        })
-        .await?
-        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing of it was written", path.display()))?;
         progress.finish_and_clear();
-        let bar = indicatif::ProgressBar::new(samples.len() as u64);
+        let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(indicatif::ProgressStyle::with_template(
-            "{msg} {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+            "{msg} {spinner} {pos} rows ({per_sec})",
         )?);
         bar.set_message(path.display().to_string());
-        let chunks: Vec<Vec<MetricSample>> =
-            samples.chunks(chunk_rows).map(<[_]>::to_vec).collect();
-        let bar_for_stream = bar.clone();
-        let stream = stream::iter(chunks.into_iter().map(move |c| {
-            bar_for_stream.inc(c.len() as u64);
-            Ok::<_, StoreError>(c)
-        }));
-        let summary =
-            db.store.write_chunks(stream).await.map_err(|e| {
-                anyhow::anyhow!("{}: {e}; nothing of it was written", path.display())
-            })?;
+        let bar_for_chunks = bar.clone();
+        let summary = organism_api::bulk::write_document(
+            &db.store,
+            *format,
+            bytes.into(),
+            window,
+            chunk_rows,
+            move |rows| bar_for_chunks.inc(rows as u64),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing of it was written", path.display()))?;
         bar.finish_and_clear();
         println!(
             "{}: {} rows read, {} stored, {} new or changed",
