@@ -15,6 +15,7 @@ mod role;
 mod sample;
 mod team_name;
 mod text;
+pub mod time;
 mod window;
 
 pub use employee_id::EmployeeId;
@@ -25,7 +26,8 @@ pub use role::{MinGroupSize, Role, TeamsRule};
 pub use sample::{MAX_FUTURE_SKEW, MetricSample, RawSample, SampleWindow};
 pub use team_name::TeamName;
 pub use text::{check_storable_json, check_storable_text};
-pub use window::{
-    AlertDays, Days, StatsDays, Threshold, TimeRange, TrendDays, YEARS, check_representable,
-    parse_instant, parse_timestamp,
+pub use time::{
+    INSTANT_FORMS, TimestampError, TimestampProblem, YEARS, check_representable, parse_instant,
+    parse_timestamp,
 };
+pub use window::{AlertDays, Days, StatsDays, Threshold, TimeRange, TrendDays};

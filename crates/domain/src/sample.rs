@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::window::check_representable;
+use crate::time::check_representable;
 use crate::{EmployeeId, MetricValues, TeamName, ValidationError};
 
 /// How far in the future a measurement time may be: clocks drift, but a

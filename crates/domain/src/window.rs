@@ -1,8 +1,9 @@
 //! Query windows: `days` counts, date ranges and the burnout threshold.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::ValidationError;
+use crate::time::parse_instant;
 
 /// A whole number of days between 1 and `MAX`, as the `days` query parameter
 /// of DESIGN.md §5. Each endpoint has its own maximum, so each has its own
@@ -125,9 +126,10 @@ impl TimeRange {
         Ok(Self { start, end })
     }
 
-    /// Parses `start_date` and `end_date` query parameters. Each is an RFC
-    /// 3339 timestamp or a calendar date (UTC). A date as `start_date` means
-    /// the start of that day; as `end_date` it means the end of that day, so
+    /// Parses `start_date` and `end_date` query parameters, each an instant
+    /// of [`crate::time`]'s grammar: a timestamp (without offset, UTC) or a
+    /// calendar date. A date as `start_date` means the start of that UTC
+    /// day; as `end_date` the end of it, so
     /// `start_date=2026-01-01&end_date=2026-01-01` is that whole day.
     pub fn parse(start: &str, end: &str) -> Result<Self, ValidationError> {
         let start = parse_instant(start, false).map_err(|e| e.for_field("start_date"))?;
@@ -144,98 +146,10 @@ impl TimeRange {
     }
 }
 
-/// The years a time may have: 1 to 9999, what RFC 3339 can write and what
-/// PostgreSQL, chrono and every client can represent. chrono parses years
-/// far outside (`-5000`, `+275760`); PostgreSQL refuses many of them, and a
-/// year 0 or a negative one means a broken client, not a measurement.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
-
-/// Refuses a time outside [`YEARS`].
-pub fn check_representable(time: DateTime<Utc>) -> Result<DateTime<Utc>, ValidationError> {
-    if YEARS.contains(&time.year()) {
-        Ok(time)
-    } else {
-        Err(ValidationError::new(
-            "time",
-            format!(
-                "must be between the years {} and {}, got year {}",
-                YEARS.start(),
-                YEARS.end(),
-                time.year()
-            ),
-        ))
-    }
-}
-
-/// The one timestamp grammar of the service, for metrics files and query
-/// parameters alike: RFC 3339 (`2026-01-01T00:00:00Z`, `…+02:00`), pandas'
-/// text (`2026-01-01 00:00:00+00:00`, with or without fractions), and a time
-/// without an offset (`2026-01-01 00:00:00`, `2026-01-01T00:00:00`), which
-/// is taken as UTC (docs/DECISIONS.md: pandas writes naive UTC times that
-/// way). The year must be in [`YEARS`]. The error names the field `time`;
-/// callers re-label it.
-pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, ValidationError> {
-    let text = text.trim();
-    let parsed = DateTime::parse_from_rfc3339(text)
-        .ok()
-        .or_else(|| {
-            [
-                "%Y-%m-%d %H:%M:%S%.f%:z",
-                "%Y-%m-%d %H:%M:%S%.f%#z",
-                "%Y-%m-%dT%H:%M:%S%.f%#z",
-            ]
-            .into_iter()
-            .find_map(|format| DateTime::parse_from_str(text, format).ok())
-        })
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|| {
-            ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
-                .into_iter()
-                .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-                .map(|t| t.and_utc())
-        });
-    match parsed {
-        Some(t) => check_representable(t),
-        None => Err(ValidationError::new(
-            "time",
-            format!(
-                "must be an RFC 3339 timestamp (or YYYY-MM-DD HH:MM:SS, taken as UTC), got {text:?}"
-            ),
-        )),
-    }
-}
-
-/// Parses a timestamp of [`parse_timestamp`]'s grammar (an offset-less one
-/// is UTC), or a `YYYY-MM-DD` date taken as the start (or, with
-/// `end_of_day`, the end) of that UTC day.
-pub fn parse_instant(text: &str, end_of_day: bool) -> Result<DateTime<Utc>, ValidationError> {
-    let text = text.trim();
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        // The date's year is checked, not the instant's: the end of
-        // 9999-12-31 is 10000-01-01, allowed as an end.
-        check_representable(d.and_time(NaiveTime::MIN).and_utc())?;
-        let day = if end_of_day { d.succ_opt() } else { Some(d) };
-        if let Some(t) = day.and_then(|d| d.and_hms_opt(0, 0, 0)) {
-            return Ok(t.and_utc());
-        }
-    }
-    parse_timestamp(text).map_err(|e| {
-        if e.message.starts_with("must be an RFC 3339") {
-            ValidationError::new(
-                "time",
-                format!(
-                    "must be an RFC 3339 timestamp, a timestamp without offset (taken as UTC) or a YYYY-MM-DD date, got {text:?}"
-                ),
-            )
-        } else {
-            e
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::parse_timestamp;
 
     #[test]
     fn trend_days_accept_one_to_730_only() {
@@ -324,7 +238,7 @@ mod tests {
             "+275760-09-13T00:00:00",
             "10000-01-01",
         ] {
-            let err = parse_instant(bad, false).unwrap_err();
+            let err = ValidationError::from(parse_instant(bad, false).unwrap_err());
             assert_eq!(err.field, "time", "{bad}");
             let err = TimeRange::parse(bad, "2026-01-01").unwrap_err();
             assert_eq!(err.field, "start_date", "{bad}");

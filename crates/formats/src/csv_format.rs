@@ -1,8 +1,7 @@
 //! CSV with a header line.
 
-use organism_domain::RawSample;
+use organism_domain::{RawSample, parse_timestamp};
 
-use crate::time::parse_time;
 use crate::{FormatError, REQUIRED_COLUMNS};
 
 /// Where each column is in the header.
@@ -82,7 +81,7 @@ fn raw_sample(
     row: usize,
 ) -> Result<RawSample, FormatError> {
     let time = text(record, cols.time, "time", row)?
-        .map(|t| parse_time(t).map_err(|m| FormatError::row(row, "time", m)))
+        .map(|t| parse_timestamp(t).map_err(|e| FormatError::row(row, "time", e.to_string())))
         .transpose()?;
     let number = |i: usize, field: &str| -> Result<Option<f64>, FormatError> {
         text(record, cols.metrics[i], field, row)?

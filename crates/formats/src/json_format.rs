@@ -1,10 +1,9 @@
 //! A JSON array of objects, or NDJSON (one object per line).
 
-use organism_domain::RawSample;
+use organism_domain::{RawSample, parse_timestamp};
 use serde_json::{Map, Value};
 
 use crate::FormatError;
-use crate::time::parse_time;
 
 /// The array is read one element at a time: only one row's `Value` exists
 /// at once, never a tree of the whole document (which cost about 8 times
@@ -105,7 +104,7 @@ fn raw_sample(value: Value, row: usize) -> Result<RawSample, FormatError> {
         }
     };
     let time = string(&map, "time", row)?
-        .map(|t| parse_time(t).map_err(|m| FormatError::row(row, "time", m)))
+        .map(|t| parse_timestamp(t).map_err(|e| FormatError::row(row, "time", e.to_string())))
         .transpose()?;
     Ok(RawSample {
         time,

@@ -14,14 +14,11 @@
 mod csv_format;
 mod json_format;
 mod parquet_format;
-mod time;
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use organism_domain::{MetricSample, RawSample, RowError, SampleWindow, ValidationError};
-
-pub use time::parse_time;
 
 /// The columns a metrics file must have (`team` may be missing).
 pub const REQUIRED_COLUMNS: [&str; 6] = [
@@ -133,7 +130,10 @@ pub fn parse_samples_chunked(
         chunk.push(sample);
         total += 1;
         if chunk.len() == chunk_rows {
-            sink(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows)))?;
+            sink(std::mem::replace(
+                &mut chunk,
+                Vec::with_capacity(chunk_rows),
+            ))?;
         }
         Ok(())
     })?;

@@ -13,10 +13,9 @@ use arrow::datatypes::{
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use organism_domain::RawSample;
+use organism_domain::{RawSample, parse_timestamp};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::time::parse_time;
 use crate::{FormatError, REQUIRED_COLUMNS};
 
 /// Rows per decoded batch: large enough to amortise decoding, small enough
@@ -126,7 +125,10 @@ fn times(batch: &RecordBatch, first_row: usize) -> Result<Vec<RowTime>, FormatEr
             let s = strings(batch, "time", first_row)?
                 .ok_or_else(|| FormatError::MissingColumn("time".into()))?;
             (0..n)
-                .map(|i| s.is_valid(i).then(|| parse_time(s.value(i))))
+                .map(|i| {
+                    s.is_valid(i)
+                        .then(|| parse_timestamp(s.value(i)).map_err(|e| e.to_string()))
+                })
                 .collect()
         }
         other => {

@@ -52,9 +52,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
         match flag.as_str() {
             "--directory" => directory = Some(PathBuf::from(value()?)),
             "--interactions" => interactions = Some(PathBuf::from(value()?)),
-            "--window-end" => {
-                window_end = Some(DateTime::parse_from_rfc3339(&value()?)?.with_timezone(&Utc))
-            }
+            "--window-end" => window_end = Some(organism_domain::parse_timestamp(&value()?)?),
             "--window-days" => window_days = value()?.parse()?,
             "--threads" => threads = Some(value()?.parse()?),
             "--out" => out = Some(PathBuf::from(value()?)),

@@ -12,11 +12,12 @@
 //!   invalid UTF-8, an NDJSON line that is not a JSON object;
 //! - a required field is missing or blank (`from`, `to`, `time`, `channel`
 //!   for interactions; `employee_id` for the directory);
-//! - `time` is not an RFC 3339 timestamp (`2024-03-01T09:30:00Z`,
-//!   `2024-03-01T10:30:00+01:00`) with a year from 1 to 9999 (interactions
-//!   are never stored; one outside the snapshot's window, which ends at a
-//!   time the sample window accepts, is dropped and counted as
-//!   `outside_window`);
+//! - `time` is not a timestamp of the service's one grammar
+//!   ([`organism_domain::time`]: RFC 3339 such as `2024-03-01T09:30:00Z` or
+//!   `2024-03-01 10:30:00+01:00`, one without an offset being UTC) with a
+//!   year from 1 to 9999 (interactions are never stored; one outside the
+//!   snapshot's window, which ends at a time the sample window accepts, is
+//!   dropped and counted as `outside_window`);
 //! - `channel` is not `email`, `chat` or `meeting` (any case);
 //! - `weight` or `duration_minutes` is present but not a finite,
 //!   non-negative number;
@@ -41,7 +42,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Utc};
+use organism_domain::parse_timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -290,16 +291,7 @@ fn interaction_from(row: &dyn Fields) -> Result<Interaction, String> {
     let from = required(row, "from")?.into_owned();
     let to = required(row, "to")?.into_owned();
     let time_text = required(row, "time")?;
-    let time = DateTime::parse_from_rfc3339(&time_text)
-        .map_err(|e| format!("`time` is not an RFC 3339 timestamp (`{time_text}`): {e}"))?
-        .with_timezone(&Utc);
-    // The service's representable years (organism_domain::YEARS): year 0
-    // parses as RFC 3339 but means a broken exporter.
-    if !(1..=9999).contains(&time.year()) {
-        return Err(format!(
-            "`time` must be between the years 1 and 9999, got `{time_text}`"
-        ));
-    }
+    let time = parse_timestamp(&time_text).map_err(|e| format!("`time` {e}"))?;
     let channel_text = required(row, "channel")?;
     let channel = Channel::parse(&channel_text).ok_or_else(|| {
         format!("unknown channel `{channel_text}` (expected email, chat or meeting)")

@@ -147,3 +147,32 @@ fn interactions_with_unrepresentable_years_are_malformed() {
         1
     );
 }
+
+#[test]
+fn interaction_times_follow_the_one_timestamp_grammar() {
+    // The same instant as RFC 3339, pandas' text, and without offset (UTC).
+    let csv = "from,to,time,channel\n\
+               a,b,2024-03-01T09:30:00Z,email\n\
+               a,b,2024-03-01 10:30:00+01:00,email\n\
+               a,b,2024-03-01 09:30:00,email\n\
+               a,b,2024-03-01T09:30:00,email\n\
+               a,b,2024-02-29T23:59:60Z,email\n\
+               a,b,2024-03-01T09:30:00+24:00,email\n\
+               a,b,2024-03-01,email\n";
+    let parsed = interactions_from_csv(csv.as_bytes()).unwrap();
+    assert_eq!(parsed.rows.len(), 4);
+    assert!(parsed.rows.iter().all(|r| r.time == parsed.rows[0].time));
+    let rows: Vec<usize> = parsed.malformed.first.iter().map(|e| e.row).collect();
+    assert_eq!(rows, vec![5, 6, 7]);
+    assert!(parsed.malformed.first[0].reason.contains("leap second"));
+    assert!(parsed.malformed.first[1].reason.contains("offset"));
+    assert!(
+        parsed.malformed.first[2]
+            .reason
+            .starts_with("`time` must be")
+    );
+    let ndjson = "{\"from\":\"a\",\"to\":\"b\",\"time\":\"2024-03-01T09:30:00Z\\u0000\",\"channel\":\"chat\"}\n";
+    let parsed = interactions_from_ndjson(ndjson.as_bytes());
+    assert_eq!(parsed.malformed.count, 1);
+    assert!(parsed.malformed.first[0].reason.contains("after the end"));
+}

@@ -27,8 +27,8 @@ pub async fn events(
     let filter = AuditFilter {
         intervention_id: params.optional("intervention_id", |v| InterventionId::parse(v))?,
         action: params.optional("action", |s| s.parse::<AuditAction>())?,
-        start: params.optional("start", |s| parse_instant(s, false))?,
-        end: params.optional("end", |s| parse_instant(s, true))?,
+        start: params.optional("start", |s| Ok(parse_instant(s, false)?))?,
+        end: params.optional("end", |s| Ok(parse_instant(s, true)?))?,
         after: params.optional("cursor", Cursor::parse)?,
         limit: params.or("limit", AuditLimit::default(), AuditLimit::parse)?,
     };

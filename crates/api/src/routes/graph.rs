@@ -1,8 +1,10 @@
 //! `POST /api/graph/snapshots`: interactions and a directory in (JSON), the
 //! metrics computed and stored, a summary out.
 //!
-//! Body: `{"directory": [...], "interactions": [...], "at": RFC 3339
-//! (default now), "window_days": 1-365 (28), "incremental": bool (false)}`.
+//! Body: `{"directory": [...], "interactions": [...], "at": a timestamp of
+//! the one grammar ([`organism_domain::time`]: RFC 3339, or without offset
+//! taken as UTC; default now), "window_days": 1-365 (28), "incremental":
+//! bool (false)}`.
 //! Directory entries and interactions use the same keys and rules as the
 //! files of `organism graph`: a malformed entry is skipped and counted,
 //! never fatal.
@@ -19,8 +21,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
-use organism_domain::Role;
+use chrono::Utc;
+use organism_domain::{Role, parse_timestamp};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -34,7 +36,8 @@ use crate::{ApiError, AppState, Principal};
 struct Body {
     directory: Vec<Value>,
     interactions: Vec<Value>,
-    at: Option<DateTime<Utc>>,
+    /// Text, read by the one timestamp grammar (an error names `at`).
+    at: Option<String>,
     window_days: Option<u32>,
     incremental: Option<bool>,
     /// Only to be refused by name (module docs).
@@ -97,8 +100,13 @@ pub async fn create_snapshot(
                 "the incremental tolerance is server configuration (--snapshot-tolerance), not a request field; leave it out",
             ));
         }
+        let at = match body.at.as_deref() {
+            Some(text) => parse_timestamp(text)
+                .map_err(|e| ApiError::BadParameter(e.for_field("at")))?,
+            None => Utc::now(),
+        };
         let request = SnapshotRequest {
-            at: body.at.unwrap_or_else(Utc::now),
+            at,
             window_days: body
                 .window_days
                 .unwrap_or(SnapshotRequest::DEFAULT_WINDOW_DAYS),

@@ -105,12 +105,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
             required(query(
                 "start_date",
                 r#"{"type":"string","format":"date-time"}"#,
-                "RFC 3339 timestamp, a timestamp without offset (taken as UTC) or YYYY-MM-DD; years 1-9999",
+                organism_domain::INSTANT_FORMS,
             )),
             required(query(
                 "end_date",
                 r#"{"type":"string","format":"date-time"}"#,
-                "RFC 3339 timestamp, a timestamp without offset (taken as UTC) or YYYY-MM-DD; years 1-9999",
+                organism_domain::INSTANT_FORMS,
             )),
             USE_HOURLY,
         ],
