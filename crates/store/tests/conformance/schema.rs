@@ -86,19 +86,23 @@ async fn an_exhausted_pool_and_an_unreachable_database_are_different_errors() {
     settings.acquire_timeout = Duration::from_millis(300);
     let store = Store::open(settings).await.unwrap();
 
-    // Hold the only connection: a batch whose input never ends.
+    // Hold the only connection: a batch whose input never ends. The writer
+    // takes its connection before it asks for input, so once the input is
+    // asked for, the connection is held (no sleep needed).
     let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let (asked, asked_for_input) = tokio::sync::oneshot::channel::<()>();
     let holder = {
         let store = store.clone();
         tokio::spawn(async move {
             let chunks = stream::once(async move {
+                let _ = asked.send(());
                 let _ = wait.await;
                 Ok(Vec::<MetricSample>::new())
             });
             store.write_chunks(chunks).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    asked_for_input.await.unwrap();
     let err = store.ping().await.unwrap_err();
     assert!(
         matches!(err, StoreError::PoolExhausted { size: 1, .. }),
