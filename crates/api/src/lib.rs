@@ -20,13 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use organism_store::Store;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 pub use auth::{AuthMode, Principal};
 pub use error::ApiError;
@@ -134,7 +133,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(security_headers))
-        .layer(TraceLayer::new_for_http())
+        .layer(telemetry::trace_layer())
         .with_state(state)
 }
 
@@ -200,10 +199,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
 async fn record_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route = telemetry::route(&request).to_string();
     let response = next.run(request).await;
     state.metrics.record_request(
         &method,

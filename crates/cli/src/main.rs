@@ -36,7 +36,8 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Compute and store a metrics snapshot from interaction and directory files.
     Graph(commands::graph::GraphArgs),
-    /// Run the lifecycle jobs now (rollup refresh, retention).
+    /// Run the lifecycle jobs now (rollup refresh, retention, compression,
+    /// partitions ahead), or show their last runs.
     Maintain(commands::maintain::MaintainArgs),
     /// API keys: create (printed once), list, revoke.
     #[command(subcommand)]

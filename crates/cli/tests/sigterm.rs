@@ -1,5 +1,6 @@
 //! The real binary: SIGTERM while a request is in flight lets it finish
-//! (its rows are written and it gets its answer), then the process exits 0.
+//! (its rows are written and it gets its answer), SIGTERM while a lifecycle
+//! job runs lets the job finish, then the process exits 0.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::process::Stdio;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -35,13 +36,9 @@ fn batch(n: usize) -> String {
     serde_json::to_string(&rows).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_a_request_in_flight_finish() {
-    let settings = organism_testkit::fresh_database().await;
-    let dbname = settings.connection.get_dbname().unwrap().to_string();
-    let url = organism_testkit::cluster().connection_string(&dbname);
-    let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_organism"))
+/// `organism serve` on the database at `url`, with this log filter.
+fn serve(url: &str, port: u16, log: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_organism"))
         .args([
             "--engine",
             "portable",
@@ -50,73 +47,222 @@ async fn sigterm_lets_a_request_in_flight_finish() {
             "--bind",
         ])
         .arg(format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", &url)
-        .env("ORGANISM_LOG", "warn")
+        .env("DATABASE_URL", url)
+        .env("ORGANISM_LOG", log)
+        // The tests hold locks the server waits for, as long as they need.
+        .env("ORGANISM_LOCK_TIMEOUT_MS", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Waits until the server answers its health check.
+async fn wait_until_up(port: u16) {
     let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
     for _ in 0..300 {
         if let Ok(r) = reqwest::get(format!("{base}/api/trends/health")).await
             && r.status() == 200
         {
-            up = true;
-            break;
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(up, "the server did not come up");
+    panic!("the server did not come up");
+}
 
-    // Start a request and send only half of its body.
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_request_in_flight_finish() {
+    let settings = organism_testkit::fresh_database().await;
+    let dbname = settings.connection.get_dbname().unwrap().to_string();
+    let url = organism_testkit::cluster().connection_string(&dbname);
+    let port = free_port();
+    let mut child = serve(&url, port, "warn,organism=info");
+    let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    wait_until_up(port).await;
+
+    // Hold the request at a known point, in flight: writes to employee_latest
+    // wait for this lock (reads do not), and the server's lock timeout is off.
+    let mut holder = connect(&url).await;
+    let lock = holder.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE organism.employee_latest IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
     let body = batch(200);
-    let (head, tail) = body.as_bytes().split_at(body.len() / 2);
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
     let request = format!(
-        "POST /api/metrics HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /api/metrics HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(head).await.unwrap();
     stream.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let observer = connect(&url).await;
+    let mut waiting = false;
+    for _ in 0..300 {
+        let n: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE 'INSERT INTO employee_latest%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(waiting, "the request never reached the lock");
 
     kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGTERM).unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // The server is still waiting for this request: finish it.
-    stream.write_all(tail).await.unwrap();
+    // The order of events comes from the server's log, not from sleeps.
+    let mut seen = Vec::new();
+    while let Some(line) = log.next_line().await.unwrap() {
+        let stopping = line.contains("stopping: finishing requests in flight");
+        seen.push(line);
+        if stopping {
+            break;
+        }
+    }
+    assert!(
+        seen.last()
+            .is_some_and(|l| l.contains("finishing requests in flight")),
+        "no stop in the log: {seen:?}"
+    );
+    // The stop has been asked for while the request waits: let it go on.
+    lock.commit().await.unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"stored\":200"), "{answer}");
 
     let status = child.wait().await.unwrap();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .await
-        .unwrap();
+    while let Some(line) = log.next_line().await.unwrap() {
+        seen.push(line);
+    }
+    let log = seen.join("\n");
     assert!(status.success(), "exit {status:?}: {log}");
     assert!(
         log.contains("AUTHENTICATION IS OFF"),
         "the loud warning: {log}"
     );
 
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = connect(&url).await;
     let rows: i64 = client
         .query_one("SELECT count(*) FROM organism.employee_metrics", &[])
         .await
         .unwrap()
         .get(0);
     assert_eq!(rows, 200);
+}
+
+/// SIGTERM while a lifecycle job runs: the job finishes and is recorded, the
+/// jobs due after it are not started, and the process exits 0. The job is
+/// held at a known point by taking the partition lock first; the order of
+/// events is read from the server's log, not from sleeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_job_in_progress_finish() {
+    let settings = organism_testkit::fresh_database().await;
+    let dbname = settings.connection.get_dbname().unwrap().to_string();
+    let url = organism_testkit::cluster().connection_string(&dbname);
+    let holder = connect(&url).await;
+    let key = organism_store::partitions::PARTITION_LOCK;
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .await
+        .unwrap();
+
+    let port = free_port();
+    let mut child = serve(&url, port, "warn,organism=info");
+    let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    wait_until_up(port).await;
+    // The scheduler's first job (partitions ahead) waits for the lock.
+    let mut waiting = false;
+    for _ in 0..300 {
+        let n: i64 = holder
+            .query_one(
+                "SELECT count(*) FROM pg_locks
+                 WHERE locktype = 'advisory' AND NOT granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(waiting, "the partitions job never reached the lock");
+
+    kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGTERM).unwrap();
+    let mut seen = Vec::new();
+    while let Some(line) = log.next_line().await.unwrap() {
+        let stopping = line.contains("lifecycle jobs finish the job in progress");
+        seen.push(line);
+        if stopping {
+            break;
+        }
+    }
+    assert!(
+        seen.last()
+            .is_some_and(|l| l.contains("finish the job in progress")),
+        "no stop in the log: {seen:?}"
+    );
+    // The stop has been asked for: now let the job go on.
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await
+        .unwrap();
+    while let Some(line) = log.next_line().await.unwrap() {
+        seen.push(line);
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "exit {status:?}: {seen:#?}");
+    assert!(
+        seen.iter().any(|l| l.contains("scheduler stopped")),
+        "{seen:#?}"
+    );
+
+    let client = connect(&url).await;
+    let jobs: Vec<(String, bool, String, String)> = client
+        .query(
+            "SELECT job, last_ok, last_detail->>'from', last_detail->>'through'
+             FROM organism.lifecycle_jobs ORDER BY job",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(jobs.len(), 1, "only the job in progress ran: {jobs:?}");
+    let (job, ok, from, through) = &jobs[0];
+    assert_eq!((job.as_str(), *ok), ("partitions", true), "{jobs:?}");
+    let made: i64 = client
+        .query_one(
+            "SELECT count(*) FROM generate_series($1::text::date, $2::text::date, '1 day') AS d
+             WHERE to_regclass('organism.employee_metrics_p' || to_char(d, 'YYYYMMDD')) IS NOT NULL",
+            &[from, through],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(made, organism_store::partitions::DAYS_AHEAD as i64 + 1);
 }

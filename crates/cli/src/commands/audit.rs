@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 use organism_store::Store;
 use organism_store::audit::ChainReport;
 use organism_store::audit::checkpoint::{ChainHead, Checkpoint, PublicKey, SigningKey};
+use tracing::Instrument;
 
 use crate::config::GlobalArgs;
 use crate::database::Database;
@@ -276,22 +277,44 @@ impl CheckpointJob {
         Ok(CheckpointRun::Written(path))
     }
 
-    /// Runs at start and then every interval, until aborted.
-    pub async fn run_forever(mut self) {
+    /// Runs at start, then every interval, and a last time when `stop`
+    /// says `true` (or its sender is dropped), then returns: the final
+    /// checkpoint vouches for the log as the service leaves it, so that a
+    /// change made while it is down shows at the next verify. A run in
+    /// progress is finished, never cut.
+    pub async fn run_until_stopped(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(self.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
-            match self.run_once(Utc::now()).await {
+            let stopping = tokio::select! {
+                biased;
+                _ = stop.wait_for(|stop| *stop) => true,
+                _ = ticks.tick() => false,
+            };
+            self.run_logged(Utc::now()).await;
+            if stopping {
+                return;
+            }
+        }
+    }
+
+    async fn run_logged(&mut self, now: DateTime<Utc>) {
+        let span = tracing::info_span!("job", name = "audit_checkpoint");
+        async {
+            match self.run_once(now).await {
                 Ok(CheckpointRun::Written(path)) => {
                     tracing::info!(path = %path.display(), "audit checkpoint written")
                 }
                 Ok(CheckpointRun::Unchanged) => {
                     tracing::debug!("audit log unchanged since the last checkpoint")
                 }
-                Err(e) => tracing::error!(error = format!("{e:#}"), "audit checkpoint not written"),
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "audit checkpoint not written")
+                }
             }
         }
+        .instrument(span)
+        .await
     }
 }
 

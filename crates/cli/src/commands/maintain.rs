@@ -1,8 +1,9 @@
 //! `organism maintain`: run the lifecycle jobs now, or show their status.
 //!
-//! Jobs: the hourly rollup's refresh, retention (which refreshes first) and
-//! compression (native on timescale, packed days on portable). A
-//! job another instance is running is skipped, not run twice.
+//! Jobs: the hourly rollup's refresh, retention (which refreshes first),
+//! compression (native on timescale, packed days on portable) and the
+//! portable engine's partitions ahead. A job another instance is running is
+//! skipped, not run twice.
 
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
@@ -21,7 +22,11 @@ pub enum Job {
     Retention,
     /// Compress raw samples older than 30 days.
     Compression,
-    /// Every job, in order: retention (with a refresh first), then compression.
+    /// Make the raw partitions of today and the next 7 days (portable
+    /// engine; nothing to do on timescale).
+    Partitions,
+    /// Every job, in order: partitions, retention (with a refresh first),
+    /// then compression.
     All,
 }
 
@@ -86,7 +91,12 @@ async fn run_jobs(db: &Database, args: &MaintainArgs) -> anyhow::Result<()> {
         Job::Refresh => vec![StoreJob::Refresh],
         Job::Retention => vec![StoreJob::Retention],
         Job::Compression => vec![StoreJob::Compression],
-        Job::All => vec![StoreJob::Retention, StoreJob::Compression],
+        Job::Partitions => vec![StoreJob::Partitions],
+        Job::All => vec![
+            StoreJob::Partitions,
+            StoreJob::Retention,
+            StoreJob::Compression,
+        ],
     };
     let mut failed = false;
     for job in jobs {

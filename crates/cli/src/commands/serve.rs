@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
-use chrono::Utc;
 use clap::Args;
 use organism_api::{ApiConfig, AppState, AuthMode, Epsilon, MinGroupSize};
+use organism_store::scheduler::{Schedule, Scheduler};
 
 use crate::config::GlobalArgs;
 use crate::database::Database;
@@ -61,6 +61,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Serves on `db` until a stop signal; `ready` runs once the socket listens.
+/// The lifecycle jobs (organism_store::scheduler) and the audit
+/// checkpointer run alongside; on the signal the server drains its requests
+/// while they finish the job in progress, and all are awaited.
 pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -99,12 +102,27 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
     let checkpoints = args.audit_checkpoints.job(db.store.clone())?;
     ready();
-    let scheduler = tokio::spawn(lifecycle_jobs(db.store.clone()));
-    let checkpointer = checkpoints.map(|job| tokio::spawn(job.run_forever()));
-    let served = organism_api::serve(listener, state, shutdown::signal()).await;
-    scheduler.abort();
-    if let Some(checkpointer) = checkpointer {
-        checkpointer.abort();
+    // One stop signal for the background jobs: sent when the server starts
+    // draining (or dropped if it fails), so that they finish alongside the
+    // requests in flight; both are awaited before the database closes.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(
+        Scheduler::new(db.store.clone(), Schedule::default()).run_until_stopped(stopped.clone()),
+    );
+    let checkpointer = checkpoints.map(|job| tokio::spawn(job.run_until_stopped(stopped)));
+    let signal = async move {
+        shutdown::signal().await;
+        let _ = stop.send(true);
+        tracing::info!("stopping: lifecycle jobs finish the job in progress");
+    };
+    let served = organism_api::serve(listener, state, signal).await;
+    if let Err(e) = scheduler.await {
+        tracing::error!(error = %e, "the scheduler ended abnormally");
+    }
+    if let Some(checkpointer) = checkpointer
+        && let Err(e) = checkpointer.await
+    {
+        tracing::error!(error = %e, "the audit checkpointer ended abnormally");
     }
     served?;
     Ok(())
@@ -122,57 +140,4 @@ fn warn_insecure() {
     let text = "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this port can read every burnout score, write metrics and change interventions. Use it on your own machine only, never on a shared network.";
     tracing::warn!("{text}");
     eprintln!("\n!!! WARNING: {text}\n");
-}
-
-/// The scheduler: refreshes the hourly rollup a few minutes after every
-/// hour, and applies retention (which refreshes first) and compression at
-/// start and then once a day. Several
-/// instances may run it: a job another instance is running is skipped.
-/// Every run is recorded (health, `organism maintain --status`).
-async fn lifecycle_jobs(store: organism_store::Store) {
-    use organism_store::jobs::{Job, JobOutcome};
-    let mut last_daily: Option<std::time::Instant> = None;
-    loop {
-        let daily_due =
-            last_daily.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(86_400));
-        let jobs: &[Job] = if daily_due {
-            &[Job::Retention, Job::Compression]
-        } else {
-            &[Job::Refresh]
-        };
-        if daily_due {
-            last_daily = Some(std::time::Instant::now());
-        }
-        for job in jobs {
-            match store.run_job(*job, Utc::now()).await {
-                Ok(JobOutcome::Ran {
-                    job,
-                    ok: true,
-                    seconds,
-                    rows,
-                    ..
-                }) => tracing::info!(job = job.name(), seconds, rows, "lifecycle job done"),
-                Ok(JobOutcome::Ran { job, error, .. }) => {
-                    tracing::warn!(
-                        job = job.name(),
-                        error = error.unwrap_or_default(),
-                        "lifecycle job failed"
-                    )
-                }
-                Ok(JobOutcome::Skipped { job }) => {
-                    tracing::info!(
-                        job = job.name(),
-                        "lifecycle job skipped: another instance runs it"
-                    )
-                }
-                Err(e) => tracing::warn!(error = %e, "lifecycle job could not start"),
-            }
-        }
-        let now = Utc::now();
-        let next = organism_store::rollup::hour_start(now) + chrono::Duration::minutes(62);
-        let wait = (next - now)
-            .to_std()
-            .unwrap_or(std::time::Duration::from_secs(3600));
-        tokio::time::sleep(wait).await;
-    }
 }
