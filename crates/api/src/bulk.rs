@@ -48,17 +48,12 @@ pub async fn write_document(
     type Chunk = Result<Vec<MetricSample>, StoreError>;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(1);
     let parser = tokio::task::spawn_blocking(move || {
-        let parsed = organism_formats::parse_samples_chunked(
-            format,
-            &body,
-            &window,
-            chunk_rows,
-            |chunk| {
+        let parsed =
+            organism_formats::parse_samples_chunked(format, &body, &window, chunk_rows, |chunk| {
                 sender
                     .blocking_send(Ok(chunk))
                     .map_err(|_| FormatError::Malformed("the write stopped".to_string()))
-            },
-        );
+            });
         // The first pass accepted these bytes, so this cannot fail; if it
         // did, an error item makes the write roll back instead of
         // committing what came before it.
@@ -70,11 +65,10 @@ pub async fn write_document(
     });
     let chunks = futures_util::stream::poll_fn(move |cx| {
         receiver.poll_recv(cx).map(|item| {
-            item.map(|chunk| {
-                if let Ok(rows) = &chunk {
+            item.inspect(|chunk| {
+                if let Ok(rows) = chunk {
                     on_chunk(rows.len());
                 }
-                chunk
             })
         })
     });

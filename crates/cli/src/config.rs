@@ -107,6 +107,14 @@ pub struct GlobalArgs {
         global = true
     )]
     pub rollup_retention_days: u32,
+    /// Days after which raw samples are compressed (both engines).
+    #[arg(
+        long,
+        env = "ORGANISM_COMPRESS_AFTER_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub compress_after_days: u32,
     /// Directory of the PostgreSQL server binaries for the embedded cluster
     /// (default: found on PATH or under /usr/lib/postgresql/*/bin).
     #[arg(long, env = "ORGANISM_PG_BIN_DIR", global = true)]
@@ -167,6 +175,7 @@ impl GlobalArgs {
         settings.retention = organism_store::Retention {
             raw_days: self.raw_retention_days,
             rollup_days: self.rollup_retention_days,
+            compress_after_days: self.compress_after_days,
         };
         settings.validate()?;
         Ok(settings)

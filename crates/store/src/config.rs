@@ -71,6 +71,9 @@ pub struct Retention {
     pub raw_days: u32,
     /// The hourly rollup (requirements: 2 years).
     pub rollup_days: u32,
+    /// Raw samples older than this many days are compressed (requirements:
+    /// 30), on both engines.
+    pub compress_after_days: u32,
 }
 
 impl Default for Retention {
@@ -78,6 +81,7 @@ impl Default for Retention {
         Self {
             raw_days: 90,
             rollup_days: 730,
+            compress_after_days: 30,
         }
     }
 }
@@ -163,6 +167,11 @@ impl DbSettings {
                 "retention: raw samples must be kept at least 1 day and the rollup at least as long as raw samples (got {} and {} days)",
                 r.raw_days, r.rollup_days
             )));
+        }
+        if r.compress_after_days == 0 {
+            return Err(StoreError::Schema(
+                "--compress-after-days: raw samples must stay uncompressed at least 1 day".into(),
+            ));
         }
         Ok(())
     }

@@ -4,23 +4,29 @@
 //! A run takes a session advisory lock on a connection of its own (outside
 //! the pool): if another instance holds it, the run is skipped rather than
 //! queued; if the process dies, the connection closes and the lock goes with
-//! it. Each run's outcome is upserted into `lifecycle_jobs`.
+//! it. Each run's outcome is upserted into `lifecycle_jobs`. Each run is in
+//! a `job` tracing span that records its outcome, duration and rows, so what
+//! a job logs on the way carries its name (STYLE habit 9). When each job is
+//! due is the scheduler's business (scheduler.rs).
 
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
-use crate::{Engine, Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// A lifecycle job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Job {
     Refresh,
     Retention,
     Compression,
+    /// Portable daily partitions of the coming days (partitions.rs).
+    Partitions,
 }
 
 impl Job {
@@ -29,6 +35,7 @@ impl Job {
             Job::Refresh => "refresh",
             Job::Retention => "retention",
             Job::Compression => "compression",
+            Job::Partitions => "partitions",
         }
     }
 
@@ -39,6 +46,7 @@ impl Job {
                 Job::Refresh => 1,
                 Job::Retention => 2,
                 Job::Compression => 3,
+                Job::Partitions => 4,
             }
     }
 }
@@ -76,8 +84,51 @@ pub struct JobRecord {
 }
 
 impl Store {
-    /// Runs `job` as of `now` unless another runner is running it.
+    /// Runs `job` as of `now` unless another runner is running it, in a
+    /// `job` span that records how it went.
     pub async fn run_job(&self, job: Job, now: DateTime<Utc>) -> Result<JobOutcome> {
+        let span = tracing::info_span!(
+            "job",
+            name = job.name(),
+            outcome = tracing::field::Empty,
+            seconds = tracing::field::Empty,
+            rows = tracing::field::Empty,
+        );
+        async {
+            let result = self.run_job_locked(job, now).await;
+            let span = tracing::Span::current();
+            match &result {
+                Ok(JobOutcome::Ran {
+                    ok,
+                    seconds,
+                    rows,
+                    error,
+                    ..
+                }) => {
+                    span.record("outcome", if *ok { "ok" } else { "failed" });
+                    span.record("seconds", seconds);
+                    span.record("rows", rows);
+                    match error {
+                        None => tracing::info!("lifecycle job done"),
+                        Some(error) => tracing::warn!(error, "lifecycle job failed"),
+                    }
+                }
+                Ok(JobOutcome::Skipped { .. }) => {
+                    span.record("outcome", "skipped");
+                    tracing::info!("lifecycle job skipped: another instance runs it");
+                }
+                Err(e) => {
+                    span.record("outcome", "not_started");
+                    tracing::warn!(error = %e, "lifecycle job could not start");
+                }
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn run_job_locked(&self, job: Job, now: DateTime<Utc>) -> Result<JobOutcome> {
         let lock = crate::pool::dedicated(self.settings()).await?;
         let got: bool = lock
             .query_one("SELECT pg_try_advisory_lock($1)", &[&job.lock_key()])
@@ -101,6 +152,10 @@ impl Store {
                 .compress(now)
                 .await
                 .map(|r| (r.chunks_compressed, json!(r))),
+            Job::Partitions => self
+                .make_partitions_ahead(now)
+                .await
+                .map(|r| (r.created as i64, json!(r))),
         };
         let seconds = started.elapsed().as_secs_f64();
         let (ok, rows, detail, error) = match &result {
@@ -174,18 +229,6 @@ impl Store {
     /// TimescaleDB's own job failures in the last day (its scheduled jobs
     /// can fail silently); `None` on the portable engine.
     pub async fn timescaledb_job_errors(&self) -> Result<Option<i64>> {
-        if self.engine() != Engine::Timescale {
-            return Ok(None);
-        }
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT count(*) FROM timescaledb_information.job_errors
-                 WHERE finish_time > now() - INTERVAL '1 day'",
-                &[],
-            )
-            .await
-            .map_err(StoreError::from)?;
-        Ok(Some(row.get(0)))
+        self.ops().job_errors(self).await
     }
 }

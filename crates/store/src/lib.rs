@@ -10,7 +10,9 @@
 //! * [`partitions`]: daily partitions of the portable engine;
 //! * [`writer`]: single samples and all-or-nothing batches (binary COPY);
 //! * [`interventions`] and [`audit`]: the state machine and its hash-chained log;
-//! * [`rollup`] and [`retention`]: the lifecycle jobs;
+//! * [`rollup`], [`retention`] and [`compression`]: the lifecycle jobs;
+//! * `engines`: what differs by engine, behind one trait chosen at open;
+//! * [`jobs`] and [`scheduler`]: running them, and when;
 //! * [`queries`]: trends, team trends, burnout alerts, statistics;
 //! * [`keys`]: API keys, stored as hashes.
 //! * [`sizes`]: on-disk size of raw samples (benchmark, compression).
@@ -19,6 +21,7 @@ pub mod audit;
 pub mod compression;
 pub mod config;
 mod engine;
+mod engines;
 mod error;
 pub mod interventions;
 pub mod jobs;
@@ -28,6 +31,7 @@ mod pool;
 pub mod queries;
 pub mod retention;
 pub mod rollup;
+pub mod scheduler;
 pub mod schema;
 pub mod sizes;
 pub mod writer;
@@ -46,7 +50,8 @@ pub struct Store {
     pool: deadpool_postgres::Pool,
     /// Jobs and migrations: sessions without the request bounds (pool.rs).
     maintenance: deadpool_postgres::Pool,
-    engine: Engine,
+    /// The engine's implementation, chosen once at open (engines/).
+    ops: Arc<dyn engines::StorageEngine>,
     settings: Arc<DbSettings>,
 }
 
@@ -60,16 +65,23 @@ impl Store {
             let mut client = pool::get(&maintenance).await?;
             schema::migrate(&mut client, &settings.schema, settings.engine).await?
         };
-        Ok(Self {
+        let store = Self {
             pool,
             maintenance,
-            engine,
+            ops: engines::for_engine(engine),
             settings: Arc::new(settings),
-        })
+        };
+        store.ops.configure(&store).await?;
+        Ok(store)
     }
 
     pub fn engine(&self) -> Engine {
-        self.engine
+        self.ops.kind()
+    }
+
+    /// What differs by engine (engines/).
+    pub(crate) fn ops(&self) -> &dyn engines::StorageEngine {
+        &*self.ops
     }
 
     pub fn settings(&self) -> &DbSettings {

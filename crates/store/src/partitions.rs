@@ -7,16 +7,19 @@
 //! writes, in a transaction of its own: creating a partition takes a strong
 //! lock on the parent, and holding it inside a long write would stall
 //! readers. An advisory lock serialises creators so that two writers never
-//! race on the same `CREATE TABLE`. The scheduler also creates the coming
-//! days ahead of time, so that on-demand creation is rare.
+//! race on the same `CREATE TABLE`. The `partitions` lifecycle job also
+//! creates today's and the coming [`DAYS_AHEAD`] days' raw partitions ahead
+//! of time (the scheduler runs it at start and daily), so that on-demand
+//! creation, and its lock on the parent, is rare for current data.
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use crate::StoreError;
 
-/// Lock key for partition creation.
-const PARTITION_LOCK: i64 = 0x6f72_6770_6172_7473;
+/// Lock key for partition creation (public so that a test can hold it).
+pub const PARTITION_LOCK: i64 = 0x6f72_6770_6172_7473;
 
 /// A partitioned table with one partition per UTC day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,15 +169,46 @@ pub async fn list_family(
         .collect())
 }
 
+/// Days after today whose raw partitions the `partitions` job makes ahead.
+/// A week covers a scheduler that could not run for a few days.
+pub const DAYS_AHEAD: u64 = 7;
+
+/// What the `partitions` job did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartitionsAhead {
+    /// Partitions created by this run (0 when all existed, and always 0 on
+    /// timescale).
+    pub created: usize,
+    /// The first and last day covered.
+    pub from: NaiveDate,
+    pub through: NaiveDate,
+}
+
 impl crate::Store {
+    /// Makes sure the raw partitions of `now`'s day and the [`DAYS_AHEAD`]
+    /// days after it exist (the `partitions` job). Only raw samples get
+    /// partitions ahead: packed partitions are made by compression, for days
+    /// a month old. On timescale, TimescaleDB makes chunks itself and this
+    /// does nothing.
+    pub async fn make_partitions_ahead(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<PartitionsAhead, StoreError> {
+        let from = now.date_naive();
+        let days: Vec<NaiveDate> = from.iter_days().take(DAYS_AHEAD as usize + 1).collect();
+        let through = days.last().copied().unwrap_or(from);
+        let created = self.ops().partitions_ahead(self, &days).await?;
+        Ok(PartitionsAhead {
+            created,
+            from,
+            through,
+        })
+    }
+
     /// The days that have a partition, oldest first (portable engine; empty
     /// on timescale, whose chunks TimescaleDB manages).
     pub async fn partition_days(&self) -> Result<Vec<NaiveDate>, StoreError> {
-        if self.engine() != crate::Engine::Portable {
-            return Ok(Vec::new());
-        }
-        let client = self.client().await?;
-        list(&**client).await
+        self.ops().partition_days(self).await
     }
 }
 

@@ -1,4 +1,6 @@
-//! Trend queries (DESIGN.md §5), the same SQL on both engines.
+//! Trend queries (DESIGN.md §5), the same SQL on both engines: they read
+//! only the read interface each engine's migrations define (migration 11
+//! lists it), never an engine's own tables.
 //!
 //! Aggregates read `employee_metrics_hourly`, whose columns hold per-hour
 //! sums, sums of squares, minima and maxima, so that days, teams and any
@@ -14,7 +16,7 @@ use organism_domain::{
 };
 use serde::Serialize;
 
-use crate::{Engine, Result, Store, StoreError};
+use crate::{Result, Store, StoreError};
 
 /// Raw samples, or hourly aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -326,26 +328,15 @@ fn day_floor(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Every raw sample with `lo <= time < hi` (SQL expressions), as a table of
-/// the columns of `employee_metrics`: on the portable engine, raw rows and
-/// compressed ones alike (`metrics_between`, migration 0005); on timescale,
-/// the hypertable, which decompresses by itself.
-fn samples_between(engine: Engine, lo: &str, hi: &str) -> String {
-    match engine {
-        Engine::Portable => format!("metrics_between({lo}, {hi})"),
-        Engine::Timescale => {
-            format!("(SELECT * FROM employee_metrics WHERE time >= {lo} AND time < {hi})")
-        }
-    }
+/// the columns of `employee_metrics`, compressed ones included: the read
+/// interface both engines define (`metrics_between`, migration 11).
+fn samples_between(lo: &str, hi: &str) -> String {
+    format!("metrics_between({lo}, {hi})")
 }
 
 /// A team's member-days in [$2, $3) for team $1 (one row per day, employee
-/// and part), on the engine's store: the one place the team trends choose it.
-fn member_days(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Portable => "team_member_days($1, $2, $3)",
-        Engine::Timescale => "employee_team_daily WHERE team = $1 AND bucket >= $2 AND bucket < $3",
-    }
-}
+/// and part), from the read interface (`team_member_days`, migration 11).
+const MEMBER_DAYS: &str = "team_member_days($1, $2, $3)";
 
 /// Average, minimum and maximum expressions over the hourly rollup, per
 /// metric, in `MetricName::ALL` order. Column names come from the enum.
@@ -449,7 +440,7 @@ impl Store {
                            WHERE m.employee_id = $1) s
                      WHERE time >= $4 AND time < $5 AND hour_team = ANY($6::text[])
                      ORDER BY time",
-                    samples = samples_between(self.engine(), "$2", "$3")
+                    samples = samples_between("$2", "$3")
                 ))
                 .await?;
             let rows = client
@@ -473,7 +464,7 @@ impl Store {
                      FROM {samples} m
                      WHERE employee_id = $1
                      ORDER BY time",
-                    samples = samples_between(self.engine(), "$2", "$3")
+                    samples = samples_between("$2", "$3")
                 ))
                 .await?;
             let rows = client
@@ -567,20 +558,8 @@ impl Store {
 
     async fn employee_known(&self, employee: &EmployeeId) -> Result<bool> {
         let client = self.client().await?;
-        let packed = match self.engine() {
-            Engine::Portable => {
-                " OR EXISTS (SELECT 1 FROM employee_metrics_packed WHERE employee_id = $1)"
-            }
-            Engine::Timescale => "",
-        };
         let row = client
-            .query_one(
-                &format!(
-                    "SELECT EXISTS (SELECT 1 FROM employee_metrics WHERE employee_id = $1)
-                         OR EXISTS (SELECT 1 FROM employee_metrics_hourly WHERE employee_id = $1){packed}"
-                ),
-                &[&employee.as_str()],
-            )
+            .query_one("SELECT employee_known($1)", &[&employee.as_str()])
             .await?;
         Ok(row.get(0))
     }
@@ -606,7 +585,7 @@ impl Store {
              FROM {member_days}
              GROUP BY 1 ORDER BY 1",
             avgs = avg_columns(),
-            member_days = member_days(self.engine()),
+            member_days = MEMBER_DAYS,
         );
         let statement = client.prepare_cached(&sql).await?;
         let rows = client
@@ -626,20 +605,8 @@ impl Store {
             })
             .collect();
         if days_out.is_empty() {
-            let packed = match self.engine() {
-                Engine::Portable => {
-                    " OR EXISTS (SELECT 1 FROM employee_metrics_packed WHERE $1 = ANY(team))"
-                }
-                Engine::Timescale => "",
-            };
             let known: bool = client
-                .query_one(
-                    &format!(
-                        "SELECT EXISTS (SELECT 1 FROM employee_metrics WHERE team = $1)
-                             OR EXISTS (SELECT 1 FROM employee_metrics_hourly WHERE team = $1){packed}"
-                    ),
-                    &[&team.as_str()],
-                )
+                .query_one("SELECT team_known($1)", &[&team.as_str()])
                 .await?
                 .get(0);
             if !known {
@@ -689,7 +656,7 @@ impl Store {
                 .map(|m| format!("sum({c}_sum) / sum(samples) AS {c}", c = m.column()))
                 .collect::<Vec<_>>()
                 .join(", "),
-            member_days = member_days(self.engine()),
+            member_days = MEMBER_DAYS,
         );
         let statement = client.prepare_cached(&sql).await?;
         let rows = client
@@ -799,7 +766,7 @@ impl Store {
                  GROUP BY employee_id
                  HAVING (array_agg(burnout_score ORDER BY time DESC))[1] >= $3
                  ORDER BY latest DESC, employee_id",
-                samples = samples_between(self.engine(), "$1", "'infinity'")
+                samples = samples_between("$1", "'infinity'")
             ))
             .await?;
         let rows = client
@@ -833,7 +800,7 @@ impl Store {
                      WHERE m.employee_id = f.employee_id) s
                  WHERE f.time >= $1 AND f.burnout_score >= $2
                  ORDER BY f.burnout_score DESC, f.employee_id",
-                samples = samples_between(self.engine(), "$1", "'infinity'")
+                samples = samples_between("$1", "'infinity'")
             ))
             .await?;
         let rows = client
@@ -906,7 +873,7 @@ impl Store {
             .query_one(
                 &format!(
                     "SELECT count(*) FROM {samples} m",
-                    samples = samples_between(self.engine(), "$1", "'infinity'")
+                    samples = samples_between("$1", "'infinity'")
                 ),
                 &[&(now - window)],
             )

@@ -4,11 +4,13 @@
 //! The job first refreshes the rollup, so that no hour is dropped from raw
 //! rows before it is materialised. It then records `raw_kept_from` (the
 //! first kept day) and drops what is older: whole daily partitions on the
-//! portable engine, raw and packed alike (never a row-by-row DELETE), whole chunks on timescale
-//! (`drop_chunks`). From then on an hour before `raw_kept_from` is never
-//! recomputed from raw rows: a late sample written there is stored and shown
-//! in raw trends until the next run drops it, but it cannot replace the
-//! hour's materialised aggregate with an aggregate of itself alone.
+//! portable engine, raw and packed alike (never a row-by-row DELETE), whole
+//! chunks on timescale (`drop_chunks`). From then on an hour before
+//! `raw_kept_from` is never refreshed from raw rows: a sample written there
+//! later is backfill, rolled up by the writer into the (employee, hour) it
+//! belongs to without touching the other employees' rows of that hour
+//! (writer.rs, migration 11), and shown in raw trends until the next run
+//! drops it.
 //!
 //! The rollup of the portable engine is one table, trimmed by a DELETE on
 //! its `bucket` index once a day (about 1/4 of the raw volume, so a day's
@@ -17,9 +19,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::partitions::{self, Family};
+use crate::engines::Cutoffs;
 use crate::rollup::{RefreshReport, hour_start};
-use crate::{Engine, Result, Store};
+use crate::{Result, Store};
 
 /// What a retention run did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,103 +56,21 @@ impl Store {
         let rollup_kept_from = hour_start(now - Duration::days(i64::from(retention.rollup_days)));
         let mut client = self.maintenance_client().await?;
         let tx = client.transaction().await?;
-        let (raw_parts_dropped, rollup_dropped) = match self.engine() {
-            Engine::Portable => {
-                // Writers record invalidations under FOR SHARE of this row.
-                tx.execute("SELECT 1 FROM rollup_state FOR UPDATE", &[])
-                    .await?;
-                tx.execute(
-                    "UPDATE lifecycle_state SET raw_kept_from = greatest(raw_kept_from, $1)",
-                    &[&raw_kept_from],
-                )
-                .await?;
-                tx.execute(
-                    "DELETE FROM rollup_invalidations WHERE bucket < $1",
-                    &[&raw_kept_from],
-                )
-                .await?;
-                partitions::lock(&*tx).await?;
-                let mut dropped = 0;
-                for family in [Family::Raw, Family::Packed] {
-                    for day in partitions::list_family(&*tx, family).await? {
-                        if day < raw_kept_from.date_naive() {
-                            tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", family.name(day)))
-                                .await?;
-                            // A day counts once, raw or packed.
-                            if family == Family::Raw {
-                                dropped += 1;
-                            }
-                        }
-                    }
-                }
-                let rollup = tx
-                    .execute(
-                        "DELETE FROM employee_metrics_hourly_store WHERE bucket < $1",
-                        &[&rollup_kept_from],
-                    )
-                    .await?;
-                for store in ["metrics_hourly_org_store", "employee_team_daily_store"] {
-                    tx.execute(
-                        &format!("DELETE FROM {store} WHERE bucket < $1"),
-                        &[&rollup_kept_from],
-                    )
-                    .await?;
-                }
-                (dropped, rollup)
-            }
-            Engine::Timescale => {
-                tx.execute(
-                    "UPDATE lifecycle_state SET raw_kept_from = greatest(raw_kept_from, $1)",
-                    &[&raw_kept_from],
-                )
-                .await?;
-                // drop_chunks takes "any": the (computed) times are inlined.
-                let raw: i64 = tx
-                    .query_one(
-                        &format!(
-                            "SELECT count(*) FROM drop_chunks('employee_metrics', older_than => '{}'::timestamptz)",
-                            raw_kept_from.to_rfc3339()
-                        ),
-                        &[],
-                    )
-                    .await?
-                    .get(0);
-                let mut rollup = 0i64;
-                for cagg in [
-                    "employee_metrics_hourly",
-                    "metrics_hourly_org",
-                    "employee_team_daily",
-                ] {
-                    let dropped: i64 = tx
-                        .query_one(
-                            &format!(
-                                "SELECT count(*) FROM drop_chunks('{cagg}', older_than => '{}'::timestamptz)",
-                                rollup_kept_from.to_rfc3339()
-                            ),
-                            &[],
-                        )
-                        .await?
-                        .get(0);
-                    // Chunks of the hourly aggregate, as before the others.
-                    if cagg == "employee_metrics_hourly" {
-                        rollup = dropped;
-                    }
-                }
-                // The refresh policies of the aggregates over raw rows must
-                // not reach before the kept raw rows.
-                for cagg in ["employee_metrics_hourly", "metrics_hourly_org"] {
-                    tx.batch_execute(&format!(
-                        "SELECT remove_continuous_aggregate_policy('{cagg}', if_exists => true);
-                         SELECT add_continuous_aggregate_policy('{cagg}',
-                             start_offset => INTERVAL '{} days', end_offset => INTERVAL '1 hour',
-                             schedule_interval => INTERVAL '1 hour');",
-                        retention.raw_days
-                    ))
-                    .await?;
-                }
-                (raw as u64, rollup as u64)
-            }
-        };
+        let (raw_parts_dropped, rollup_dropped) = self
+            .ops()
+            .drop_expired(
+                &tx,
+                Cutoffs {
+                    raw_kept_from,
+                    rollup_kept_from,
+                },
+            )
+            .await?;
+        tx.execute(
+            "UPDATE lifecycle_state SET raw_kept_from = greatest(raw_kept_from, $1)",
+            &[&raw_kept_from],
+        )
+        .await?;
         // The latest sample of an employee whose samples were all dropped.
         tx.execute(
             "DELETE FROM employee_latest WHERE time < $1",

@@ -12,105 +12,76 @@ use deadpool_postgres::Object;
 
 use crate::{Engine, EngineChoice, StoreError};
 
-/// One migration: a version, a name, and its SQL.
+/// One migration: a version, a name, its file and its SQL.
+///
+/// A file's number is its version on every engine that applies it, and a
+/// released file is never edited (the checksums in the tests below and in
+/// `schema_migrations` hold it): a change ships as a new migration.
 #[derive(Debug)]
 pub struct Migration {
     pub version: i32,
+    /// Recorded in `schema_migrations` (the file name without its number).
     pub name: &'static str,
+    /// Under `crates/store/migrations/`.
+    pub file: &'static str,
     pub sql: &'static str,
 }
 
-const COMMON_0001: Migration = Migration {
-    version: 1,
-    name: "interventions_audit",
-    sql: include_str!("../migrations/common/0001_interventions_audit.sql"),
-};
+macro_rules! migration {
+    ($version:literal, $name:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            file: $file,
+            sql: include_str!(concat!("../migrations/", $file)),
+        }
+    };
+}
 
-const COMMON_JOBS: &str = include_str!("../migrations/common/0002_lifecycle_jobs.sql");
+// The same on both engines.
+const COMMON_AUDIT: Migration = migration!(
+    1,
+    "interventions_audit",
+    "common/0001_interventions_audit.sql"
+);
+const COMMON_API_KEYS: Migration = migration!(6, "api_keys", "common/0006_api_keys.sql");
+const COMMON_LATEST: Migration =
+    migration!(7, "employee_latest", "common/0007_employee_latest.sql");
+const COMMON_TRUST: Migration = migration!(9, "trust", "common/0009_trust.sql");
 
-/// Version 6 on both engines (portable 5 is its compression).
-const COMMON_API_KEYS: Migration = Migration {
-    version: 6,
-    name: "api_keys",
-    sql: include_str!("../migrations/common/0003_api_keys.sql"),
-};
-
-/// Version 7 on both engines.
-const COMMON_LATEST: Migration = Migration {
-    version: 7,
-    name: "employee_latest",
-    sql: include_str!("../migrations/common/0004_employee_latest.sql"),
-};
-
-/// Version 9 on both engines.
-const COMMON_TRUST: Migration = Migration {
-    version: 9,
-    name: "trust",
-    sql: include_str!("../migrations/common/0009_trust.sql"),
-};
-
+// The lifecycle jobs' table is version 4 on portable and 5 on timescale
+// (each engine's compression took the other number), so each engine has
+// its own copy of the same SQL under its own number.
 const PORTABLE: &[Migration] = &[
-    COMMON_0001,
-    Migration {
-        version: 2,
-        name: "metrics",
-        sql: include_str!("../migrations/portable/0002_metrics.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "hourly_rollup",
-        sql: include_str!("../migrations/portable/0003_hourly_rollup.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "lifecycle_jobs",
-        sql: COMMON_JOBS,
-    },
-    Migration {
-        version: 5,
-        name: "compression",
-        sql: include_str!("../migrations/portable/0005_compression.sql"),
-    },
+    COMMON_AUDIT,
+    migration!(2, "metrics", "portable/0002_metrics.sql"),
+    migration!(3, "hourly_rollup", "portable/0003_hourly_rollup.sql"),
+    migration!(4, "lifecycle_jobs", "portable/0004_lifecycle_jobs.sql"),
+    migration!(5, "compression", "portable/0005_compression.sql"),
     COMMON_API_KEYS,
     COMMON_LATEST,
-    Migration {
-        version: 8,
-        name: "rollup_levels",
-        sql: include_str!("../migrations/portable/0008_rollup_levels.sql"),
-    },
+    migration!(8, "rollup_levels", "portable/0008_rollup_levels.sql"),
     COMMON_TRUST,
+    migration!(
+        10,
+        "rollup_levels_revised",
+        "portable/0010_rollup_levels_revised.sql"
+    ),
+    migration!(11, "read_interface", "portable/0011_read_interface.sql"),
 ];
 
+// No version 10: timescale's 0008 was never edited, so it needs no revision.
 const TIMESCALE: &[Migration] = &[
-    COMMON_0001,
-    Migration {
-        version: 2,
-        name: "metrics",
-        sql: include_str!("../migrations/timescale/0002_metrics.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "hourly_rollup",
-        sql: include_str!("../migrations/timescale/0003_hourly_rollup.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "compression",
-        sql: include_str!("../migrations/timescale/0004_compression.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "lifecycle_jobs",
-        sql: COMMON_JOBS,
-    },
+    COMMON_AUDIT,
+    migration!(2, "metrics", "timescale/0002_metrics.sql"),
+    migration!(3, "hourly_rollup", "timescale/0003_hourly_rollup.sql"),
+    migration!(4, "compression", "timescale/0004_compression.sql"),
+    migration!(5, "lifecycle_jobs", "timescale/0005_lifecycle_jobs.sql"),
     COMMON_API_KEYS,
     COMMON_LATEST,
-    Migration {
-        version: 8,
-        name: "rollup_levels",
-        sql: include_str!("../migrations/timescale/0008_rollup_levels.sql"),
-    },
+    migration!(8, "rollup_levels", "timescale/0008_rollup_levels.sql"),
     COMMON_TRUST,
+    migration!(11, "read_interface", "timescale/0011_read_interface.sql"),
 ];
 
 /// The migrations of an engine, in order.
@@ -126,6 +97,16 @@ pub fn current_version(engine: Engine) -> i32 {
     migrations(engine).last().map_or(0, |m| m.version)
 }
 
+/// The SHA-256 of a migration's SQL, in hex, with line ends normalised (a
+/// checkout that turns them into CRLF builds the same checksums).
+pub fn checksum(sql: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(sql.replace("\r\n", "\n").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Lock key for migrations: "organism" in ASCII, so it is recognisable in
 /// `pg_locks`.
 const MIGRATION_LOCK: i64 = 0x6f72_6761_6e69_736d;
@@ -136,10 +117,23 @@ pub async fn migrate(
     schema: &str,
     choice: EngineChoice,
 ) -> Result<Engine, StoreError> {
+    migrate_to(client, schema, choice, i32::MAX).await
+}
+
+/// Applies this build's migrations up to `version` only: what [`migrate`]
+/// does, stopped early, so that an upgrade test can make the database an
+/// older release left. It never undoes a migration.
+#[doc(hidden)]
+pub async fn migrate_to(
+    client: &mut tokio_postgres::Client,
+    schema: &str,
+    choice: EngineChoice,
+    version: i32,
+) -> Result<Engine, StoreError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    let result = migrate_locked(client, schema, choice).await;
+    let result = migrate_locked(client, schema, choice, version).await;
     // Unlock even after a failure, so the pooled connection holds no lock.
     let _ = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
@@ -148,17 +142,21 @@ pub async fn migrate(
 }
 
 async fn migrate_locked(
-    client: &mut Object,
+    client: &mut tokio_postgres::Client,
     schema: &str,
     choice: EngineChoice,
+    upto: i32,
 ) -> Result<Engine, StoreError> {
     // `schema` was checked to be a plain identifier (DbSettings::validate).
+    // `checksum` is recorded since version 10's build; rows applied before
+    // it have none, and are not checked (verify_checksums).
     client
         .batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS {schema};
              CREATE TABLE IF NOT EXISTS {schema}.organism_meta (key text PRIMARY KEY, value text NOT NULL);
              CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
-                 version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"
+                 version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+             ALTER TABLE {schema}.schema_migrations ADD COLUMN IF NOT EXISTS checksum text;"
         ))
         .await?;
     let recorded: Option<String> = client
@@ -210,18 +208,19 @@ async fn migrate_locked(
             .map_err(StoreError::Schema)?;
     }
 
-    let applied: Vec<i32> = client
+    let applied: Vec<(i32, Option<String>)> = client
         .query(
-            &format!("SELECT version FROM {schema}.schema_migrations"),
+            &format!("SELECT version, checksum FROM {schema}.schema_migrations"),
             &[],
         )
         .await?
         .iter()
-        .map(|r| r.get(0))
+        .map(|r| (r.get(0), r.get(1)))
         .collect();
+    verify_checksums(engine, &applied)?;
     for m in migrations(engine)
         .iter()
-        .filter(|m| !applied.contains(&m.version))
+        .filter(|m| m.version <= upto && !applied.iter().any(|(v, _)| *v == m.version))
     {
         let tx = client.transaction().await?;
         tx.batch_execute(&format!("SET LOCAL search_path = {schema}, public"))
@@ -235,8 +234,10 @@ async fn migrate_locked(
             ))
         })?;
         tx.execute(
-            &format!("INSERT INTO {schema}.schema_migrations (version, name) VALUES ($1, $2)"),
-            &[&m.version, &m.name],
+            &format!(
+                "INSERT INTO {schema}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+            ),
+            &[&m.version, &m.name, &checksum(m.sql)],
         )
         .await?;
         tx.execute(
@@ -253,9 +254,35 @@ async fn migrate_locked(
     Ok(engine)
 }
 
+/// Refuses a database whose applied migrations were applied from other SQL
+/// than this build's files: the schema this build expects is then not the
+/// one the database has (a migration was edited after it was released).
+/// Rows without a checksum (applied before checksums were recorded) and
+/// versions this build does not know (a newer build's) are not checked.
+fn verify_checksums(engine: Engine, applied: &[(i32, Option<String>)]) -> Result<(), StoreError> {
+    for (version, recorded) in applied {
+        let Some(recorded) = recorded else { continue };
+        let Some(m) = migrations(engine).iter().find(|m| m.version == *version) else {
+            continue;
+        };
+        let ours = checksum(m.sql);
+        if *recorded != ours {
+            return Err(StoreError::Schema(format!(
+                "migration {version} ({}) was applied from SQL with checksum {recorded}, but this build's \
+                 crates/store/migrations/{} has {ours}: a released migration must never be edited; \
+                 restore the released file and ship a new migration instead",
+                m.name, m.file
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `Ok(Ok(()))` when TimescaleDB can be used with its full (Timescale
 /// License) feature set; `Ok(Err(why))` when it cannot.
-async fn timescale_usable(client: &impl GenericClient) -> Result<Result<(), String>, StoreError> {
+async fn timescale_usable(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<Result<(), String>, StoreError> {
     let available = client
         .query_opt(
             "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'",
@@ -313,4 +340,217 @@ pub async fn recorded_version(client: &impl GenericClient) -> Result<i32, StoreE
         )
         .await?;
     Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SHA-256 of every released migration, per engine and version
+    /// (`sha256sum crates/store/migrations/<file>`). A new migration adds
+    /// its line here; a line is never changed.
+    const RELEASED: &[(Engine, i32, &str)] = &[
+        (
+            Engine::Portable,
+            1,
+            "f1ff7a0f01ae251724a1e09dcfbff12b3b0e1c547644e527d271bc8ffc975bbe",
+        ),
+        (
+            Engine::Portable,
+            2,
+            "b69caceb493bc7b4a3121635fefc3789a88f74072bdfce817ec116d605dc5123",
+        ),
+        (
+            Engine::Portable,
+            3,
+            "ba1b1ebe6948fe36c3a0d2431ff4831c3f7c2f8e702c67e5669760005a34b607",
+        ),
+        (
+            Engine::Portable,
+            4,
+            "30a68229471b982ebccfb0b606ac27d316f79caa886f271847e4f92ce9abc945",
+        ),
+        (
+            Engine::Portable,
+            5,
+            "78f3f6a990411d42e465a5845e926e2aaa6904e9729a42f00b3d057ba61d5d82",
+        ),
+        (
+            Engine::Portable,
+            6,
+            "0df5fb7beafb4df2693f228e5952d9c47bd128038a58c7977582ad93385d47f2",
+        ),
+        (
+            Engine::Portable,
+            7,
+            "3a3e3e203129d59128451867c970c41b5fd7b5937dc63845f9053059ff02ec0f",
+        ),
+        (
+            Engine::Portable,
+            8,
+            "39f468fe6e7af7c3bdd310294a37c5f4ecc7744f247fc43c65c513e9a9a09a37",
+        ),
+        (
+            Engine::Portable,
+            9,
+            "f4a3067c05e0530cb8d2734f50108d2b11bf764da0b0e3b7c379cc2a1f91d401",
+        ),
+        (
+            Engine::Portable,
+            10,
+            "33e51c625eed279ece0002d55ece49b5cbc51e76fcfa639c62a0f755583b3135",
+        ),
+        (
+            Engine::Timescale,
+            1,
+            "f1ff7a0f01ae251724a1e09dcfbff12b3b0e1c547644e527d271bc8ffc975bbe",
+        ),
+        (
+            Engine::Timescale,
+            2,
+            "1c1964084898c71fb7544531b348a557bb631935c090a4f122835594338956a2",
+        ),
+        (
+            Engine::Timescale,
+            3,
+            "03492f16a93fec45d96c068494053ad83774b9e8848cbc4bbc38e3976d39fe85",
+        ),
+        (
+            Engine::Timescale,
+            4,
+            "a1e722daeddc3614bbbc28ea2ec2d63948a78e6af21f513a5b7d848c282a7389",
+        ),
+        (
+            Engine::Timescale,
+            5,
+            "30a68229471b982ebccfb0b606ac27d316f79caa886f271847e4f92ce9abc945",
+        ),
+        (
+            Engine::Timescale,
+            6,
+            "0df5fb7beafb4df2693f228e5952d9c47bd128038a58c7977582ad93385d47f2",
+        ),
+        (
+            Engine::Timescale,
+            7,
+            "3a3e3e203129d59128451867c970c41b5fd7b5937dc63845f9053059ff02ec0f",
+        ),
+        (
+            Engine::Timescale,
+            8,
+            "d45aaec67f983ef94fcca9bca1ef940e74d64161750ad3bf42514ece2f592588",
+        ),
+        (
+            Engine::Timescale,
+            9,
+            "f4a3067c05e0530cb8d2734f50108d2b11bf764da0b0e3b7c379cc2a1f91d401",
+        ),
+        (
+            Engine::Portable,
+            11,
+            "59cf590c9b184b92ef32a76b6896a47b7bc76e4538cdc919f65ddc71b4f8ed0d",
+        ),
+        (
+            Engine::Timescale,
+            11,
+            "1bf98d4e2ac96a9c8c22f68a817aeb79b578a3bf90963789beec73576589523c",
+        ),
+    ];
+
+    const ENGINES: [Engine; 2] = [Engine::Portable, Engine::Timescale];
+
+    #[test]
+    fn no_released_migration_was_edited() {
+        let mut problems = Vec::new();
+        for engine in ENGINES {
+            for m in migrations(engine) {
+                let ours = checksum(m.sql);
+                match RELEASED
+                    .iter()
+                    .find(|(e, v, _)| *e == engine && *v == m.version)
+                {
+                    Some((_, _, released)) if *released == ours => {}
+                    Some((_, _, released)) => problems.push(format!(
+                        "crates/store/migrations/{} (version {} on {engine}) changed: released as {released}, now {ours}. \
+                         A released migration is never edited: restore it and ship a new migration instead",
+                        m.file, m.version
+                    )),
+                    None => problems.push(format!(
+                        "crates/store/migrations/{} (version {} on {engine}) has no released checksum: \
+                         add (Engine::{engine:?}, {}, \"{ours}\") to RELEASED",
+                        m.file, m.version, m.version
+                    )),
+                }
+            }
+        }
+        for (engine, version, _) in RELEASED {
+            if !migrations(*engine).iter().any(|m| m.version == *version) {
+                problems.push(format!(
+                    "version {version} on {engine} was released and is gone: ship a new migration instead"
+                ));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn a_file_is_numbered_by_its_version() {
+        for engine in ENGINES {
+            let mut last = 0;
+            for m in migrations(engine) {
+                assert!(m.version > last, "{}: versions rise", m.file);
+                last = m.version;
+                let (folder, file) = m.file.split_once('/').unwrap();
+                assert!(
+                    folder == "common" || folder == engine.as_str(),
+                    "{}: in common/ or {engine}/",
+                    m.file
+                );
+                assert_eq!(
+                    file,
+                    format!("{:04}_{}.sql", m.version, m.name),
+                    "the file's number is its version on {engine}"
+                );
+            }
+        }
+        // A common file has one version, so it is applied by both engines
+        // under the same number.
+        for m in migrations(Engine::Portable)
+            .iter()
+            .filter(|m| m.file.starts_with("common/"))
+        {
+            assert!(
+                migrations(Engine::Timescale)
+                    .iter()
+                    .any(|t| t.file == m.file && t.version == m.version),
+                "{} is applied by both engines",
+                m.file
+            );
+        }
+    }
+
+    #[test]
+    fn every_file_in_the_folders_is_a_migration() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        for folder in ["common", "portable", "timescale"] {
+            for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+                let name = format!("{folder}/{}", entry.unwrap().file_name().to_string_lossy());
+                assert!(
+                    ENGINES
+                        .iter()
+                        .any(|e| migrations(*e).iter().any(|m| m.file == name)),
+                    "{name} is applied by no engine"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_checksum_ignores_line_ends() {
+        assert_eq!(checksum("a;\nb;\n"), checksum("a;\r\nb;\r\n"));
+        assert_eq!(
+            checksum(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
 }

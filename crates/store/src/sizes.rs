@@ -18,8 +18,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::partitions::{self, Family};
-use crate::{Engine, Result, Store};
+use crate::{Result, Store};
 
 /// The on-disk size of the raw samples before a cut-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,7 +31,7 @@ pub struct RawSize {
 }
 
 /// The days whose partition lies wholly before `older_than`.
-fn days_before(days: &[NaiveDate], older_than: DateTime<Utc>) -> Vec<NaiveDate> {
+pub(crate) fn days_before(days: &[NaiveDate], older_than: DateTime<Utc>) -> Vec<NaiveDate> {
     days.iter()
         .copied()
         .filter(|d| {
@@ -59,55 +58,7 @@ impl Store {
     /// The size of the raw partitions or chunks wholly before `older_than`
     /// (pass a time in the far future for every raw sample).
     pub async fn raw_size(&self, older_than: DateTime<Utc>) -> Result<RawSize> {
-        let client = self.maintenance_client().await?;
-        match self.engine() {
-            Engine::Portable => {
-                let days = days_before(&partitions::list(&**client).await?, older_than);
-                // Each day's raw partition and, once compressed, its packed one.
-                let names: Vec<String> = days
-                    .iter()
-                    .flat_map(|d| [Family::Raw.name(*d), Family::Packed.name(*d)])
-                    .collect();
-                let row = client
-                    .query_one(
-                        "SELECT coalesce(sum(pg_total_relation_size(to_regclass(n))), 0)::bigint
-                         FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
-                        &[&names],
-                    )
-                    .await?;
-                Ok(RawSize {
-                    parts: days.len() as i64,
-                    bytes: row.get(0),
-                })
-            }
-            Engine::Timescale => {
-                // show_chunks takes "any": the (computed) time is inlined.
-                let row = client
-                    .query_one(
-                        &format!(
-                            "WITH ch AS (
-                                 SELECT show_chunks('employee_metrics', older_than => '{}'::timestamptz) AS rel)
-                             SELECT count(*),
-                                    coalesce(sum(pg_total_relation_size(ch.rel)
-                                        + CASE WHEN cc.id IS NULL THEN 0 ELSE pg_total_relation_size(
-                                              format('%I.%I', cc.schema_name, cc.table_name)::regclass) END), 0)::bigint
-                             FROM ch
-                             JOIN pg_class pc ON pc.oid = ch.rel
-                             JOIN pg_namespace ns ON ns.oid = pc.relnamespace
-                             JOIN _timescaledb_catalog.chunk c
-                               ON c.schema_name = ns.nspname AND c.table_name = pc.relname
-                             LEFT JOIN _timescaledb_catalog.chunk cc ON cc.id = c.compressed_chunk_id",
-                            older_than.to_rfc3339()
-                        ),
-                        &[],
-                    )
-                    .await?;
-                Ok(RawSize {
-                    parts: row.get(0),
-                    bytes: row.get(1),
-                })
-            }
-        }
+        self.ops().raw_size(self, older_than).await
     }
 }
 

@@ -25,7 +25,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::{Engine, Result, Store, StoreError, partitions, rollup};
+use crate::{Result, Store, StoreError};
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -215,119 +215,26 @@ impl RepeatCheck {
 
 const INSERT_ONE: &str = upsert!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
 
-/// Records the hour of a sample as invalidated when the rollup has
-/// materialised it and retention has not dropped its raw rows. The
-/// watermark row is held `FOR SHARE` whatever the sample's time (in the
-/// materialised CTE, before the filter): a refresh holding it `FOR UPDATE`
-/// is waited for, and the decision is taken on the watermark it leaves
-/// (see rollup.rs).
-const INVALIDATE_ONE: &str = "WITH held AS MATERIALIZED (
-        SELECT r.watermark, l.raw_kept_from FROM rollup_state r, lifecycle_state l FOR SHARE OF r)
-    INSERT INTO rollup_invalidations (bucket)
-    SELECT date_trunc('hour', $1::timestamptz) FROM held
-    WHERE $1 < held.watermark AND $1 >= held.raw_kept_from
-    ON CONFLICT (bucket) DO NOTHING";
-
-/// Moves the packed samples of the (employee, day)s listed by `$keys` back
-/// to raw rows (portable engine; see compression.rs), so that the write
-/// replaces or joins them like any raw sample.
-macro_rules! unpack {
-    ($keys:literal) => {
-        concat!(
-            "WITH keys AS (",
-            $keys,
-            "), gone AS (
-                DELETE FROM employee_metrics_packed p USING keys k
-                WHERE p.employee_id = k.employee_id AND p.day = k.day
-                RETURNING p.*)
-            INSERT INTO employee_metrics (time, employee_id, team, degree_centrality,
-                betweenness_centrality, clustering_coeff, burnout_score)
-            SELECT s.time, g.employee_id, s.team, s.degree_centrality, s.betweenness_centrality,
-                   s.clustering_coeff, s.burnout_score
-            FROM gone g
-            CROSS JOIN LATERAL packed_samples(g.first_time, g.step, g.times, g.run_end, g.team,
-                g.degree_centrality, g.betweenness_centrality, g.clustering_coeff, g.burnout_score) s"
-        )
-    };
-}
-
-const UNPACK_STAGED: &str = unpack!(
-    "SELECT DISTINCT employee_id, (time AT TIME ZONE 'UTC')::date AS day FROM metrics_staging"
-);
-
-const UNPACK_ONE: &str = unpack!("SELECT $1::text AS employee_id, $2::date AS day");
-
-/// Before a write into `days` on the portable engine: holds each day's raw
-/// partition (the compression job packs a day while holding it exclusively,
-/// so from here on no day of the batch is packed behind our back), then
-/// tells whether any of them has packed samples that may need unpacking.
-async fn hold_days(tx: &deadpool_postgres::Transaction<'_>, days: &[NaiveDate]) -> Result<bool> {
-    if days.is_empty() {
-        return Ok(false);
-    }
-    let names: Vec<String> = days
-        .iter()
-        .map(|d| partitions::partition_name(*d))
-        .collect();
-    tx.batch_execute(&format!(
-        "LOCK TABLE {} IN ROW EXCLUSIVE MODE",
-        names.join(", ")
-    ))
-    .await?;
-    // Packed rows of these days, looked for in these days' packed
-    // partitions by name: `day = ANY($1)` is not pruned at execution, and
-    // probed every packed partition (113 ms with 60 compressed days of
-    // 10,000 employees).
-    let names: Vec<String> = days
-        .iter()
-        .map(|d| partitions::Family::Packed.name(*d))
-        .collect();
-    let statement = tx
-        .prepare_cached("SELECT n FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL")
-        .await?;
-    let existing: Vec<String> = tx
-        .query(&statement, &[&names])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    if existing.is_empty() {
-        return Ok(false);
-    }
-    let probes: Vec<String> = existing
-        .iter()
-        .map(|n| format!("SELECT 1 FROM {n}"))
-        .collect();
-    let packed: bool = tx
-        .query_one(
-            &format!("SELECT EXISTS ({})", probes.join(" UNION ALL ")),
-            &[],
-        )
-        .await?
-        .get(0);
-    Ok(packed)
-}
-
 impl Store {
     /// Writes one sample (replacing an earlier one for the same employee and
     /// time).
     pub async fn write_sample(&self, sample: &MetricSample) -> Result<WriteSummary> {
-        let mut client = self.client().await?;
-        let changed = match self.write_one(&mut client, sample).await {
+        // A sample that may be backfill (older than the raw rows kept by
+        // the last retention run) takes the batch path, which rolls it up.
+        let raw_days = i64::from(self.settings().retention.raw_days);
+        if sample.time < Utc::now() - chrono::Duration::days(raw_days - 1) {
+            return self.write_batch(std::slice::from_ref(sample)).await;
+        }
+        let day = sample.time.date_naive();
+        let changed = match self.write_one(sample).await {
             // The day's partition does not exist yet (the scheduler makes
             // them ahead, so rarely): make it, then write again.
-            Err(StoreError::Database(_))
-                if self.engine() == Engine::Portable
-                    && !partitions::missing(&**client, &[sample.time.date_naive()])
-                        .await?
-                        .is_empty() =>
-            {
-                partitions::ensure(&mut client, &[sample.time.date_naive()]).await?;
-                self.write_one(&mut client, sample).await?
+            Err(StoreError::Database(_)) if self.ops().repair_single_write(self, day).await? => {
+                self.write_one(sample).await?
             }
             other => other?,
         };
-        self.rollup_late_hours(sample.time, sample.time).await;
+        self.ops().after_write(self, sample.time, sample.time).await;
         Ok(WriteSummary {
             received: 1,
             stored: 1,
@@ -336,44 +243,34 @@ impl Store {
     }
 
     /// One sample in one transaction of three round trips: BEGIN with the
-    /// day's partition lock (portable), then every statement pipelined, then
-    /// COMMIT. On portable, in this order: the day's raw partition held in
-    /// ROW EXCLUSIVE mode (compression cannot pack the day meanwhile); the
-    /// (employee, day) unpacked if it was packed (nothing when it was not);
-    /// the upsert; the employee's latest sample; the hour recorded as
-    /// invalidated when it is already materialised (deciding on the
-    /// watermark row held `FOR SHARE`, see rollup.rs).
-    async fn write_one(
-        &self,
-        client: &mut deadpool_postgres::Object,
-        sample: &MetricSample,
-    ) -> Result<u64> {
+    /// engine's first statement (the day's partition lock on portable),
+    /// then every statement pipelined, then COMMIT: the engine's statement
+    /// before the upsert (portable: unpack the (employee, day)), the
+    /// upsert, the employee's latest sample, the engine's statement after
+    /// (portable: record the hour as invalidated when it is materialised).
+    async fn write_one(&self, sample: &MetricSample) -> Result<u64> {
+        let mut client = self.client().await?;
         let v = &sample.values;
         let team = sample.team.as_ref().map(|t| t.as_str());
         let day = sample.time.date_naive();
         let employee = sample.employee_id.as_str();
-        let portable = self.engine() == Engine::Portable;
+        let hooks = self.ops().single_write(day);
         let tx = client.transaction().await?;
-        if portable {
-            tx.batch_execute(&format!(
-                "LOCK TABLE {} IN ROW EXCLUSIVE MODE",
-                partitions::partition_name(day)
-            ))
-            .await?;
+        if let Some(first) = &hooks.first {
+            tx.batch_execute(first).await?;
         }
-        // The statements of the portable engine's tables, on it only.
         let tx_ref = &tx;
-        let portable_only = |sql| async move {
-            match portable {
-                true => tx_ref.prepare_cached(sql).await.map(Some),
-                false => Ok(None),
+        let optional = |sql: Option<&'static str>| async move {
+            match sql {
+                Some(sql) => tx_ref.prepare_cached(sql).await.map(Some),
+                None => Ok(None),
             }
         };
         let (insert, latest, unpack, invalidate) = futures_util::try_join!(
             tx.prepare_cached(INSERT_ONE),
             tx.prepare_cached(UPDATE_LATEST),
-            portable_only(UNPACK_ONE),
-            portable_only(INVALIDATE_ONE),
+            optional(hooks.before),
+            optional(hooks.after),
         )?;
         let unpacked = async {
             if let Some(unpack) = &unpack {
@@ -493,23 +390,8 @@ impl Store {
         if received == 0 {
             return Ok(WriteSummary::default());
         }
-        let mut unpacked = false;
-        if self.engine() == Engine::Portable {
-            // Missing partitions are made on a short-lived connection of
-            // their own, so that the strong lock of CREATE TABLE is never
-            // held for the rest of this write (see partitions.rs), and so
-            // that concurrent writers never wait on the pool for a second
-            // connection while holding one. Usually every day has its
-            // partition already (the scheduler makes them ahead).
-            let days: Vec<NaiveDate> = days.into_iter().collect();
-            if !partitions::missing(&*tx, &days).await?.is_empty() {
-                let mut other = crate::pool::dedicated(self.settings()).await?;
-                partitions::ensure(&mut other, &days).await?;
-            }
-            if hold_days(&tx, &days).await? {
-                unpacked = tx.execute(UNPACK_STAGED, &[]).await? > 0;
-            }
-        }
+        let days: Vec<NaiveDate> = days.into_iter().collect();
+        let unpacked = self.ops().prepare_batch(self, &tx, &days).await?;
         // Counting distinct samples and keeping the last of repeats cost a
         // sort each; a batch without repeats (the usual one) needs neither.
         let (stored, merge) = if repeats.maybe_repeats {
@@ -524,7 +406,15 @@ impl Store {
         } else {
             (received, MERGE_DISTINCT)
         };
-        let watermark = rollup::hold_watermark(&tx, self.engine()).await?;
+        let held = self.ops().hold(&tx).await?;
+        // Samples older than the kept raw rows are backfill (migration 11).
+        let backfill = match (held.raw_kept_from, span) {
+            (Some(kept), Some((lo, _))) if lo < kept => Some(kept),
+            _ => None,
+        };
+        if let Some(kept) = backfill {
+            refuse_summarised_hours(&tx, kept).await?;
+        }
         // Prepared statements: one round trip each instead of two.
         let merge = tx.prepare_cached(merge).await?;
         let changed = if repeats.maybe_repeats || unpacked {
@@ -545,24 +435,67 @@ impl Store {
             }
         };
         latest.store(&tx).await?;
-        if let Some(held) = watermark {
+        self.ops().record_late_hours(&tx, held).await?;
+        if let Some(kept) = backfill {
             tx.execute(
-                "INSERT INTO rollup_invalidations (bucket)
-                 SELECT DISTINCT date_trunc('hour', time) FROM metrics_staging
-                 WHERE time < $1 AND ($2::timestamptz IS NULL OR time >= $2)
-                 ON CONFLICT (bucket) DO NOTHING",
-                &[&held.watermark, &held.raw_kept_from],
+                "SELECT backfill_rollup(ARRAY(
+                     SELECT DISTINCT date_trunc('hour', time) FROM metrics_staging WHERE time < $1))",
+                &[&kept],
             )
             .await?;
         }
         tx.commit().await?;
         if let Some((lo, hi)) = span {
-            self.rollup_late_hours(lo, hi).await;
+            self.ops().after_write(self, lo, hi).await;
         }
         Ok(WriteSummary {
             received,
             stored,
             changed,
         })
+    }
+}
+
+/// Refuses a staged sample older than the kept raw rows (`kept`) for an
+/// (employee, hour) that the rollup holds while no raw row of it is left:
+/// that hour was summarised before retention dropped its samples, and a
+/// sample added to it now could only replace the summary by itself or be
+/// counted twice if it was one of them. 422 naming the row and `time`.
+async fn refuse_summarised_hours(
+    tx: &deadpool_postgres::Transaction<'_>,
+    kept: DateTime<Utc>,
+) -> Result<()> {
+    let row = tx
+        .query_opt(
+            "SELECT s.ord, s.employee_id, date_trunc('hour', s.time)
+             FROM metrics_staging s
+             WHERE s.time < $1
+               AND EXISTS (SELECT 1 FROM employee_metrics_hourly h
+                           WHERE h.employee_id = s.employee_id
+                             AND h.bucket = date_trunc('hour', s.time))
+               AND NOT EXISTS (SELECT 1 FROM metrics_between(date_trunc('hour', s.time),
+                                                             date_trunc('hour', s.time) + INTERVAL '1 hour') m
+                               WHERE m.employee_id = s.employee_id)
+             ORDER BY s.ord LIMIT 1",
+            &[&kept],
+        )
+        .await?;
+    match row {
+        None => Ok(()),
+        Some(row) => {
+            let ord: i64 = row.get(0);
+            let employee: String = row.get(1);
+            let hour: DateTime<Utc> = row.get(2);
+            Err(StoreError::InvalidRow(organism_domain::RowError::new(
+                usize::try_from(ord).unwrap_or(0) + 1,
+                organism_domain::ValidationError::new(
+                    "time",
+                    format!(
+                        "the hour {} of {employee} was summarised and its samples dropped by retention; it cannot take new samples",
+                        hour.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                ),
+            )))
+        }
     }
 }

@@ -33,6 +33,9 @@ pub fn cluster() -> &'static EmbeddedCluster {
         options.settings = vec![
             ("shared_buffers".into(), "128MB".into()),
             ("max_connections".into(), "300".into()),
+            // No TimescaleDB background job (compression policy) may race
+            // what a test measures: tests run every job by explicit calls.
+            ("timescaledb.max_background_workers".into(), "0".into()),
         ];
         EmbeddedCluster::start(options).map_err(|e| e.to_string())
     });

@@ -89,16 +89,16 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
         );
         let started = std::time::Instant::now();
         let report = store.refresh_rollup(Utc::now()).await?;
+        // On timescale the writes already refreshed their hours and the
+        // refresh counts no rows.
+        let rows = match report.rows_written {
+            0 => String::new(),
+            n => format!(" ({n} employee-hours written by this refresh)"),
+        };
         println!(
-            "Hourly rollup materialised up to {} in {:.1} s ({} employee-hours written by this refresh{}).",
+            "Hourly rollup materialised up to {} in {:.1} s{rows}.",
             report.watermark.to_rfc3339(),
             started.elapsed().as_secs_f64(),
-            report.rows_written,
-            if store.engine() == organism_store::Engine::Timescale {
-                "; on timescale the writes already refreshed their hours"
-            } else {
-                ""
-            }
         );
     }
     // A fresh admin key each run: keys are shown once and stored hashed, so

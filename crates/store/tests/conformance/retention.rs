@@ -1,6 +1,6 @@
 //! Retention: raw rows older than the kept days go (whole days), the rollup
-//! keeps their hours, the audit log stays whole, and a late sample older
-//! than the kept raw days never replaces a materialised hour.
+//! keeps their hours, the audit log stays whole, and a sample older than the
+//! kept raw days is rolled up without replacing what the rollup kept.
 
 use chrono::{DateTime, TimeZone, Utc};
 use organism_domain::{EmployeeId, MetricName, StatsDays, TimeRange};
@@ -111,36 +111,71 @@ async fn retention_drops_exactly_what_is_older_than_the_limits(store: Store) {
     assert_eq!(count_rows(&store, "employee_metrics").await, 2);
 }
 
-async fn a_late_sample_before_the_kept_raw_days_leaves_its_hour_alone(store: Store) {
+/// Backfill below the kept raw days: a sample for an (employee, hour) the
+/// rollup summarised before its raw rows were dropped is refused (it could
+/// only replace the summary or be counted twice); any other sample there is
+/// rolled up at once into its own (employee, hour), leaving the others'
+/// rows of the hour as they were, and outlives its raw row.
+async fn backfill_before_the_kept_raw_days_reaches_the_rollup(store: Store) {
     seed(&store).await;
     store.apply_retention(now()).await.unwrap();
-    let late = sample(
-        "emp_r",
-        Some("Core"),
-        t(2026, 3, 1, 10, 15),
-        0.1,
-        0.1,
-        0.1,
-        99.0,
-    );
-    store.write_batch(&[late]).await.unwrap();
-    // Stored and visible raw...
+    let at = |time, employee: &str, burnout| {
+        sample(employee, Some("Core"), time, 0.1, 0.1, 0.1, burnout)
+    };
+    let refused = store
+        .write_batch(&[
+            at(t(2026, 3, 1, 11, 0), "emp_r", 70.0),
+            at(t(2026, 3, 1, 10, 15), "emp_r", 99.0),
+        ])
+        .await
+        .unwrap_err();
+    match refused {
+        StoreError::InvalidRow(e) => {
+            assert_eq!((e.row, e.field.as_str()), (2, "time"), "{e}");
+            assert!(e.message.contains("summarised"), "{e}");
+        }
+        other => panic!("expected a refused row, got {other:?}"),
+    }
     assert_eq!(
-        burnouts(&store, "2026-03-01", "2026-03-01", false).await,
-        vec![99.0]
+        count_rows(&store, "employee_metrics").await,
+        2,
+        "nothing written"
     );
-    // ...but the hour keeps its materialised aggregate, before and after a
-    // refresh.
-    assert_eq!(
-        burnouts(&store, "2026-03-01", "2026-03-01", true).await,
-        vec![20.0]
-    );
+
+    // Another hour of the same employee, and the same hour of another one.
+    store
+        .write_batch(&[
+            at(t(2026, 3, 1, 11, 0), "emp_r", 70.0),
+            at(t(2026, 3, 1, 10, 30), "emp_b", 80.0),
+        ])
+        .await
+        .unwrap();
+    let hourly =
+        |store: Store| async move { burnouts(&store, "2026-03-01", "2026-03-01", true).await };
+    assert_eq!(hourly(store.clone()).await, vec![20.0, 70.0]);
+    let stats = |store: Store| async move {
+        store
+            .metric_statistics(
+                MetricName::BurnoutScore,
+                StatsDays::new(365).unwrap(),
+                now(),
+            )
+            .await
+            .unwrap()
+    };
+    // 20, 30, 40, 50 kept from before, 70 and 80 backfilled.
+    let s = stats(store.clone()).await;
+    assert_eq!((s.count, s.max), (6, Some(80.0)));
+    // Writing the same backfill again changes nothing (its raw rows are
+    // still kept, so the hours are recomputed from them).
+    store
+        .write_batch(&[at(t(2026, 3, 1, 10, 30), "emp_b", 80.0)])
+        .await
+        .unwrap();
+    assert_eq!(stats(store.clone()).await.count, 6);
+    // A refresh leaves the backfilled hours alone; the next retention run
+    // drops their raw rows and the rollup keeps them.
     store.refresh_rollup(now()).await.unwrap();
-    assert_eq!(
-        burnouts(&store, "2026-03-01", "2026-03-01", true).await,
-        vec![20.0]
-    );
-    // The next run drops it.
     store.apply_retention(now()).await.unwrap();
     assert!(
         burnouts(&store, "2026-03-01", "2026-03-01", false)
@@ -148,6 +183,9 @@ async fn a_late_sample_before_the_kept_raw_days_leaves_its_hour_alone(store: Sto
             .is_empty()
     );
     assert_eq!(count_rows(&store, "employee_metrics").await, 2);
+    assert_eq!(hourly(store.clone()).await, vec![20.0, 70.0]);
+    let s = stats(store.clone()).await;
+    assert_eq!((s.count, s.max), (6, Some(80.0)));
 }
 
 async fn retention_settings_are_checked(store: Store) {
@@ -167,6 +205,6 @@ async fn retention_settings_are_checked(store: Store) {
 
 organism_testkit::engine_tests!(
     retention_drops_exactly_what_is_older_than_the_limits,
-    a_late_sample_before_the_kept_raw_days_leaves_its_hour_alone,
+    backfill_before_the_kept_raw_days_reaches_the_rollup,
     retention_settings_are_checked,
 );

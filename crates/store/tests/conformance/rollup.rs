@@ -10,13 +10,13 @@ use organism_testkit::organism_store::{Engine, Store};
 
 use crate::data::{at, count_rows, now, sample, seed};
 
-struct Answers {
+pub(crate) struct Answers {
     hourly: Vec<HourlyPoint>,
     team: Vec<TeamDay>,
     stats: Vec<MetricStatistics>,
 }
 
-async fn answers(store: &Store) -> Answers {
+pub(crate) async fn answers(store: &Store) -> Answers {
     let trend = store
         .employee_trend_days(
             &EmployeeId::parse("emp_a").unwrap(),
@@ -54,7 +54,7 @@ async fn answers(store: &Store) -> Answers {
 }
 
 /// Equal up to floating-point summation order.
-fn assert_same(a: &Answers, b: &Answers) {
+pub(crate) fn assert_same(a: &Answers, b: &Answers) {
     assert_eq!(a.hourly.len(), b.hourly.len());
     for (x, y) in a.hourly.iter().zip(&b.hourly) {
         assert_eq!((x.time, x.samples, &x.team), (y.time, y.samples, &y.team));
@@ -234,7 +234,9 @@ async fn upgrading_from_version_7_keeps_every_answer(store: Store) {
     seed(&store).await;
     store.refresh_rollup(now()).await.unwrap();
     let before = answers(&store).await;
-    // Back to version 7: what migration 8 made, gone.
+    // Back to version 7: what migration 8 made (and portable's 10 revised,
+    // and timescale's 11 turned into views), gone; opening applies 8 as
+    // released, then 10 and 11.
     let undo = match store.engine() {
         Engine::Portable => {
             "DROP FUNCTION team_member_days(text, timestamptz, timestamptz);
@@ -244,15 +246,22 @@ async fn upgrading_from_version_7_keeps_every_answer(store: Store) {
              DROP FUNCTION team_days_from_store(timestamptz, timestamptz);
              DROP TABLE metrics_hourly_org_store, employee_team_daily_store;"
         }
+        // And what 11 made of the aggregates: the union views and the
+        // backfill tables, the hourly aggregate under its old name.
         Engine::Timescale => {
-            "DROP MATERIALIZED VIEW employee_team_daily;
-             DROP MATERIALIZED VIEW metrics_hourly_org;"
+            "DROP FUNCTION team_member_days(text, timestamptz, timestamptz);
+             DROP VIEW metrics_hourly_org, employee_metrics_hourly;
+             DROP TABLE employee_metrics_hourly_backfill, metrics_hourly_org_backfill,
+                        employee_team_daily_backfill CASCADE;
+             ALTER MATERIALIZED VIEW employee_metrics_hourly_cagg RENAME TO employee_metrics_hourly;
+             DROP MATERIALIZED VIEW employee_team_daily;
+             DROP MATERIALIZED VIEW metrics_hourly_org_cagg;"
         }
     };
     let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
     client
         .batch_execute(&format!(
-            "{undo} DELETE FROM schema_migrations WHERE version = 8;"
+            "{undo} DELETE FROM schema_migrations WHERE version IN (8, 10, 11);"
         ))
         .await
         .unwrap();

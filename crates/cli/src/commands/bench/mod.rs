@@ -207,7 +207,8 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
     eprintln!("bench: rollup refresh {:.1} s", refresh.seconds);
     let retention = run_job(store, Job::Retention, now).await?;
     eprintln!("bench: retention {:.1} s", retention.seconds);
-    let compressed_before = now - Duration::days(organism_store::compression::COMPRESS_AFTER_DAYS);
+    let compress_after = i64::from(store.settings().retention.compress_after_days);
+    let compressed_before = now - Duration::days(compress_after);
     let size_before = store.raw_size(compressed_before).await?;
     let all_before = store.raw_size(far_future()).await?;
     let compression = run_job(store, Job::Compression, now).await?;
@@ -224,8 +225,7 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
             ),
             None => format!(
                 "{:.1} s: no raw data older than {} days to compress",
-                compression.seconds,
-                organism_store::compression::COMPRESS_AFTER_DAYS
+                compression.seconds, compress_after
             ),
         }
     );
