@@ -458,5 +458,8 @@ fn chunked_parsing_stops_at_a_bad_row_or_when_the_sink_refuses() {
         Err(FormatError::Malformed("stop".into()))
     })
     .unwrap_err();
-    assert_eq!(err.to_string(), FormatError::Malformed("stop".into()).to_string());
+    assert_eq!(
+        err.to_string(),
+        FormatError::Malformed("stop".into()).to_string()
+    );
 }
