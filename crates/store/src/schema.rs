@@ -448,12 +448,12 @@ mod tests {
         (
             Engine::Portable,
             11,
-            "59cf590c9b184b92ef32a76b6896a47b7bc76e4538cdc919f65ddc71b4f8ed0d",
+            "64692f7e57fb49854c2c82e9390692f60040740fa278a3eabc927f857c22077f",
         ),
         (
             Engine::Timescale,
             11,
-            "1bf98d4e2ac96a9c8c22f68a817aeb79b578a3bf90963789beec73576589523c",
+            "529916021e0245e4317d69f7c0b7c6cd1d3f8dd9a102d655a54b6e83daa6d9f3",
         ),
     ];
 

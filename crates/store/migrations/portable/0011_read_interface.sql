@@ -40,15 +40,22 @@ CREATE OR REPLACE FUNCTION backfill_rollup(hours timestamptz[]) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     written bigint;
+    lo timestamptz;
+    hi timestamptz;
 BEGIN
+    -- One scan of the range the hours span (its partitions pruned at plan
+    -- time: plpgsql passes lo and hi as values), not one probe per hour.
+    SELECT min(b), max(b) + INTERVAL '1 hour' INTO lo, hi FROM unnest(hours) AS b;
+    IF lo IS NULL THEN
+        RETURN 0;
+    END IF;
     DELETE FROM employee_metrics_hourly_store h
-    USING (SELECT DISTINCT m.employee_id, b.bucket
-           FROM unnest(hours) AS b(bucket)
-           CROSS JOIN LATERAL metrics_between(b.bucket, b.bucket + INTERVAL '1 hour') m) r
+    USING (SELECT DISTINCT m.employee_id, date_trunc('hour', m.time) AS bucket
+           FROM metrics_between(lo, hi) m
+           WHERE date_trunc('hour', m.time) = ANY(hours)) r
     WHERE h.employee_id = r.employee_id AND h.bucket = r.bucket;
     INSERT INTO employee_metrics_hourly_store
-    SELECT r.* FROM unnest(hours) AS b(bucket)
-    CROSS JOIN LATERAL hourly_from_raw(b.bucket, b.bucket + INTERVAL '1 hour') r;
+    SELECT r.* FROM hourly_from_raw(lo, hi) r WHERE r.bucket = ANY(hours);
     GET DIAGNOSTICS written = ROW_COUNT;
     DELETE FROM metrics_hourly_org_store WHERE bucket = ANY(hours);
     INSERT INTO metrics_hourly_org_store
