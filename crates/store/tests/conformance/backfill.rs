@@ -55,6 +55,9 @@ fn history() -> Vec<MetricSample> {
     out
 }
 
+/// Members, samples, sum and max of a team day, as they are counted.
+type DayTally = (std::collections::BTreeSet<String>, i64, f64, f64);
+
 struct Expected {
     /// (employee, hour) -> burnout.
     hourly: BTreeMap<(String, DateTime<Utc>), f64>,
@@ -64,10 +67,7 @@ struct Expected {
 
 fn expected(samples: &[MetricSample]) -> Expected {
     let mut hourly = BTreeMap::new();
-    let mut days: BTreeMap<
-        (String, NaiveDate),
-        (std::collections::BTreeSet<String>, i64, f64, f64),
-    > = BTreeMap::new();
+    let mut days: BTreeMap<(String, NaiveDate), DayTally> = BTreeMap::new();
     for s in samples {
         let hour = s.time.duration_trunc_hour();
         let b = s.values.burnout_score;
