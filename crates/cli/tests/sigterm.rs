@@ -90,13 +90,26 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     wait_until_up(port).await;
 
-    // Hold the request at a known point, in flight: writes to employee_latest
-    // wait for this lock (reads do not), and the server's lock timeout is off.
-    let mut holder = connect(&url).await;
-    let lock = holder.transaction().await.unwrap();
-    lock.batch_execute("LOCK TABLE organism.employee_latest IN EXCLUSIVE MODE")
+    // Hold the request at a known point, in flight: the writer's update of
+    // emp_0's latest sample waits for this row lock (the server's lock
+    // timeout is off). A row, not the table: the lifecycle jobs the
+    // scheduler starts meanwhile touch employee_latest too, and must not
+    // queue behind the test.
+    let first = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/metrics"))
+        .header("content-type", "application/json")
+        .body(batch(1))
+        .send()
         .await
         .unwrap();
+    assert_eq!(first.status(), 200);
+    let mut holder = connect(&url).await;
+    let lock = holder.transaction().await.unwrap();
+    lock.batch_execute(
+        "SELECT 1 FROM organism.employee_latest WHERE employee_id = 'emp_0' FOR UPDATE",
+    )
+    .await
+    .unwrap();
     let body = batch(200);
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -167,7 +180,7 @@ async fn sigterm_lets_a_request_in_flight_finish() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(rows, 200);
+    assert_eq!(rows, 201, "the first sample and the 200");
 }
 
 /// SIGTERM while a lifecycle job runs: the job finishes and is recorded, the

@@ -5,10 +5,11 @@ use organism_api::auth::Access;
 use organism_api::routes::ENDPOINTS;
 use organism_api::{ApiConfig, AuthMode};
 use organism_domain::Role;
+use organism_store::Store;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, sample, spawn_app, spawn_with};
+use crate::helpers::{TestApp, error_code, sample, spawn_app, spawn_on};
 
 /// A concrete path for a route of the table.
 fn concrete(path: &str) -> String {
@@ -22,8 +23,8 @@ fn method(name: &str) -> Method {
     name.to_uppercase().parse().unwrap()
 }
 
-async fn seeded() -> TestApp {
-    let app = spawn_app().await;
+async fn seeded(store: Store) -> TestApp {
+    let app = spawn_app(store).await;
     let batch = json!([
         sample("emp_a", "Core", 50, 80.0),
         sample("emp_b", "Core", 20, 75.0),
@@ -40,9 +41,8 @@ async fn seeded() -> TestApp {
     app
 }
 
-#[tokio::test]
-async fn every_non_public_route_answers_401_without_a_valid_key() {
-    let app = spawn_app().await;
+async fn every_non_public_route_answers_401_without_a_valid_key(store: Store) {
+    let app = spawn_app(store).await;
     let unknown = format!("otk_{}", "0".repeat(64));
     let revoked = app.key(Role::Admin, &[]).await;
     let id = app
@@ -84,9 +84,10 @@ async fn every_non_public_route_answers_401_without_a_valid_key() {
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
 }
 
-#[tokio::test]
-async fn the_dashboard_and_the_openapi_document_are_public_health_and_metrics_need_any_key() {
-    let app = spawn_app().await;
+async fn the_dashboard_and_the_openapi_document_are_public_health_and_metrics_need_any_key(
+    store: Store,
+) {
+    let app = spawn_app(store).await;
     assert_eq!(app.get_as(None, "/api/openapi.json").await.0, 200);
     let page = reqwest::get(format!("{}/", app.base)).await.unwrap();
     assert_eq!(page.status(), 200);
@@ -119,9 +120,8 @@ async fn the_dashboard_and_the_openapi_document_are_public_health_and_metrics_ne
     assert_eq!(app.get_as(None, "/metrics").await.0, 401);
 }
 
-#[tokio::test]
-async fn each_role_reaches_only_its_endpoints() {
-    let app = seeded().await;
+async fn each_role_reaches_only_its_endpoints(store: Store) {
+    let app = seeded(store).await;
     let reader = app.key(Role::Reader, &[]).await;
     let writer = app.key(Role::Writer, &[]).await;
     let admin = app.admin_key.clone();
@@ -191,9 +191,8 @@ async fn each_role_reaches_only_its_endpoints() {
     }
 }
 
-#[tokio::test]
-async fn a_refused_write_writes_nothing() {
-    let app = seeded().await;
+async fn a_refused_write_writes_nothing(store: Store) {
+    let app = seeded(store).await;
     let before = app.metric_rows().await;
     let reader = app.key(Role::Reader, &[]).await;
     let batch = json!([sample("emp_new", "Core", 5, 10.0)]);
@@ -217,9 +216,8 @@ async fn a_refused_write_writes_nothing() {
     assert_eq!(app.audit_rows().await, audit);
 }
 
-#[tokio::test]
-async fn a_team_restricted_reader_sees_only_its_teams_and_their_employees() {
-    let app = seeded().await;
+async fn a_team_restricted_reader_sees_only_its_teams_and_their_employees(store: Store) {
+    let app = seeded(store).await;
     let core = app.key(Role::Reader, &["Core"]).await;
     let key = Some(core.as_str());
     for path in [
@@ -285,9 +283,8 @@ async fn a_team_restricted_reader_sees_only_its_teams_and_their_employees() {
     assert_eq!(body["count"], 5, "{body}");
 }
 
-#[tokio::test]
-async fn only_reader_and_manager_keys_carry_teams_and_a_manager_must() {
-    let app = spawn_app().await;
+async fn only_reader_and_manager_keys_carry_teams_and_a_manager_must(store: Store) {
+    let app = spawn_app(store).await;
     let team = organism_domain::TeamName::parse("Core").unwrap();
     for role in [Role::Writer, Role::Admin] {
         let err = app
@@ -314,9 +311,8 @@ async fn only_reader_and_manager_keys_carry_teams_and_a_manager_must() {
     assert!(refused.is_err());
 }
 
-#[tokio::test]
-async fn keys_are_stored_only_as_hashes() {
-    let app = spawn_app().await;
+async fn keys_are_stored_only_as_hashes(store: Store) {
+    let app = spawn_app(store).await;
     let key = app.key(Role::Reader, &[]).await;
     let client = organism_testkit::superuser(app.store.settings(), "organism").await;
     let rows = client
@@ -335,15 +331,28 @@ async fn keys_are_stored_only_as_hashes() {
     }
 }
 
-#[tokio::test]
-async fn with_authentication_off_every_caller_is_an_admin() {
-    let app = spawn_with(ApiConfig {
-        auth: AuthMode::InsecureNoAuth,
-        ..ApiConfig::default()
-    })
+async fn with_authentication_off_every_caller_is_an_admin(store: Store) {
+    let app = spawn_on(
+        store,
+        ApiConfig {
+            auth: AuthMode::InsecureNoAuth,
+            ..ApiConfig::default()
+        },
+    )
     .await;
     for path in ["/api/audit/verify", "/api/interventions", "/metrics"] {
         let (status, body) = app.get_as(None, path).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
 }
+
+organism_testkit::engine_tests!(
+    every_non_public_route_answers_401_without_a_valid_key,
+    the_dashboard_and_the_openapi_document_are_public_health_and_metrics_need_any_key,
+    each_role_reaches_only_its_endpoints,
+    a_refused_write_writes_nothing,
+    a_team_restricted_reader_sees_only_its_teams_and_their_employees,
+    only_reader_and_manager_keys_carry_teams_and_a_manager_must,
+    keys_are_stored_only_as_hashes,
+    with_authentication_off_every_caller_is_an_admin,
+);

@@ -2,10 +2,11 @@
 //! a 4xx and a JSON error body, and not one row written or changed.
 
 use organism_api::ApiConfig;
+use organism_store::Store;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, sample, spawn_with};
+use crate::helpers::{TestApp, sample, spawn_on};
 
 /// Strings that break the id rules or try to escape them: SQL
 /// meta-characters, path tricks, control and invisible characters,
@@ -561,12 +562,14 @@ fn corpus() -> Vec<Case> {
     cases
 }
 
-#[tokio::test]
-async fn hundreds_of_malformed_requests_get_a_json_4xx_and_write_nothing() {
-    let app = spawn_with(ApiConfig {
-        body_limit: 64 * 1024,
-        ..ApiConfig::default()
-    })
+async fn hundreds_of_malformed_requests_get_a_json_4xx_and_write_nothing(store: Store) {
+    let app = spawn_on(
+        store,
+        ApiConfig {
+            body_limit: 64 * 1024,
+            ..ApiConfig::default()
+        },
+    )
     .await;
     let seed = json!([
         sample("emp_ok", "Core", 30, 40.0),
@@ -639,9 +642,8 @@ async fn hundreds_of_malformed_requests_get_a_json_4xx_and_write_nothing() {
 /// still answers (no 5xx), in JSON and CSV. Tiny values (flushed to 0),
 /// formula-like text (neutralised in CSV), naive timestamps (UTC), backfill
 /// older than the raw retention.
-#[tokio::test]
-async fn hostile_but_valid_input_is_stored_and_every_read_still_answers() {
-    let app = spawn_with(ApiConfig::default()).await;
+async fn hostile_but_valid_input_is_stored_and_every_read_still_answers(store: Store) {
+    let app = spawn_on(store, ApiConfig::default()).await;
     let now = chrono::Utc::now();
     let team = "=HYPERLINK(\"http://x\",\"y\")";
     let mut rows = Vec::new();
@@ -738,3 +740,8 @@ async fn hostile_but_valid_input_is_stored_and_every_read_still_answers() {
     // The jobs over such data run store-level on both engines
     // (crates/store/tests/conformance/numerics.rs).
 }
+
+organism_testkit::engine_tests!(
+    hundreds_of_malformed_requests_get_a_json_4xx_and_write_nothing,
+    hostile_but_valid_input_is_stored_and_every_read_still_answers,
+);

@@ -3,14 +3,13 @@
 
 use organism_api::ApiConfig;
 use organism_pgcluster::{ClusterOptions, EmbeddedCluster};
-use organism_store::{DbSettings, EngineChoice, Store};
+use organism_store::{DbSettings, Store};
 use serde_json::{Value, json};
 
-use crate::helpers::{error_code, sample, spawn_app, spawn_on};
+use crate::helpers::{choice_of, error_code, private_cluster, sample, spawn_app, spawn_on};
 
-#[tokio::test]
-async fn verify_over_http_reports_the_first_event_a_superuser_altered_or_deleted() {
-    let app = spawn_app().await;
+async fn verify_over_http_reports_the_first_event_a_superuser_altered_or_deleted(store: Store) {
+    let app = spawn_app(store).await;
     for id in ["iv-1", "iv-2", "iv-3", "iv-4"] {
         let (status, body) = app
             .post_json(
@@ -76,12 +75,12 @@ fn batch(prefix: &str, n: usize) -> Value {
     )
 }
 
-#[tokio::test]
-async fn a_batch_refused_while_the_database_is_down_is_written_once_when_retried() {
-    let root = std::env::temp_dir().join(format!("organism-test-{}-restart", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let mut options = ClusterOptions::new(&root);
-    options.durable = false;
+async fn a_batch_refused_while_the_database_is_down_is_written_once_when_retried(store: Store) {
+    // A private cluster to stop and start; the case's store only names the engine.
+    let engine = store.engine();
+    drop(store);
+    let options = private_cluster("restart");
+    let root = options.root.clone();
     let start = |options: ClusterOptions| async move {
         tokio::task::spawn_blocking(move || EmbeddedCluster::start(options))
             .await
@@ -92,7 +91,7 @@ async fn a_batch_refused_while_the_database_is_down_is_written_once_when_retried
     let url = cluster.connection_string("postgres");
     let mut settings = DbSettings::from_url(&url)
         .unwrap()
-        .with_engine(EngineChoice::Portable);
+        .with_engine(choice_of(engine));
     settings.acquire_timeout = std::time::Duration::from_millis(500);
     let store = Store::open(settings).await.unwrap();
     let app = spawn_on(store, ApiConfig::default()).await;
@@ -169,3 +168,8 @@ async fn a_batch_refused_while_the_database_is_down_is_written_once_when_retried
         .unwrap();
     let _ = std::fs::remove_dir_all(&root);
 }
+
+organism_testkit::engine_tests!(
+    verify_over_http_reports_the_first_event_a_superuser_altered_or_deleted,
+    a_batch_refused_while_the_database_is_down_is_written_once_when_retried,
+);

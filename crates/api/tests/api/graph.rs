@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use organism_api::ApiConfig;
 use organism_api::snapshots::{SnapshotRequest, SnapshotSettings, take_snapshot};
 use organism_domain::Role;
+use organism_store::{Engine, Store};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, client_with_key, error_code, spawn_app, spawn_with};
+use crate::helpers::{TestApp, client_with_key, error_code, spawn_app, spawn_engine, spawn_on};
 
 fn interaction(from: &str, to: &str, hours_ago: i64) -> Value {
     let time = chrono::Utc::now() - chrono::Duration::hours(hours_ago);
@@ -37,9 +38,8 @@ fn request() -> Value {
     })
 }
 
-#[tokio::test]
-async fn a_snapshot_computes_and_stores_every_employee() {
-    let app = spawn_app().await;
+async fn a_snapshot_computes_and_stores_every_employee(store: Store) {
+    let app = spawn_app(store).await;
     let (status, body) = app.post_json("/api/graph/snapshots", &request()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["employees"], 4);
@@ -81,9 +81,8 @@ async fn a_snapshot_computes_and_stores_every_employee() {
     assert_eq!(body["betweenness"], json!({"method": "exact"}));
 }
 
-#[tokio::test]
-async fn bad_snapshot_requests_are_named_and_write_nothing() {
-    let app = spawn_app().await;
+async fn bad_snapshot_requests_are_named_and_write_nothing(store: Store) {
+    let app = spawn_app(store).await;
     let mut bad_id = request();
     bad_id["directory"][2]["employee_id"] = json!("emp c");
     bad_id["interactions"] = json!([]);
@@ -117,9 +116,8 @@ async fn bad_snapshot_requests_are_named_and_write_nothing() {
     assert_eq!(app.metric_rows().await, 0);
 }
 
-#[tokio::test]
-async fn a_tolerance_in_the_request_is_refused_naming_the_field_whatever_the_key() {
-    let app = spawn_app().await;
+async fn a_tolerance_in_the_request_is_refused_naming_the_field_whatever_the_key(store: Store) {
+    let app = spawn_app(store).await;
     let writer = app.key(Role::Writer, &[]).await;
     let mut body = request();
     body["incremental"] = json!(true);
@@ -258,7 +256,7 @@ async fn seed(app: &TestApp, interactions: &Value, at: DateTime<Utc>) {
 
 /// Two fresh apps whose stored scores differ, and a sample equal to one
 /// stored in the first only.
-async fn two_states(at: [DateTime<Utc>; 3]) -> (TestApp, TestApp, Value) {
+async fn two_states(engine: Engine, at: [DateTime<Utc>; 3]) -> (TestApp, TestApp, Value) {
     let same = request()["interactions"].clone();
     // A chain a-b-c-d instead of the triangle: other scores for everyone.
     let other = json!([
@@ -266,8 +264,8 @@ async fn two_states(at: [DateTime<Utc>; 3]) -> (TestApp, TestApp, Value) {
         interaction("emp_b", "emp_c", 4),
         interaction("emp_c", "emp_d", 3),
     ]);
-    let first = spawn_app().await;
-    let second = spawn_app().await;
+    let first = spawn_engine(engine, ApiConfig::default()).await;
+    let second = spawn_engine(engine, ApiConfig::default()).await;
     seed(&first, &same, at[0]).await;
     seed(&second, &other, at[0]).await;
     // Both states hold the same rows (employees, times, teams); the values differ.
@@ -297,15 +295,16 @@ async fn two_states(at: [DateTime<Utc>; 3]) -> (TestApp, TestApp, Value) {
     (first, second, probe)
 }
 
-#[tokio::test]
-async fn a_writer_cannot_tell_two_stored_states_apart() {
+async fn a_writer_cannot_tell_two_stored_states_apart(store: Store) {
+    // Two pairs of fresh apps on the case's engine; its own store is unused.
+    let engine = store.engine();
     let now = Utc::now();
     let at = [
         now - chrono::Duration::minutes(30),
         now - chrono::Duration::minutes(20),
         now - chrono::Duration::minutes(10),
     ];
-    let (first, second, probe) = two_states(at).await;
+    let (first, second, probe) = two_states(engine, at).await;
     let first_writer = first.key(Role::Writer, &[]).await;
     let second_writer = second.key(Role::Writer, &[]).await;
     let seen_first = answers_of(&first, &first_writer, at, &probe).await;
@@ -321,7 +320,7 @@ async fn a_writer_cannot_tell_two_stored_states_apart() {
 
     // The same requests from an admin on the same two states do tell them
     // apart: the test would catch a leak.
-    let (first, second, probe) = two_states(at).await;
+    let (first, second, probe) = two_states(engine, at).await;
     let admin_first = answers_of(&first, &first.admin_key, at, &probe).await;
     let admin_second = answers_of(&second, &second.admin_key, at, &probe).await;
     assert_ne!(admin_first, admin_second);
@@ -333,9 +332,10 @@ fn config_with(change: impl FnOnce(&mut SnapshotSettings)) -> ApiConfig {
     config
 }
 
-#[tokio::test]
-async fn a_directory_over_the_employee_limit_is_refused_naming_the_field_and_the_limit() {
-    let app = spawn_with(config_with(|s| s.max_employees = 3)).await;
+async fn a_directory_over_the_employee_limit_is_refused_naming_the_field_and_the_limit(
+    store: Store,
+) {
+    let app = spawn_on(store, config_with(|s| s.max_employees = 3)).await;
     let (status, body) = app.post_json("/api/graph/snapshots", &request()).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_code(&body), "snapshot_too_large");
@@ -352,9 +352,8 @@ async fn a_directory_over_the_employee_limit_is_refused_naming_the_field_and_the
     assert_eq!(app.metric_rows().await, 0);
 }
 
-#[tokio::test]
-async fn interactions_over_the_edge_limit_are_refused_naming_the_field_and_the_limit() {
-    let app = spawn_with(config_with(|s| s.max_edges = 3)).await;
+async fn interactions_over_the_edge_limit_are_refused_naming_the_field_and_the_limit(store: Store) {
+    let app = spawn_on(store, config_with(|s| s.max_edges = 3)).await;
     let (status, body) = app.post_json("/api/graph/snapshots", &request()).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_code(&body), "snapshot_too_large");
@@ -371,10 +370,9 @@ async fn interactions_over_the_edge_limit_are_refused_naming_the_field_and_the_l
     assert_eq!(app.metric_rows().await, 0);
 }
 
-#[tokio::test]
-async fn a_snapshot_past_its_time_limit_is_stopped_and_refused() {
+async fn a_snapshot_past_its_time_limit_is_stopped_and_refused(store: Store) {
     // A zero limit has passed by the first look at the clock.
-    let app = spawn_with(config_with(|s| s.timeout = Duration::ZERO)).await;
+    let app = spawn_on(store, config_with(|s| s.timeout = Duration::ZERO)).await;
     let (status, body) = app.post_json("/api/graph/snapshots", &request()).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_code(&body), "snapshot_timeout");
@@ -388,9 +386,8 @@ async fn a_snapshot_past_its_time_limit_is_stopped_and_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_snapshot_while_another_holds_the_only_permit_gets_503_with_retry_after() {
-    let app = spawn_app().await;
+async fn a_snapshot_while_another_holds_the_only_permit_gets_503_with_retry_after(store: Store) {
+    let app = spawn_app(store).await;
     assert_eq!(app.state.config.snapshot.concurrency, 1);
     let held = app
         .state
@@ -417,12 +414,14 @@ async fn a_snapshot_while_another_holds_the_only_permit_gets_503_with_retry_afte
     assert_eq!(app.state.snapshot_permits.available_permits(), 1);
 }
 
-#[tokio::test]
-async fn above_the_threshold_betweenness_is_sampled_and_the_bound_reported() {
-    let app = spawn_with(config_with(|s| {
-        s.approximate_above = 0;
-        s.epsilon = 0.3;
-    }))
+async fn above_the_threshold_betweenness_is_sampled_and_the_bound_reported(store: Store) {
+    let app = spawn_on(
+        store,
+        config_with(|s| {
+            s.approximate_above = 0;
+            s.epsilon = 0.3;
+        }),
+    )
     .await;
     // A ring of 300: the bound needs fewer samples than there are employees.
     let n = 300;
@@ -441,3 +440,15 @@ async fn above_the_threshold_betweenness_is_sampled_and_the_bound_reported() {
     assert!(b["samples"].as_u64().unwrap() < n as u64, "{body}");
     assert_eq!(body["rows_written"], n);
 }
+
+organism_testkit::engine_tests!(
+    a_snapshot_computes_and_stores_every_employee,
+    a_writer_cannot_tell_two_stored_states_apart,
+    bad_snapshot_requests_are_named_and_write_nothing,
+    a_tolerance_in_the_request_is_refused_naming_the_field_whatever_the_key,
+    a_directory_over_the_employee_limit_is_refused_naming_the_field_and_the_limit,
+    interactions_over_the_edge_limit_are_refused_naming_the_field_and_the_limit,
+    a_snapshot_past_its_time_limit_is_stopped_and_refused,
+    a_snapshot_while_another_holds_the_only_permit_gets_503_with_retry_after,
+    above_the_threshold_betweenness_is_sampled_and_the_bound_reported,
+);

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use chrono::{DateTime, Duration, Utc};
 use organism_api::{ApiConfig, AppState};
 use organism_domain::{Role, TeamName};
-use organism_store::{Engine, Store};
+use organism_pgcluster::ClusterOptions;
+use organism_store::{Engine, EngineChoice, Store};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -34,15 +35,48 @@ pub fn client_with_key(key: &str) -> reqwest::Client {
         .unwrap()
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_with(ApiConfig::default()).await
+/// The app with the default configuration on `store`. A test that touches
+/// storage takes its store from `organism_testkit::engine_tests!`, which runs
+/// it once per engine (`<file>::portable::<test>`, `<file>::timescale::<test>`;
+/// the timescale case skips loudly where TimescaleDB is absent and fails
+/// there when `ORGANISM_REQUIRE_TIMESCALE=1`).
+pub async fn spawn_app(store: Store) -> TestApp {
+    spawn_on(store, ApiConfig::default()).await
 }
 
+/// The app on a fresh database of `engine` (a second app in a test that
+/// already got its store, and so its engine, from the macro).
+pub async fn spawn_engine(engine: Engine, config: ApiConfig) -> TestApp {
+    spawn_on(organism_testkit::store(engine).await, config).await
+}
+
+/// The app on the portable engine only: for tests of HTTP alone (transport
+/// timeouts, headers, routing), whose answers cannot depend on the engine.
 pub async fn spawn_with(config: ApiConfig) -> TestApp {
-    let store = organism_testkit::store(Engine::Portable).await;
-    spawn_on(store, config).await
+    spawn_engine(Engine::Portable, config).await
 }
 
+/// The choice that opens a store of `engine`.
+pub fn choice_of(engine: Engine) -> EngineChoice {
+    match engine {
+        Engine::Portable => EngineChoice::Portable,
+        Engine::Timescale => EngineChoice::Timescale,
+    }
+}
+
+/// Options for a private throwaway cluster under `/tmp/organism-test-<pid>-<name>`
+/// (for a test that stops or freezes its database), with the shared test
+/// cluster's server binaries, so that a timescale case has TimescaleDB.
+pub fn private_cluster(name: &str) -> ClusterOptions {
+    let root = std::env::temp_dir().join(format!("organism-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut options = ClusterOptions::new(&root);
+    options.durable = false;
+    options.bin_dir = Some(organism_testkit::cluster().binaries().bin_dir.clone());
+    options
+}
+
+/// The app on `store` with `config`.
 pub async fn spawn_on(store: Store, config: ApiConfig) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();

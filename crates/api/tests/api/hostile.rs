@@ -191,11 +191,14 @@ async fn hostile_and_out_of_window_times_are_refused_and_make_no_partition(store
 organism_testkit::engine_tests!(
     tiny_values_keep_every_read_answering,
     hostile_and_out_of_window_times_are_refused_and_make_no_partition,
+    a_snapshot_time_outside_the_window_is_refused_naming_at,
+    nul_in_any_text_field_is_a_4xx_naming_the_field,
+    unrepresentable_query_times_are_400_and_naive_ones_are_utc,
+    csv_exports_neutralise_formula_cells_and_keep_numbers,
 );
 
-#[tokio::test]
-async fn a_snapshot_time_outside_the_window_is_refused_naming_at() {
-    let app = spawn_app().await;
+async fn a_snapshot_time_outside_the_window_is_refused_naming_at(store: Store) {
+    let app = spawn_app(store).await;
     let tables_before = tables(&app).await;
     let now = Utc::now();
     for at in [
@@ -213,21 +216,42 @@ async fn a_snapshot_time_outside_the_window_is_refused_naming_at() {
         assert!((400..500).contains(&status), "{at}: {status} {answer}");
         assert_eq!(answer["error"]["field"], json!("at"), "{at}: {answer}");
     }
-    // Not RFC 3339 at all: a malformed body.
-    let (status, _) = app
+    // Not a timestamp of the grammar (a signed year, a leap second, NUL, an
+    // offset past 23:59): 400 naming `at` and what was wrong; not a string
+    // at all: a malformed body.
+    for (at, says) in [
+        ("-5000-01-01T00:00:00Z", "years 1 and 9999"),
+        ("2016-12-31T23:59:60Z", "leap second"),
+        ("2026-01-01T00:00:00Z\u{0}", "after the end"),
+        ("2026-01-01T00:00:00+24:00", "offset"),
+    ] {
+        let (status, answer) = app
+            .post_json(
+                "/api/graph/snapshots",
+                &json!({"directory": [], "interactions": [], "at": at}),
+            )
+            .await;
+        assert_eq!(status, 400, "{at}: {answer}");
+        assert_eq!(answer["error"]["field"], json!("at"), "{at}: {answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(says),
+            "{at}: {answer}"
+        );
+    }
+    let (status, answer) = app
         .post_json(
             "/api/graph/snapshots",
-            &json!({"directory": [], "interactions": [], "at": "-5000-01-01T00:00:00Z"}),
+            &json!({"directory": [], "interactions": [], "at": 1_767_225_600}),
         )
         .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], json!("malformed_body"), "{answer}");
     assert_eq!(tables(&app).await, tables_before);
     assert_eq!(app.metric_rows().await, 0);
 }
 
-#[tokio::test]
-async fn nul_in_any_text_field_is_a_4xx_naming_the_field() {
-    let app = spawn_app().await;
+async fn nul_in_any_text_field_is_a_4xx_naming_the_field(store: Store) {
+    let app = spawn_app(store).await;
     let seed = json!({"intervention_id": "iv-seed", "kind": "one_on_one", "actor": "hr"});
     assert_eq!(app.post_json("/api/interventions", &seed).await.0, 201);
     let audit_before = app.audit_rows().await;
@@ -340,9 +364,8 @@ async fn nul_in_any_text_field_is_a_4xx_naming_the_field() {
     }
 }
 
-#[tokio::test]
-async fn unrepresentable_query_times_are_400_and_naive_ones_are_utc() {
-    let app = spawn_app().await;
+async fn unrepresentable_query_times_are_400_and_naive_ones_are_utc(store: Store) {
+    let app = spawn_app(store).await;
     for (query, field) in [
         ("start_date=-5000-01-01&end_date=2026-01-01", "start_date"),
         (
@@ -393,9 +416,8 @@ async fn unrepresentable_query_times_are_400_and_naive_ones_are_utc() {
     );
 }
 
-#[tokio::test]
-async fn csv_exports_neutralise_formula_cells_and_keep_numbers() {
-    let app = spawn_app().await;
+async fn csv_exports_neutralise_formula_cells_and_keep_numbers(store: Store) {
+    let app = spawn_app(store).await;
     let team = "=HYPERLINK(\"http://x\",\"y\")";
     let time = (Utc::now() - Duration::minutes(2)).to_rfc3339();
     let mut low = row(&time, "-emp", team);

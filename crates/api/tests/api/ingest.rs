@@ -1,13 +1,13 @@
 //! `POST /api/metrics`: formats, all-or-nothing, idempotence, limits.
 
 use organism_api::ApiConfig;
+use organism_store::Store;
 use serde_json::json;
 
-use crate::helpers::{error_code, sample, spawn_app, spawn_with};
+use crate::helpers::{error_code, sample, spawn_app, spawn_on};
 
-#[tokio::test]
-async fn a_json_batch_is_written_and_a_retry_changes_nothing() {
-    let app = spawn_app().await;
+async fn a_json_batch_is_written_and_a_retry_changes_nothing(store: Store) {
+    let app = spawn_app(store).await;
     let batch = json!([sample("e1", "T", 5, 10.0), sample("e2", "T", 5, 20.0)]);
     let (status, body) = app.post_json("/api/metrics", &batch).await;
     assert_eq!(status, 200, "{body}");
@@ -21,9 +21,8 @@ async fn a_json_batch_is_written_and_a_retry_changes_nothing() {
     assert_eq!(app.metric_rows().await, 2);
 }
 
-#[tokio::test]
-async fn ndjson_and_csv_bodies_are_accepted() {
-    let app = spawn_app().await;
+async fn ndjson_and_csv_bodies_are_accepted(store: Store) {
+    let app = spawn_app(store).await;
     let ndjson = format!(
         "{}\n{}\n",
         sample("n1", "T", 5, 1.0),
@@ -45,9 +44,8 @@ async fn ndjson_and_csv_bodies_are_accepted() {
     assert_eq!(app.metric_rows().await, 4);
 }
 
-#[tokio::test]
-async fn one_bad_row_rejects_the_batch_naming_row_and_field() {
-    let app = spawn_app().await;
+async fn one_bad_row_rejects_the_batch_naming_row_and_field(store: Store) {
+    let app = spawn_app(store).await;
     let mut bad = sample("e2", "T", 5, 20.0);
     bad["burnout_score"] = json!(101.0);
     let batch = json!([sample("e1", "T", 5, 10.0), bad, sample("e3", "T", 5, 30.0)]);
@@ -63,9 +61,8 @@ async fn one_bad_row_rejects_the_batch_naming_row_and_field() {
     );
 }
 
-#[tokio::test]
-async fn malformed_bodies_are_400_and_write_nothing() {
-    let app = spawn_app().await;
+async fn malformed_bodies_are_400_and_write_nothing(store: Store) {
+    let app = spawn_app(store).await;
     let (status, body) = app
         .post_body("/api/metrics", "application/json", "[{\"time\": ")
         .await;
@@ -90,9 +87,8 @@ async fn malformed_bodies_are_400_and_write_nothing() {
     assert_eq!(app.metric_rows().await, 0);
 }
 
-#[tokio::test]
-async fn an_unsupported_content_type_is_415() {
-    let app = spawn_app().await;
+async fn an_unsupported_content_type_is_415(store: Store) {
+    let app = spawn_app(store).await;
     for ct in ["text/plain", "application/xml", ""] {
         let (status, body) = app.post_body("/api/metrics", ct, "[]").await;
         assert_eq!(status, 415, "{ct:?}");
@@ -100,12 +96,14 @@ async fn an_unsupported_content_type_is_415() {
     }
 }
 
-#[tokio::test]
-async fn a_body_over_the_limit_is_413() {
-    let app = spawn_with(ApiConfig {
-        body_limit: 1024,
-        ..ApiConfig::default()
-    })
+async fn a_body_over_the_limit_is_413(store: Store) {
+    let app = spawn_on(
+        store,
+        ApiConfig {
+            body_limit: 1024,
+            ..ApiConfig::default()
+        },
+    )
     .await;
     let batch: Vec<_> = (0..50)
         .map(|i| sample(&format!("e{i}"), "T", 5, 1.0))
@@ -163,9 +161,8 @@ fn parquet_file(n: usize, burnout_last: f64) -> Vec<u8> {
     out
 }
 
-#[tokio::test]
-async fn a_parquet_body_is_written_whole_or_not_at_all() {
-    let app = spawn_app().await;
+async fn a_parquet_body_is_written_whole_or_not_at_all(store: Store) {
+    let app = spawn_app(store).await;
     let (status, body) = app
         .post_body(
             "/api/metrics",
@@ -195,3 +192,13 @@ async fn a_parquet_body_is_written_whole_or_not_at_all() {
     assert_eq!(body["stored"], 5);
     assert_eq!(app.metric_rows().await, 5);
 }
+
+organism_testkit::engine_tests!(
+    a_json_batch_is_written_and_a_retry_changes_nothing,
+    ndjson_and_csv_bodies_are_accepted,
+    one_bad_row_rejects_the_batch_naming_row_and_field,
+    malformed_bodies_are_400_and_write_nothing,
+    an_unsupported_content_type_is_415,
+    a_body_over_the_limit_is_413,
+    a_parquet_body_is_written_whole_or_not_at_all,
+);

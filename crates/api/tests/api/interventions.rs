@@ -1,5 +1,6 @@
 //! Interventions and the audit log over HTTP.
 
+use organism_store::Store;
 use serde_json::json;
 
 use crate::helpers::{error_code, spawn_app};
@@ -9,9 +10,8 @@ fn new_intervention(id: &str) -> serde_json::Value {
            "details": {"note": "fewer meetings"}, "actor": "manager@core"})
 }
 
-#[tokio::test]
-async fn an_intervention_moves_along_its_lifecycle_with_an_audit_trail() {
-    let app = spawn_app().await;
+async fn an_intervention_moves_along_its_lifecycle_with_an_audit_trail(store: Store) {
+    let app = spawn_app(store).await;
     let (status, body) = app
         .post_json("/api/interventions", &new_intervention("iv-1"))
         .await;
@@ -45,9 +45,8 @@ async fn an_intervention_moves_along_its_lifecycle_with_an_audit_trail() {
     assert_eq!(report["events_checked"], 4);
 }
 
-#[tokio::test]
-async fn a_retried_create_returns_the_same_intervention_and_a_changed_one_is_refused() {
-    let app = spawn_app().await;
+async fn a_retried_create_returns_the_same_intervention_and_a_changed_one_is_refused(store: Store) {
+    let app = spawn_app(store).await;
     let (status, first) = app
         .post_json("/api/interventions", &new_intervention("iv-2"))
         .await;
@@ -67,9 +66,8 @@ async fn a_retried_create_returns_the_same_intervention_and_a_changed_one_is_ref
     );
 }
 
-#[tokio::test]
-async fn an_illegal_transition_is_refused_and_writes_nothing() {
-    let app = spawn_app().await;
+async fn an_illegal_transition_is_refused_and_writes_nothing(store: Store) {
+    let app = spawn_app(store).await;
     app.post_json("/api/interventions", &new_intervention("iv-3"))
         .await;
     let before = app.audit_rows().await;
@@ -86,9 +84,8 @@ async fn an_illegal_transition_is_refused_and_writes_nothing() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn bad_intervention_requests_are_named() {
-    let app = spawn_app().await;
+async fn bad_intervention_requests_are_named(store: Store) {
+    let app = spawn_app(store).await;
     let (status, body) = app
         .patch_json(
             "/api/interventions/nope",
@@ -138,9 +135,8 @@ async fn bad_intervention_requests_are_named() {
     );
 }
 
-#[tokio::test]
-async fn audit_pages_follow_the_cursor_without_gaps_or_repeats() {
-    let app = spawn_app().await;
+async fn audit_pages_follow_the_cursor_without_gaps_or_repeats(store: Store) {
+    let app = spawn_app(store).await;
     for i in 0..5 {
         app.post_json("/api/interventions", &new_intervention(&format!("iv-p{i}")))
             .await;
@@ -175,3 +171,11 @@ async fn audit_pages_follow_the_cursor_without_gaps_or_repeats() {
         assert_eq!(body["error"]["field"], field, "{query}");
     }
 }
+
+organism_testkit::engine_tests!(
+    an_intervention_moves_along_its_lifecycle_with_an_audit_trail,
+    a_retried_create_returns_the_same_intervention_and_a_changed_one_is_refused,
+    an_illegal_transition_is_refused_and_writes_nothing,
+    bad_intervention_requests_are_named,
+    audit_pages_follow_the_cursor_without_gaps_or_repeats,
+);

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use organism_api::auth::Access;
 use organism_api::routes::ENDPOINTS;
 use organism_domain::Role;
+use organism_store::Store;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -36,8 +37,8 @@ fn sample_at(employee: &str, team: &str, time: DateTime<Utc>, burnout: f64) -> V
 
 /// Core: six members yesterday (burnout 10..60), three two days ago;
 /// Edge: six members yesterday. One Core sample today.
-async fn seeded() -> TestApp {
-    let app = spawn_app().await;
+async fn seeded(store: Store) -> TestApp {
+    let app = spawn_app(store).await;
     let mut batch = Vec::new();
     for i in 0..6 {
         batch.push(sample_at(
@@ -51,10 +52,11 @@ async fn seeded() -> TestApp {
     for i in 0..3 {
         batch.push(sample_at(&format!("core_{i}"), "Core", noon(2), 99.0));
     }
+    // A minute ago, but never before today's 00:00 UTC (it is today's).
     batch.push(sample_at(
         "core_0",
         "Core",
-        Utc::now() - Duration::minutes(1),
+        (Utc::now() - Duration::minutes(1)).max(noon(0) - Duration::hours(12)),
         77.0,
     ));
     let (status, body) = app.post_json("/api/metrics", &json!(batch)).await;
@@ -70,9 +72,8 @@ fn concrete(path: &str) -> String {
         .replace("{*file}", "dashboard.js")
 }
 
-#[tokio::test]
-async fn a_manager_key_reaches_its_teams_aggregates_and_nothing_individual() {
-    let app = seeded().await;
+async fn a_manager_key_reaches_its_teams_aggregates_and_nothing_individual(store: Store) {
+    let app = seeded(store).await;
     let manager = app.key(Role::Manager, &["Core"]).await;
     for e in ENDPOINTS {
         let path = concrete(e.path);
@@ -100,9 +101,8 @@ async fn a_manager_key_reaches_its_teams_aggregates_and_nothing_individual() {
     }
 }
 
-#[tokio::test]
-async fn a_managers_team_trend_has_no_individual_trace() {
-    let app = seeded().await;
+async fn a_managers_team_trend_has_no_individual_trace(store: Store) {
+    let app = seeded(store).await;
     let manager = app.key(Role::Manager, &["Core"]).await;
     let (status, body) = app
         .get_as(Some(&manager), "/api/trends/team/Core?days=7")
@@ -189,13 +189,12 @@ async fn a_managers_team_trend_has_no_individual_trace() {
     assert_eq!(exact_day["burnout_max"], 60.0);
 }
 
-#[tokio::test]
-async fn a_managers_minimum_group_size_is_never_below_five() {
+async fn a_managers_minimum_group_size_is_never_below_five(store: Store) {
     let config = organism_api::ApiConfig {
         min_group_size: organism_domain::MinGroupSize::new(2).unwrap(),
         ..Default::default()
     };
-    let app = crate::helpers::spawn_with(config).await;
+    let app = crate::helpers::spawn_on(store, config).await;
     let batch: Vec<Value> = (0..3)
         .map(|i| sample_at(&format!("core_{i}"), "Core", noon(2), 40.0))
         .collect();
@@ -228,3 +227,9 @@ async fn a_managers_minimum_group_size_is_never_below_five() {
     assert_eq!(shown["suppressed"], true, "{shown}");
     assert!(shown["members"].is_null() && shown["burnout_score"].is_null());
 }
+
+organism_testkit::engine_tests!(
+    a_manager_key_reaches_its_teams_aggregates_and_nothing_individual,
+    a_managers_team_trend_has_no_individual_trace,
+    a_managers_minimum_group_size_is_never_below_five,
+);

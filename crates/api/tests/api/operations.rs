@@ -1,26 +1,29 @@
 //! Health, Prometheus metrics, OpenAPI, unknown routes, database down.
 
 use organism_api::ApiConfig;
-use organism_pgcluster::{ClusterOptions, EmbeddedCluster};
-use organism_store::{DbSettings, EngineChoice, Store};
+use organism_pgcluster::EmbeddedCluster;
+use organism_store::{DbSettings, Store};
 
-use crate::helpers::{error_code, spawn_app, spawn_on};
+use crate::helpers::{choice_of, error_code, private_cluster, spawn_app, spawn_on, spawn_with};
 
-#[tokio::test]
-async fn health_reports_the_engine_and_schema_version() {
-    let app = spawn_app().await;
+async fn health_reports_the_engine_and_schema_version(store: Store) {
+    let engine = store.engine().to_string();
+    let app = spawn_app(store).await;
     let (status, body) = app.get_json("/api/trends/health").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"]["reachable"], true);
-    assert_eq!(body["database"]["engine"], "portable");
+    assert_eq!(body["database"]["engine"], engine.as_str());
     assert!(body["database"]["schema_version"].as_i64().unwrap() >= 2);
     assert_eq!(body["samples_last_hour"], 0);
 }
 
+// The OpenAPI document, the dashboard's files and the 404 for an unknown
+// route come from the binary and the router alone, not from storage: these
+// three run on the portable engine only.
 #[tokio::test]
 async fn the_openapi_document_lists_every_route() {
-    let app = spawn_app().await;
+    let app = spawn_with(ApiConfig::default()).await;
     let (status, doc) = app.get_json("/api/openapi.json").await;
     assert_eq!(status, 200);
     for e in organism_api::routes::ENDPOINTS {
@@ -50,9 +53,8 @@ async fn the_openapi_document_lists_every_route() {
     }
 }
 
-#[tokio::test]
-async fn prometheus_metrics_count_requests() {
-    let app = spawn_app().await;
+async fn prometheus_metrics_count_requests(store: Store) {
+    let app = spawn_app(store).await;
     app.get("/api/trends/health").await;
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(
@@ -64,7 +66,7 @@ async fn prometheus_metrics_count_requests() {
 
 #[tokio::test]
 async fn the_dashboard_and_its_files_are_served_from_the_binary() {
-    let app = spawn_app().await;
+    let app = spawn_with(ApiConfig::default()).await;
     let page = app.get("/").await;
     assert_eq!(page.status(), 200);
     assert!(
@@ -105,24 +107,24 @@ async fn the_dashboard_and_its_files_are_served_from_the_binary() {
 
 #[tokio::test]
 async fn an_unknown_route_is_a_json_404() {
-    let app = spawn_app().await;
+    let app = spawn_with(ApiConfig::default()).await;
     let (status, body) = app.get_json("/api/nothing/here").await;
     assert_eq!((status, error_code(&body).as_str()), (404, "no_such_route"));
 }
 
-#[tokio::test]
-async fn with_the_database_down_requests_get_503_with_retry_after() {
-    let root = std::env::temp_dir().join(format!("organism-test-{}-down", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let mut options = ClusterOptions::new(&root);
-    options.durable = false;
+async fn with_the_database_down_requests_get_503_with_retry_after(store: Store) {
+    // A private cluster to stop; the case's store only names the engine.
+    let engine = store.engine();
+    drop(store);
+    let options = private_cluster("down");
+    let root = options.root.clone();
     let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(options))
         .await
         .unwrap()
         .unwrap();
     let mut settings = DbSettings::from_url(&cluster.connection_string("postgres"))
         .unwrap()
-        .with_engine(EngineChoice::Portable);
+        .with_engine(choice_of(engine));
     settings.acquire_timeout = std::time::Duration::from_millis(500);
     let store = Store::open(settings).await.unwrap();
     let app = spawn_on(store, ApiConfig::default()).await;
@@ -147,26 +149,32 @@ async fn with_the_database_down_requests_get_503_with_retry_after() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-#[tokio::test]
-async fn with_every_connection_busy_requests_get_503_pool_exhausted() {
+async fn with_every_connection_busy_requests_get_503_pool_exhausted(store: Store) {
+    // A store of one connection on the case's engine, in a database of its own.
+    let engine = store.engine();
+    drop(store);
     let mut settings = organism_testkit::fresh_database()
         .await
-        .with_engine(EngineChoice::Portable);
+        .with_engine(choice_of(engine));
     settings.pool_size = 1;
     settings.acquire_timeout = std::time::Duration::from_millis(300);
     let store = Store::open(settings).await.unwrap();
     let app = spawn_on(store.clone(), ApiConfig::default()).await;
 
-    // Hold the only connection: a batch whose input has not ended.
+    // Hold the only connection: a batch whose input has not ended. The
+    // writer takes its connection before it reads its input, so once the
+    // input is first asked for, the connection is held (no sleep needed).
     let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let (asked, asked_for_input) = tokio::sync::oneshot::channel::<()>();
     let holder = tokio::spawn(async move {
         let chunks = futures_util::stream::once(async move {
+            let _ = asked.send(());
             let _ = wait.await;
             Ok(Vec::new())
         });
         store.write_chunks(chunks).await
     });
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    asked_for_input.await.unwrap();
 
     let response = app.get("/api/trends/statistics/burnout_score").await;
     assert_eq!(response.status(), 503);
@@ -185,3 +193,10 @@ async fn with_every_connection_busy_requests_get_503_pool_exhausted() {
     let (status, _) = app.get_json("/api/trends/statistics/burnout_score").await;
     assert_eq!(status, 200);
 }
+
+organism_testkit::engine_tests!(
+    health_reports_the_engine_and_schema_version,
+    prometheus_metrics_count_requests,
+    with_the_database_down_requests_get_503_with_retry_after,
+    with_every_connection_busy_requests_get_503_pool_exhausted,
+);

@@ -1,11 +1,12 @@
 //! The six read endpoints: answers and every parameter error.
 
+use organism_store::Store;
 use serde_json::json;
 
 use crate::helpers::{error_code, sample, spawn_app};
 
-async fn seeded() -> crate::helpers::TestApp {
-    let app = spawn_app().await;
+async fn seeded(store: Store) -> crate::helpers::TestApp {
+    let app = spawn_app(store).await;
     let batch = json!([
         sample("emp_a", "Core", 50, 80.0),
         sample("emp_a", "Core", 30, 85.0),
@@ -18,9 +19,8 @@ async fn seeded() -> crate::helpers::TestApp {
     app
 }
 
-#[tokio::test]
-async fn an_employee_trend_returns_the_samples_oldest_first() {
-    let app = seeded().await;
+async fn an_employee_trend_returns_the_samples_oldest_first(store: Store) {
+    let app = seeded(store).await;
     let (status, body) = app.get_json("/api/trends/employee/emp_a?days=1").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["resolution"], "raw");
@@ -33,9 +33,8 @@ async fn an_employee_trend_returns_the_samples_oldest_first() {
     assert_eq!(scores, vec![80.0, 85.0, 90.0]);
 }
 
-#[tokio::test]
-async fn an_hourly_trend_aggregates_the_hour() {
-    let app = seeded().await;
+async fn an_hourly_trend_aggregates_the_hour(store: Store) {
+    let app = seeded(store).await;
     let (status, body) = app
         .get_json("/api/trends/employee/emp_a?days=1&use_hourly=true")
         .await;
@@ -51,9 +50,8 @@ async fn an_hourly_trend_aggregates_the_hour() {
     assert!((weighted / 3.0 - 85.0).abs() < 1e-9);
 }
 
-#[tokio::test]
-async fn days_outside_one_to_730_are_refused_naming_the_parameter() {
-    let app = seeded().await;
+async fn days_outside_one_to_730_are_refused_naming_the_parameter(store: Store) {
+    let app = seeded(store).await;
     for days in ["0", "731", "-3", "seven", "1.5"] {
         let (status, body) = app
             .get_json(&format!("/api/trends/employee/emp_a?days={days}"))
@@ -71,9 +69,8 @@ async fn days_outside_one_to_730_are_refused_naming_the_parameter() {
     }
 }
 
-#[tokio::test]
-async fn wrong_types_and_unknown_parameters_are_refused() {
-    let app = seeded().await;
+async fn wrong_types_and_unknown_parameters_are_refused(store: Store) {
+    let app = seeded(store).await;
     let (status, body) = app
         .get_json("/api/trends/employee/emp_a?use_hourly=maybe")
         .await;
@@ -90,9 +87,8 @@ async fn wrong_types_and_unknown_parameters_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn an_unknown_employee_is_404_and_an_ill_formed_id_is_400() {
-    let app = seeded().await;
+async fn an_unknown_employee_is_404_and_an_ill_formed_id_is_400(store: Store) {
+    let app = seeded(store).await;
     let (status, body) = app.get_json("/api/trends/employee/nobody").await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "employee_not_found");
@@ -103,13 +99,15 @@ async fn an_unknown_employee_is_404_and_an_ill_formed_id_is_400() {
     }
 }
 
-#[tokio::test]
-async fn a_range_needs_two_valid_dates_in_order() {
-    let app = seeded().await;
+async fn a_range_needs_two_valid_dates_in_order(store: Store) {
+    let app = seeded(store).await;
+    // The samples are at most 50 minutes old: yesterday and today hold
+    // them at any time of day (today alone missed some before 00:50 UTC).
     let today = chrono::Utc::now().date_naive();
+    let yesterday = today.pred_opt().unwrap();
     let (status, body) = app
         .get_json(&format!(
-            "/api/trends/employee/emp_a/range?start_date={today}&end_date={today}"
+            "/api/trends/employee/emp_a/range?start_date={yesterday}&end_date={today}"
         ))
         .await;
     assert_eq!(status, 200, "{body}");
@@ -130,9 +128,8 @@ async fn a_range_needs_two_valid_dates_in_order() {
     }
 }
 
-#[tokio::test]
-async fn a_team_trend_has_daily_members_and_averages() {
-    let app = seeded().await;
+async fn a_team_trend_has_daily_members_and_averages(store: Store) {
+    let app = seeded(store).await;
     let (status, body) = app.get_json("/api/trends/team/Core?days=2").await;
     assert_eq!(status, 200, "{body}");
     let days = body["days"].as_array().unwrap();
@@ -156,9 +153,8 @@ async fn a_team_trend_has_daily_members_and_averages() {
     );
 }
 
-#[tokio::test]
-async fn burnout_alerts_list_the_highest_first_and_check_their_parameters() {
-    let app = seeded().await;
+async fn burnout_alerts_list_the_highest_first_and_check_their_parameters(store: Store) {
+    let app = seeded(store).await;
     let (status, body) = app
         .get_json("/api/trends/burnout-alerts?threshold=70&days=1")
         .await;
@@ -185,9 +181,8 @@ async fn burnout_alerts_list_the_highest_first_and_check_their_parameters() {
     }
 }
 
-#[tokio::test]
-async fn statistics_accept_only_the_four_metric_names() {
-    let app = seeded().await;
+async fn statistics_accept_only_the_four_metric_names(store: Store) {
+    let app = seeded(store).await;
     let (status, body) = app
         .get_json("/api/trends/statistics/burnout_score?days=1")
         .await;
@@ -209,9 +204,8 @@ async fn statistics_accept_only_the_four_metric_names() {
     );
 }
 
-#[tokio::test]
-async fn trends_answer_csv_when_asked() {
-    let app = seeded().await;
+async fn trends_answer_csv_when_asked(store: Store) {
+    let app = seeded(store).await;
     let response = app
         .http
         .get(format!("{}/api/trends/employee/emp_a?days=1", app.base))
@@ -235,3 +229,16 @@ async fn trends_answer_csv_when_asked() {
     let column = headers.iter().position(|h| h == "burnout_score").unwrap();
     assert_eq!(&rows[2][column], "90.0");
 }
+
+organism_testkit::engine_tests!(
+    an_employee_trend_returns_the_samples_oldest_first,
+    an_hourly_trend_aggregates_the_hour,
+    days_outside_one_to_730_are_refused_naming_the_parameter,
+    wrong_types_and_unknown_parameters_are_refused,
+    an_unknown_employee_is_404_and_an_ill_formed_id_is_400,
+    a_range_needs_two_valid_dates_in_order,
+    a_team_trend_has_daily_members_and_averages,
+    burnout_alerts_list_the_highest_first_and_check_their_parameters,
+    statistics_accept_only_the_four_metric_names,
+    trends_answer_csv_when_asked,
+);
