@@ -344,97 +344,19 @@ impl Store {
         let mut client = self.client().await?;
         client.batch_execute(STAGING).await?;
         let mut tx = client.transaction().await?;
-        // Start clean: a staging table left with rows by an interrupted
-        // transaction was emptied by its rollback, but be explicit.
-        tx.batch_execute("TRUNCATE metrics_staging").await?;
-        let mut received = 0usize;
-        let mut repeats = RepeatCheck::default();
-        let mut latest = LatestSamples::default();
-        let mut days = BTreeSet::<NaiveDate>::new();
-        let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-        pin_mut!(chunks);
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk?;
-            if chunk.is_empty() {
-                continue;
-            }
-            let sink = tx.copy_in(COPY).await?;
-            let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-            pin_mut!(writer);
-            for sample in &chunk {
-                let ord = received as i64;
-                received += 1;
-                repeats.add(sample);
-                latest.add(sample);
-                days.insert(sample.time.date_naive());
-                span = Some(match span {
-                    None => (sample.time, sample.time),
-                    Some((lo, hi)) => (lo.min(sample.time), hi.max(sample.time)),
-                });
-                let v = &sample.values;
-                let team = sample.team.as_ref().map(|t| t.as_str());
-                let row: [&(dyn ToSql + Sync); 8] = [
-                    &ord,
-                    &sample.time,
-                    &sample.employee_id.as_str(),
-                    &team,
-                    &v.degree_centrality,
-                    &v.betweenness_centrality,
-                    &v.clustering_coeff,
-                    &v.burnout_score,
-                ];
-                writer.as_mut().write(&row).await?;
-            }
-            writer.finish().await?;
-        }
-        if received == 0 {
+        let staged = stage(&mut tx, chunks).await?;
+        let Some((lo, hi)) = staged.span else {
             return Ok(WriteSummary::default());
-        }
-        let days: Vec<NaiveDate> = days.into_iter().collect();
-        let unpacked = self.ops().prepare_batch(self, &tx, &days).await?;
-        // Counting distinct samples and keeping the last of repeats cost a
-        // sort each; a batch without repeats (the usual one) needs neither.
-        let (stored, merge) = if repeats.maybe_repeats {
-            let stored: i64 = tx
-                .query_one(
-                    "SELECT count(*) FROM (SELECT DISTINCT employee_id, time FROM metrics_staging) d",
-                    &[],
-                )
-                .await?
-                .get(0);
-            (stored as usize, MERGE)
-        } else {
-            (received, MERGE_DISTINCT)
         };
+        let unpacked = self.ops().prepare_batch(self, &tx, &staged.days).await?;
         let held = self.ops().hold(&tx).await?;
         // Samples older than the kept raw rows are backfill (migration 11).
-        let backfill = match (held.raw_kept_from, span) {
-            (Some(kept), Some((lo, _))) if lo < kept => Some(kept),
-            _ => None,
-        };
+        let backfill = held.raw_kept_from.filter(|kept| lo < *kept);
         if let Some(kept) = backfill {
             refuse_summarised_hours(&tx, kept).await?;
         }
-        // Prepared statements: one round trip each instead of two.
-        let merge = tx.prepare_cached(merge).await?;
-        let changed = if repeats.maybe_repeats || unpacked {
-            tx.execute(&merge, &[]).await?
-        } else {
-            let insert_new = tx.prepare_cached(INSERT_NEW).await?;
-            let attempt = tx.savepoint("insert_new").await?;
-            match attempt.execute(&insert_new, &[]).await {
-                Ok(inserted) => {
-                    attempt.commit().await?;
-                    inserted
-                }
-                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                    attempt.rollback().await?;
-                    tx.execute(&merge, &[]).await?
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        latest.store(&tx).await?;
+        let (stored, changed) = merge(&mut tx, &staged, unpacked).await?;
+        staged.latest.store(&tx).await?;
         self.ops().record_late_hours(&tx, held).await?;
         if let Some(kept) = backfill {
             tx.execute(
@@ -445,15 +367,121 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        if let Some((lo, hi)) = span {
-            self.ops().after_write(self, lo, hi).await;
-        }
+        self.ops().after_write(self, lo, hi).await;
         Ok(WriteSummary {
-            received,
+            received: staged.received,
             stored,
             changed,
         })
     }
+}
+
+/// What the staging phase of a batch saw.
+#[derive(Default)]
+struct Staged {
+    received: usize,
+    repeats: RepeatCheck,
+    latest: LatestSamples,
+    /// The days the batch writes into, in order.
+    days: Vec<NaiveDate>,
+    /// The earliest and latest sample time (`None`: nothing received).
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// The first phase of a batch: every chunk by binary COPY into the
+/// (emptied) staging table, numbering the rows and noting what the later
+/// phases need.
+async fn stage<S>(tx: &mut deadpool_postgres::Transaction<'_>, chunks: S) -> Result<Staged>
+where
+    S: Stream<Item = Result<Vec<MetricSample>>>,
+{
+    // Start clean: a staging table left with rows by an interrupted
+    // transaction was emptied by its rollback, but be explicit.
+    tx.batch_execute("TRUNCATE metrics_staging").await?;
+    let mut staged = Staged::default();
+    let mut days = BTreeSet::<NaiveDate>::new();
+    pin_mut!(chunks);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        if chunk.is_empty() {
+            continue;
+        }
+        let sink = tx.copy_in(COPY).await?;
+        let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+        pin_mut!(writer);
+        for sample in &chunk {
+            let ord = staged.received as i64;
+            staged.received += 1;
+            staged.repeats.add(sample);
+            staged.latest.add(sample);
+            days.insert(sample.time.date_naive());
+            staged.span = Some(match staged.span {
+                None => (sample.time, sample.time),
+                Some((lo, hi)) => (lo.min(sample.time), hi.max(sample.time)),
+            });
+            let v = &sample.values;
+            let team = sample.team.as_ref().map(|t| t.as_str());
+            let row: [&(dyn ToSql + Sync); 8] = [
+                &ord,
+                &sample.time,
+                &sample.employee_id.as_str(),
+                &team,
+                &v.degree_centrality,
+                &v.betweenness_centrality,
+                &v.clustering_coeff,
+                &v.burnout_score,
+            ];
+            writer.as_mut().write(&row).await?;
+        }
+        writer.finish().await?;
+    }
+    staged.days = days.into_iter().collect();
+    Ok(staged)
+}
+
+/// The merge phase: the staged rows into `employee_metrics`; returns the
+/// distinct samples stored and the rows inserted or changed. Counting
+/// distinct samples and keeping the last of repeats cost a sort each; a
+/// batch without repeats (the usual one) needs neither, and goes by a plain
+/// INSERT under a savepoint first, by the upsert when that meets a stored
+/// sample (or when the engine unpacked stored ones).
+async fn merge(
+    tx: &mut deadpool_postgres::Transaction<'_>,
+    staged: &Staged,
+    unpacked: bool,
+) -> Result<(usize, u64)> {
+    let (stored, merge) = if staged.repeats.maybe_repeats {
+        let stored: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM (SELECT DISTINCT employee_id, time FROM metrics_staging) d",
+                &[],
+            )
+            .await?
+            .get(0);
+        (stored as usize, MERGE)
+    } else {
+        (staged.received, MERGE_DISTINCT)
+    };
+    // Prepared statements: one round trip each instead of two.
+    let merge = tx.prepare_cached(merge).await?;
+    let changed = if staged.repeats.maybe_repeats || unpacked {
+        tx.execute(&merge, &[]).await?
+    } else {
+        let insert_new = tx.prepare_cached(INSERT_NEW).await?;
+        let attempt = tx.savepoint("insert_new").await?;
+        match attempt.execute(&insert_new, &[]).await {
+            Ok(inserted) => {
+                attempt.commit().await?;
+                inserted
+            }
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                attempt.rollback().await?;
+                tx.execute(&merge, &[]).await?
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok((stored, changed))
 }
 
 /// Refuses a staged sample older than the kept raw rows (`kept`) for an

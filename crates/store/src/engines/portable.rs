@@ -338,51 +338,99 @@ async fn hold_days(tx: &deadpool_postgres::Transaction<'_>, days: &[NaiveDate]) 
     Ok(packed)
 }
 
-/// Materialises the hourly rollup's hours in [lo, hi) (portable), with the
+/// One level of the rollup: a store and the function that computes its
+/// buckets from the level below (raw rows, or the hourly store).
+struct Level {
+    store: &'static str,
+    from: &'static str,
+    bucket: &'static str,
+}
+
+const HOURS: Level = Level {
+    store: "employee_metrics_hourly_store",
+    from: "hourly_from_raw",
+    bucket: "1 hour",
+};
+const ORG_HOURS: Level = Level {
+    store: "metrics_hourly_org_store",
+    from: "org_hours_from_store",
+    bucket: "1 hour",
+};
+const TEAM_DAYS: Level = Level {
+    store: "employee_team_daily_store",
+    from: "team_days_from_store",
+    bucket: "1 day",
+};
+
+impl Level {
+    /// Replaces the level's buckets in [lo, hi); returns the rows written.
+    async fn replace_range(
+        &self,
+        tx: &Transaction<'_>,
+        lo: DateTime<Utc>,
+        hi: DateTime<Utc>,
+    ) -> Result<u64> {
+        let Level { store, from, .. } = self;
+        tx.execute(
+            &format!("DELETE FROM {store} WHERE bucket >= $1 AND bucket < $2"),
+            &[&lo, &hi],
+        )
+        .await?;
+        Ok(tx
+            .execute(
+                &format!("INSERT INTO {store} SELECT * FROM {from}($1, $2)"),
+                &[&lo, &hi],
+            )
+            .await?)
+    }
+
+    /// Replaces the level's buckets starting at each of `buckets`.
+    async fn replace_buckets(
+        &self,
+        tx: &Transaction<'_>,
+        buckets: &[DateTime<Utc>],
+    ) -> Result<u64> {
+        let Level {
+            store,
+            from,
+            bucket,
+        } = self;
+        tx.execute(
+            &format!("DELETE FROM {store} WHERE bucket = ANY($1)"),
+            &[&buckets],
+        )
+        .await?;
+        Ok(tx
+            .execute(
+                &format!(
+                    "INSERT INTO {store}
+                     SELECT r.* FROM unnest($1::timestamptz[]) AS b(bucket)
+                     CROSS JOIN LATERAL {from}(b.bucket, b.bucket + INTERVAL '{bucket}') r"
+                ),
+                &[&buckets],
+            )
+            .await?)
+    }
+}
+
+/// Materialises the hourly rollup's hours in [lo, hi), with the
 /// organisation's hours and, when `days` is not empty, the member-days of
 /// the days in [days.0, days.1), which must lie wholly before `hi`.
+///
+/// Hours at or after the watermark are never stored (each step moves the
+/// watermark with the rows it writes), so the deletes find nothing unless
+/// something went wrong; they let a plain INSERT replace the upsert, whose
+/// speculative insertion cost 40% more.
 async fn materialise(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
     days: (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<u64> {
-    // Hours at or after the watermark are never stored (each step moves the
-    // watermark with the rows it writes), so this deletes nothing unless
-    // something went wrong; it lets a plain INSERT replace the upsert, whose
-    // speculative insertion cost 40% more.
-    tx.execute(
-        "DELETE FROM employee_metrics_hourly_store WHERE bucket >= $1 AND bucket < $2",
-        &[&lo, &hi],
-    )
-    .await?;
-    let rows = tx
-        .execute(
-            "INSERT INTO employee_metrics_hourly_store SELECT * FROM hourly_from_raw($1, $2)",
-            &[&lo, &hi],
-        )
-        .await?;
-    tx.execute(
-        "DELETE FROM metrics_hourly_org_store WHERE bucket >= $1 AND bucket < $2",
-        &[&lo, &hi],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO metrics_hourly_org_store SELECT * FROM org_hours_from_store($1, $2)",
-        &[&lo, &hi],
-    )
-    .await?;
+    let rows = HOURS.replace_range(tx, lo, hi).await?;
+    ORG_HOURS.replace_range(tx, lo, hi).await?;
     if days.0 < days.1 {
-        tx.execute(
-            "DELETE FROM employee_team_daily_store WHERE bucket >= $1 AND bucket < $2",
-            &[&days.0, &days.1],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO employee_team_daily_store SELECT * FROM team_days_from_store($1, $2)",
-            &[&days.0, &days.1],
-        )
-        .await?;
+        TEAM_DAYS.replace_range(tx, days.0, days.1).await?;
     }
     Ok(rows)
 }
@@ -411,31 +459,8 @@ async fn refresh(store: &Store, upto: DateTime<Utc>) -> Result<RefreshReport> {
         .collect();
     let mut rows_written = 0;
     if !invalid.is_empty() {
-        tx.execute(
-            "DELETE FROM employee_metrics_hourly_store WHERE bucket = ANY($1)",
-            &[&invalid],
-        )
-        .await?;
-        rows_written += tx
-            .execute(
-                "INSERT INTO employee_metrics_hourly_store
-                 SELECT r.* FROM unnest($1::timestamptz[]) AS b(bucket)
-                 CROSS JOIN LATERAL hourly_from_raw(b.bucket, b.bucket + INTERVAL '1 hour') r",
-                &[&invalid],
-            )
-            .await?;
-        tx.execute(
-            "DELETE FROM metrics_hourly_org_store WHERE bucket = ANY($1)",
-            &[&invalid],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO metrics_hourly_org_store
-             SELECT r.* FROM unnest($1::timestamptz[]) AS b(bucket)
-             CROSS JOIN LATERAL org_hours_from_store(b.bucket, b.bucket + INTERVAL '1 hour') r",
-            &[&invalid],
-        )
-        .await?;
+        rows_written += HOURS.replace_buckets(&tx, &invalid).await?;
+        ORG_HOURS.replace_buckets(&tx, &invalid).await?;
         // The stored days among the invalidated hours' days.
         let mut days: Vec<DateTime<Utc>> = invalid
             .iter()
@@ -445,18 +470,7 @@ async fn refresh(store: &Store, upto: DateTime<Utc>) -> Result<RefreshReport> {
         days.sort();
         days.dedup();
         if !days.is_empty() {
-            tx.execute(
-                "DELETE FROM employee_team_daily_store WHERE bucket = ANY($1)",
-                &[&days],
-            )
-            .await?;
-            tx.execute(
-                "INSERT INTO employee_team_daily_store
-                 SELECT r.* FROM unnest($1::timestamptz[]) AS d(day)
-                 CROSS JOIN LATERAL team_days_from_store(d.day, d.day + INTERVAL '1 day') r",
-                &[&days],
-            )
-            .await?;
+            TEAM_DAYS.replace_buckets(&tx, &days).await?;
         }
     }
     tx.commit().await?;
