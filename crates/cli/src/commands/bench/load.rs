@@ -13,6 +13,7 @@ use futures_util::stream::{self, StreamExt};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Serialize;
 
 use super::stats::{Latencies, Summary};
 
@@ -81,15 +82,24 @@ pub struct Population {
     pub days: u32,
 }
 
-/// The outcome of one endpoint's requests.
-#[derive(Debug, Clone)]
+/// The outcome of one endpoint's requests, as the report gives it.
+#[derive(Debug, Clone, Serialize)]
 pub struct EndpointResult {
+    #[serde(skip)]
     pub kind: ReadKind,
-    pub latencies: Summary,
+    /// [`ReadKind::key`].
+    pub endpoint: &'static str,
+    /// [`ReadKind::route`].
+    pub route: &'static str,
+    pub requests: usize,
+    /// Requests answered 200: those whose latencies count.
+    pub ok: usize,
     pub errors: usize,
     /// The first failure, if any (status and body, or the client error).
     pub first_error: Option<String>,
+    pub concurrency: usize,
     pub bytes: u64,
+    pub latency: Summary,
 }
 
 /// A client for the API, sending `Authorization: Bearer <key>`.
@@ -203,12 +213,18 @@ pub async fn exercise(
             }
         }
     }
+    let latency = latencies.summary();
     EndpointResult {
         kind,
-        latencies: latencies.summary(),
+        endpoint: kind.key(),
+        route: kind.route(),
+        requests,
+        ok: latency.count,
         errors,
         first_error,
+        concurrency,
         bytes,
+        latency,
     }
 }
 

@@ -13,14 +13,18 @@
 //!    endpoint `--requests` times from a concurrent client;
 //!
 //! then prints one table (figures beside the requirements' targets and
-//! ours) and writes the JSON report. Nothing is asserted about timings: the
-//! command fails only when something does not work (a failed write, a job
-//! error, a read that does not answer 200).
+//! ours) and writes the JSON report. Each step is a function returning its
+//! own part of one serialisable `Report`: the JSON file is that report
+//! serialised, the table a rendering of its `targets`, so the two cannot
+//! disagree. Nothing is asserted about timings: the command fails only
+//! when something does not work (a failed write, a job error, a read that
+//! does not answer 200).
 
 mod load;
 mod report;
 mod stats;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -31,11 +35,13 @@ use futures_util::stream::{self, StreamExt};
 use organism_api::{ApiConfig, AppState};
 use organism_store::Store;
 use organism_store::jobs::{Job, JobOutcome};
+use organism_store::sizes::RawSize;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use self::load::{Population, ReadKind};
+use self::load::{EndpointResult, Population, ReadKind};
 use self::report::{Bound, Line, ms};
 use self::stats::{Latencies, Summary};
 use crate::config::GlobalArgs;
@@ -141,25 +147,59 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs, data_dir_given: bool) -> 
         let _ = std::fs::remove_dir_all(&dir);
     }
     let report = result?;
-    println!("{}", report.table);
+    println!("{}", report::table(&report.targets));
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report.json)?)
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("JSON report: {}", path.display());
     }
-    if !report.failures.is_empty() {
-        anyhow::bail!("the benchmark ran, but: {}", report.failures.join("; "));
+    let failures = report.failures();
+    if !failures.is_empty() {
+        anyhow::bail!("the benchmark ran, but: {}", failures.join("; "));
     }
     Ok(())
 }
 
+/// The whole report, one part per phase: serialised, it is the `--json`
+/// file; its `targets` are what the printed table shows.
+#[derive(Debug, Serialize)]
 struct Report {
-    table: String,
-    json: Value,
-    /// What did not work (failed reads); timings are never failures.
-    failures: Vec<String>,
+    engine: String,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    command: String,
+    machine: Machine,
+    dataset: Dataset,
+    ingest: IngestReport,
+    #[serde(flatten)]
+    writes: Writes,
+    #[serde(flatten)]
+    lifecycle: Lifecycle,
+    reads: Vec<EndpointResult>,
+    targets: Vec<Line>,
 }
 
+impl Report {
+    /// What did not work (failed reads); timings are never failures.
+    fn failures(&self) -> Vec<String> {
+        self.reads
+            .iter()
+            .filter(|r| r.errors > 0)
+            .map(|r| {
+                format!(
+                    "{}: {} of {} requests failed (first: {})",
+                    r.endpoint,
+                    r.errors,
+                    r.requests,
+                    r.first_error.as_deref().unwrap_or("?")
+                )
+            })
+            .collect()
+    }
+}
+
+/// The phases, one after another: dataset, ingest, lifecycle jobs, writes,
+/// reads, and the figures held against their targets.
 async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
     let store = &db.store;
     let started_at = Utc::now();
@@ -170,43 +210,210 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
         seed: args.seed,
         end: started_at,
     })?;
-    let teams: Vec<String> = org
-        .employees
-        .iter()
-        .map(|e| e.team.as_str().to_string())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let expected = org.employees.len() * org.samples_per_day() * args.days() as usize;
+    let population = population(&org, args.days());
+    let dataset = dataset(store, &org, &population, args);
+    let ingest = ingest(store, &org, args, dataset.rows_expected).await?;
+    let lifecycle = lifecycle(store).await?;
+    let writes = writes(store, &org, args).await?;
+    let reads = reads(store, &population, args).await?;
+    let targets = targets(&ingest, &writes, &reads, &lifecycle);
+    Ok(Report {
+        engine: store.engine().to_string(),
+        started_at,
+        finished_at: Utc::now(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine: machine(store).await,
+        dataset,
+        ingest,
+        writes,
+        lifecycle,
+        reads,
+        targets,
+    })
+}
+
+/// What the read requests vary over: every employee and team of `org`.
+fn population(org: &SyntheticOrg, days: u32) -> Population {
+    let teams: BTreeSet<&str> = org.employees.iter().map(|e| e.team.as_str()).collect();
+    Population {
+        employees: org
+            .employees
+            .iter()
+            .map(|e| e.id.as_str().to_string())
+            .collect(),
+        teams: teams.into_iter().map(str::to_string).collect(),
+        days,
+    }
+}
+
+/// The organisation written.
+#[derive(Debug, Serialize)]
+struct Dataset {
+    employees: usize,
+    teams: usize,
+    days: u32,
+    interval_seconds: i64,
+    samples_per_day: usize,
+    rows_expected: usize,
+}
+
+fn dataset(
+    store: &Store,
+    org: &SyntheticOrg,
+    population: &Population,
+    args: &BenchArgs,
+) -> Dataset {
+    let dataset = Dataset {
+        employees: org.employees.len(),
+        teams: population.teams.len(),
+        days: args.days(),
+        interval_seconds: args.interval.num_seconds(),
+        samples_per_day: org.samples_per_day(),
+        rows_expected: org.employees.len() * org.samples_per_day() * args.days() as usize,
+    };
     eprintln!(
-        "bench: {} engine; {} employees in {} teams × {} days every {} s = {expected} samples",
+        "bench: {} engine; {} employees in {} teams × {} days every {} s = {} samples",
         store.engine(),
-        org.employees.len(),
-        teams.len(),
-        args.days(),
-        args.interval.num_seconds()
+        dataset.employees,
+        dataset.teams,
+        dataset.days,
+        dataset.interval_seconds,
+        dataset.rows_expected
     );
+    dataset
+}
 
-    // 1. Ingest.
-    let ingest = ingest(store, &org, args).await?;
+/// The history's ingest through the batch writer.
+#[derive(Debug, Serialize)]
+struct IngestReport {
+    rows: usize,
+    batches: usize,
+    batch_rows: usize,
+    writers: usize,
+    seconds: f64,
+    rows_per_second: f64,
+}
+
+/// Writes the whole history: one batch per (day, slice of employees),
+/// `writers` at a time, each generated on a blocking thread just before it
+/// is written. Fails unless exactly `expected` samples were stored.
+async fn ingest(
+    store: &Store,
+    org: &SyntheticOrg,
+    args: &BenchArgs,
+    expected: usize,
+) -> anyhow::Result<IngestReport> {
+    let per_employee_day = org.samples_per_day().max(1);
+    let slice = (args.batch_rows / per_employee_day).clamp(1, org.employees.len());
+    let units: Vec<(u32, std::ops::Range<usize>)> = (0..args.days())
+        .flat_map(|day| {
+            (0..org.employees.len())
+                .step_by(slice)
+                .map(move |lo| (day, lo..(lo + slice)))
+        })
+        .collect();
+    let batches = units.len();
+    let started = Instant::now();
+    let mut rows = 0usize;
+    let mut done = 0usize;
+    let mut last_report = Instant::now();
+    let mut results = stream::iter(units)
+        .map(|(day, employees)| {
+            let org = org.clone();
+            let store = store.clone();
+            async move {
+                let samples =
+                    tokio::task::spawn_blocking(move || org.day_of(day, employees)).await?;
+                let summary = store
+                    .write_chunks(stream::iter([Ok(samples)]))
+                    .await
+                    .with_context(|| format!("writing day {day}"))?;
+                anyhow::Ok(summary.stored)
+            }
+        })
+        .buffer_unordered(args.writers.max(1));
+    while let Some(result) = results.next().await {
+        rows += result?;
+        done += 1;
+        if last_report.elapsed() >= std::time::Duration::from_secs(30) {
+            last_report = Instant::now();
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "bench: ingest {done}/{batches} batches, {rows} rows, {secs:.0} s, {:.0} rows/s",
+                rows as f64 / secs
+            );
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(
-        ingest.rows == expected,
-        "ingest stored {} samples, expected {expected}",
-        ingest.rows
+        rows == expected,
+        "ingest stored {rows} samples, expected {expected}"
     );
-    eprintln!(
-        "bench: ingest {} rows in {:.1} s ({:.0} rows/s)",
-        ingest.rows,
-        ingest.seconds,
-        ingest.rows as f64 / ingest.seconds
-    );
+    let rows_per_second = rows as f64 / seconds;
+    eprintln!("bench: ingest {rows} rows in {seconds:.1} s ({rows_per_second:.0} rows/s)");
+    Ok(IngestReport {
+        rows,
+        batches,
+        batch_rows: args.batch_rows,
+        writers: args.writers,
+        seconds,
+        rows_per_second,
+    })
+}
 
-    // 2. Lifecycle jobs, as of now.
+/// The lifecycle jobs' runs and the raw data's size around compression.
+#[derive(Debug, Serialize)]
+struct Lifecycle {
+    jobs: Jobs,
+    rollup_refresh_seconds: f64,
+    storage: Storage,
+}
+
+#[derive(Debug, Serialize)]
+struct Jobs {
+    refresh: JobRun,
+    retention: JobRun,
+    compression: JobRun,
+}
+
+/// The raw data's size before and after compression: of the part old
+/// enough to be compressed, and of all of it.
+#[derive(Debug, Serialize)]
+struct Storage {
+    compressed_range_older_than: DateTime<Utc>,
+    /// Always "ok": a failed compression ends the benchmark.
+    compression: &'static str,
+    raw_before_compression: RawSize,
+    raw_after_compression: RawSize,
+    reduction_percent: Option<f64>,
+    all_raw_before_compression: RawSize,
+    all_raw_after_compression: RawSize,
+}
+
+/// Runs the lifecycle jobs as of now: rollup refresh, retention,
+/// compression (measuring the raw data's size before and after), then a
+/// checkpoint.
+async fn lifecycle(store: &Store) -> anyhow::Result<Lifecycle> {
     let now = Utc::now();
     let refresh = run_job(store, Job::Refresh, now).await?;
     eprintln!("bench: rollup refresh {:.1} s", refresh.seconds);
     let retention = run_job(store, Job::Retention, now).await?;
     eprintln!("bench: retention {:.1} s", retention.seconds);
+    let (compression, storage) = compression(store, now).await?;
+    checkpoint(store).await;
+    Ok(Lifecycle {
+        rollup_refresh_seconds: refresh.seconds,
+        jobs: Jobs {
+            refresh,
+            retention,
+            compression,
+        },
+        storage,
+    })
+}
+
+/// The compression job, with the raw data's size measured around it.
+async fn compression(store: &Store, now: DateTime<Utc>) -> anyhow::Result<(JobRun, Storage)> {
     let compress_after = i64::from(store.settings().retention.compress_after_days);
     let compressed_before = now - Duration::days(compress_after);
     let size_before = store.raw_size(compressed_before).await?;
@@ -229,11 +436,23 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
             ),
         }
     );
+    let storage = Storage {
+        compressed_range_older_than: compressed_before,
+        compression: "ok",
+        raw_before_compression: size_before,
+        raw_after_compression: size_after,
+        reduction_percent: reduction,
+        all_raw_before_compression: all_before,
+        all_raw_after_compression: all_after,
+    };
+    Ok((compression, storage))
+}
 
-    // The jobs leave gigabytes of changed pages for the next checkpoint:
-    // flush them now rather than under the measurements (measured without
-    // this, single writes waited 113 ms at p50 behind that I/O).
-    let started = std::time::Instant::now();
+/// The jobs leave gigabytes of changed pages for the next checkpoint:
+/// flush them now rather than under the measurements (measured without
+/// this, single writes waited 113 ms at p50 behind that I/O).
+async fn checkpoint(store: &Store) {
+    let started = Instant::now();
     match store.checkpoint().await {
         Ok(()) => eprintln!(
             "bench: checkpoint after the jobs {:.1} s",
@@ -241,41 +460,118 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
         ),
         Err(e) => eprintln!("bench: no checkpoint after the jobs ({e}); measuring anyway"),
     }
+}
 
-    // 3. Writes, one at a time.
-    let (single, batch) = writes(store, &org, args).await?;
+/// The latencies of writes one at a time.
+#[derive(Debug, Serialize)]
+struct Writes {
+    single_write: Summary,
+    batch_100: Summary,
+}
+
+/// `writes` single samples, then `writes / 2` batches of 100, one at a
+/// time, at the current time (after the rollup's watermark, as live
+/// writes are), for employees picked at random.
+async fn writes(store: &Store, org: &SyntheticOrg, args: &BenchArgs) -> anyhow::Result<Writes> {
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x5717);
+    let mut single = Latencies::default();
+    for i in 0..args.writes {
+        let e = &org.employees[rng.random_range(0..org.employees.len())];
+        let time = Utc::now() - Duration::milliseconds(i as i64);
+        let sample = org.sample(e, time);
+        let started = Instant::now();
+        store.write_sample(&sample).await?;
+        single.record(started.elapsed());
+    }
+    let mut batch = Latencies::default();
+    for _ in 0..(args.writes / 2).max(1) {
+        let time = Utc::now();
+        let lo = rng.random_range(0..org.employees.len());
+        let samples: Vec<_> = (0..100)
+            .map(|k| {
+                let e = &org.employees[(lo + k) % org.employees.len()];
+                // Distinct times when there are fewer than 100 employees.
+                org.sample(
+                    e,
+                    time - Duration::milliseconds((k / org.employees.len()) as i64),
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        store.write_batch(&samples).await?;
+        batch.record(started.elapsed());
+    }
+    let writes = Writes {
+        single_write: single.summary(),
+        batch_100: batch.summary(),
+    };
     eprintln!(
         "bench: single write p50 {} ms, batch of 100 p50 {} ms",
-        ms(single.p50_ms),
-        ms(batch.p50_ms)
+        ms(writes.single_write.p50_ms),
+        ms(writes.batch_100.p50_ms)
     );
+    Ok(writes)
+}
 
-    // 4. Reads over HTTP.
-    let population = Population {
-        employees: org
-            .employees
-            .iter()
-            .map(|e| e.id.as_str().to_string())
-            .collect(),
-        teams: teams.clone(),
-        days: args.days(),
-    };
-    let reads = reads(store, &population, args).await?;
-
-    // The report.
-    let mut failures = Vec::new();
-    for r in &reads {
-        if r.errors > 0 {
-            failures.push(format!(
-                "{}: {} of {} requests failed (first: {})",
-                r.kind.key(),
-                r.errors,
-                args.requests,
-                r.first_error.as_deref().unwrap_or("?")
-            ));
-        }
+/// Serves the real API on 127.0.0.1:0 and requests every read endpoint.
+async fn reads(
+    store: &Store,
+    population: &Population,
+    args: &BenchArgs,
+) -> anyhow::Result<Vec<EndpointResult>> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = reqwest::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(store.clone(), ApiConfig::default());
+    let server = tokio::spawn(organism_api::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    // Requests carry a reader key of the benchmark's own database, as a
+    // dashboard or a client of the API would: the key check is measured too.
+    let key = store
+        .create_api_key(organism_domain::Role::Reader, &[], "organism bench")
+        .await?;
+    let client = load::client(&key.key)?;
+    let mut results = Vec::new();
+    for (i, kind) in ReadKind::ALL.into_iter().enumerate() {
+        let started = Instant::now();
+        let result = load::exercise(
+            &client,
+            &base,
+            kind,
+            population,
+            args.requests,
+            args.concurrency,
+            args.seed.wrapping_add(i as u64),
+        )
+        .await;
+        eprintln!(
+            "bench: {} x{} in {:.1} s: p50 {} / p95 {} / p99 {} ms, {} errors",
+            kind.key(),
+            args.requests,
+            started.elapsed().as_secs_f64(),
+            ms(result.latency.p50_ms),
+            ms(result.latency.p95_ms),
+            ms(result.latency.p99_ms),
+            result.errors
+        );
+        results.push(result);
     }
-    let rows_per_second = ingest.rows as f64 / ingest.seconds;
+    let _ = stop.send(());
+    server.await??;
+    Ok(results)
+}
+
+/// The figures beside the requirements' targets and ours, one line each:
+/// ingest, writes, every read, compression and the rollup refresh.
+fn targets(
+    ingest: &IngestReport,
+    writes: &Writes,
+    reads: &[EndpointResult],
+    lifecycle: &Lifecycle,
+) -> Vec<Line> {
+    let rows_per_second = ingest.rows_per_second;
+    let (single, batch) = (&writes.single_write, &writes.batch_100);
     let mut lines = vec![
         Line {
             measure: "ingest (batch writer)".into(),
@@ -289,43 +585,27 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
         },
         latency_line(
             "single write",
-            &single,
+            single,
             ("< 10 ms (p99)", 10.0),
             ("p50 < 2 ms", Bound::Below(2.0), single.p50_ms),
         ),
         latency_line(
             "batch of 100",
-            &batch,
+            batch,
             ("< 1 s (p99)", 1000.0),
             ("p50 < 10 ms", Bound::Below(10.0), batch.p50_ms),
         ),
     ];
-    for r in &reads {
-        let s = r.latencies;
-        let (req, target) = match r.kind {
-            ReadKind::EmployeeRaw90 | ReadKind::EmployeeHourly90 | ReadKind::EmployeeRange7 => (
-                ("< 1 s (p99)", 1000.0),
-                ("p99 < 20 ms", Bound::Below(20.0), s.p99_ms),
-            ),
-            ReadKind::EmployeeHourly730 | ReadKind::Team730 | ReadKind::Statistics365 => (
-                ("< 500 ms (p99)", 500.0),
-                ("p99 < 50 ms", Bound::Below(50.0), s.p99_ms),
-            ),
-            ReadKind::BurnoutAlerts => (
-                ("< 200 ms (p99)", 200.0),
-                ("p99 < 50 ms", Bound::Below(50.0), s.p99_ms),
-            ),
-            ReadKind::Health => (("-", f64::NAN), ("-", Bound::None, None)),
-        };
-        lines.push(latency_line(r.kind.key(), &s, req, target));
-    }
+    lines.extend(reads.iter().map(read_line));
+    let storage = &lifecycle.storage;
+    let reduction = storage.reduction_percent;
     lines.push(Line {
         measure: "compression (raw data > 30 days old)".into(),
         shown: match reduction {
             Some(r) => format!(
                 "{r:.1}% smaller ({} → {})",
-                human_bytes(size_before.bytes),
-                human_bytes(size_after.bytes)
+                human_bytes(storage.raw_before_compression.bytes),
+                human_bytes(storage.raw_after_compression.bytes)
             ),
             None => "n/a (no raw data older than 30 days)".to_string(),
         },
@@ -334,69 +614,32 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
     });
     lines.push(Line {
         measure: "rollup refresh".into(),
-        shown: format!("{:.1} s", refresh.seconds),
+        shown: format!("{:.1} s", lifecycle.rollup_refresh_seconds),
         requirement: ("-", Bound::None, None),
         target: ("-", Bound::None, None),
     });
-    let table = report::table(&lines);
+    lines
+}
 
-    let json = json!({
-        "engine": store.engine().to_string(),
-        "started_at": started_at,
-        "finished_at": Utc::now(),
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "machine": machine(store).await,
-        "dataset": {
-            "employees": org.employees.len(),
-            "teams": teams.len(),
-            "days": args.days(),
-            "interval_seconds": args.interval.num_seconds(),
-            "samples_per_day": org.samples_per_day(),
-            "rows_expected": expected,
-        },
-        "ingest": {
-            "rows": ingest.rows,
-            "batches": ingest.batches,
-            "batch_rows": args.batch_rows,
-            "writers": args.writers,
-            "seconds": ingest.seconds,
-            "rows_per_second": rows_per_second,
-        },
-        "single_write": single.to_json(),
-        "batch_100": batch.to_json(),
-        "jobs": {
-            "refresh": refresh.to_json(),
-            "retention": retention.to_json(),
-            "compression": compression.to_json(),
-        },
-        "rollup_refresh_seconds": refresh.seconds,
-        "storage": {
-            "compressed_range_older_than": compressed_before,
-            "compression": "ok",
-            "raw_before_compression": {"parts": size_before.parts, "bytes": size_before.bytes},
-            "raw_after_compression": {"parts": size_after.parts, "bytes": size_after.bytes},
-            "reduction_percent": reduction,
-            "all_raw_before_compression": {"parts": all_before.parts, "bytes": all_before.bytes},
-            "all_raw_after_compression": {"parts": all_after.parts, "bytes": all_after.bytes},
-        },
-        "reads": reads.iter().map(|r| json!({
-            "endpoint": r.kind.key(),
-            "route": r.kind.route(),
-            "requests": args.requests,
-            "ok": r.latencies.count,
-            "errors": r.errors,
-            "first_error": r.first_error,
-            "concurrency": args.concurrency,
-            "bytes": r.bytes,
-            "latency": r.latencies.to_json(),
-        })).collect::<Vec<_>>(),
-        "targets": lines.iter().map(Line::to_json).collect::<Vec<_>>(),
-    });
-    Ok(Report {
-        table,
-        json,
-        failures,
-    })
+/// A read endpoint's line: the requirement and our target for its kind.
+fn read_line(r: &EndpointResult) -> Line {
+    let s = &r.latency;
+    let (req, target) = match r.kind {
+        ReadKind::EmployeeRaw90 | ReadKind::EmployeeHourly90 | ReadKind::EmployeeRange7 => (
+            ("< 1 s (p99)", 1000.0),
+            ("p99 < 20 ms", Bound::Below(20.0), s.p99_ms),
+        ),
+        ReadKind::EmployeeHourly730 | ReadKind::Team730 | ReadKind::Statistics365 => (
+            ("< 500 ms (p99)", 500.0),
+            ("p99 < 50 ms", Bound::Below(50.0), s.p99_ms),
+        ),
+        ReadKind::BurnoutAlerts => (
+            ("< 200 ms (p99)", 200.0),
+            ("p99 < 50 ms", Bound::Below(50.0), s.p99_ms),
+        ),
+        ReadKind::Health => (("-", f64::NAN), ("-", Bound::None, None)),
+    };
+    latency_line(r.endpoint, s, req, target)
 }
 
 fn latency_line(
@@ -439,170 +682,15 @@ fn human_bytes(n: i64) -> String {
     }
 }
 
-struct Ingest {
-    rows: usize,
-    batches: usize,
-    seconds: f64,
-}
-
-/// Writes the whole history: one batch per (day, slice of employees),
-/// `writers` at a time, each generated on a blocking thread just before it
-/// is written.
-async fn ingest(store: &Store, org: &SyntheticOrg, args: &BenchArgs) -> anyhow::Result<Ingest> {
-    let per_employee_day = org.samples_per_day().max(1);
-    let slice = (args.batch_rows / per_employee_day).clamp(1, org.employees.len());
-    let units: Vec<(u32, std::ops::Range<usize>)> = (0..args.days())
-        .flat_map(|day| {
-            (0..org.employees.len())
-                .step_by(slice)
-                .map(move |lo| (day, lo..(lo + slice)))
-        })
-        .collect();
-    let batches = units.len();
-    let started = Instant::now();
-    let mut rows = 0usize;
-    let mut done = 0usize;
-    let mut last_report = Instant::now();
-    let mut results = stream::iter(units)
-        .map(|(day, employees)| {
-            let org = org.clone();
-            let store = store.clone();
-            async move {
-                let samples =
-                    tokio::task::spawn_blocking(move || org.day_of(day, employees)).await?;
-                let summary = store
-                    .write_chunks(stream::iter([Ok(samples)]))
-                    .await
-                    .with_context(|| format!("writing day {day}"))?;
-                anyhow::Ok(summary.stored)
-            }
-        })
-        .buffer_unordered(args.writers.max(1));
-    while let Some(result) = results.next().await {
-        rows += result?;
-        done += 1;
-        if last_report.elapsed() >= std::time::Duration::from_secs(30) {
-            last_report = Instant::now();
-            let secs = started.elapsed().as_secs_f64();
-            eprintln!(
-                "bench: ingest {done}/{batches} batches, {rows} rows, {secs:.0} s, {:.0} rows/s",
-                rows as f64 / secs
-            );
-        }
-    }
-    Ok(Ingest {
-        rows,
-        batches,
-        seconds: started.elapsed().as_secs_f64(),
-    })
-}
-
-/// `writes` single samples, then `writes / 2` batches of 100, one at a
-/// time, at the current time (after the rollup's watermark, as live
-/// writes are), for employees picked at random.
-async fn writes(
-    store: &Store,
-    org: &SyntheticOrg,
-    args: &BenchArgs,
-) -> anyhow::Result<(Summary, Summary)> {
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x5717);
-    let mut single = Latencies::default();
-    for i in 0..args.writes {
-        let e = &org.employees[rng.random_range(0..org.employees.len())];
-        let time = Utc::now() - Duration::milliseconds(i as i64);
-        let sample = org.sample(e, time);
-        let started = Instant::now();
-        store.write_sample(&sample).await?;
-        single.record(started.elapsed());
-    }
-    let mut batch = Latencies::default();
-    for _ in 0..(args.writes / 2).max(1) {
-        let time = Utc::now();
-        let lo = rng.random_range(0..org.employees.len());
-        let samples: Vec<_> = (0..100)
-            .map(|k| {
-                let e = &org.employees[(lo + k) % org.employees.len()];
-                // Distinct times when there are fewer than 100 employees.
-                org.sample(
-                    e,
-                    time - Duration::milliseconds((k / org.employees.len()) as i64),
-                )
-            })
-            .collect();
-        let started = Instant::now();
-        store.write_batch(&samples).await?;
-        batch.record(started.elapsed());
-    }
-    Ok((single.summary(), batch.summary()))
-}
-
-/// Serves the real API on 127.0.0.1:0 and requests every read endpoint.
-async fn reads(
-    store: &Store,
-    population: &Population,
-    args: &BenchArgs,
-) -> anyhow::Result<Vec<load::EndpointResult>> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = reqwest::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store.clone(), ApiConfig::default());
-    let server = tokio::spawn(organism_api::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    // Requests carry a reader key of the benchmark's own database, as a
-    // dashboard or a client of the API would: the key check is measured too.
-    let key = store
-        .create_api_key(organism_domain::Role::Reader, &[], "organism bench")
-        .await?;
-    let client = load::client(&key.key)?;
-    let mut results = Vec::new();
-    for (i, kind) in ReadKind::ALL.into_iter().enumerate() {
-        let started = Instant::now();
-        let result = load::exercise(
-            &client,
-            &base,
-            kind,
-            population,
-            args.requests,
-            args.concurrency,
-            args.seed.wrapping_add(i as u64),
-        )
-        .await;
-        eprintln!(
-            "bench: {} x{} in {:.1} s: p50 {} / p95 {} / p99 {} ms, {} errors",
-            kind.key(),
-            args.requests,
-            started.elapsed().as_secs_f64(),
-            ms(result.latencies.p50_ms),
-            ms(result.latencies.p95_ms),
-            ms(result.latencies.p99_ms),
-            result.errors
-        );
-        results.push(result);
-    }
-    let _ = stop.send(());
-    server.await??;
-    Ok(results)
-}
-
 /// A lifecycle job's successful run, for the report (a failed one ends the
-/// benchmark).
+/// benchmark, so `ok` is always true and `error` always null).
+#[derive(Debug, Serialize)]
 struct JobRun {
     seconds: f64,
     rows: i64,
+    ok: bool,
+    error: Option<String>,
     detail: Value,
-}
-
-impl JobRun {
-    fn to_json(&self) -> Value {
-        json!({
-            "seconds": self.seconds,
-            "rows": self.rows,
-            "ok": true,
-            "error": Value::Null,
-            "detail": self.detail,
-        })
-    }
 }
 
 async fn run_job(store: &Store, job: Job, now: DateTime<Utc>) -> anyhow::Result<JobRun> {
@@ -616,6 +704,8 @@ async fn run_job(store: &Store, job: Job, now: DateTime<Utc>) -> anyhow::Result<
         } => Ok(JobRun {
             seconds,
             rows,
+            ok: true,
+            error: None,
             detail,
         }),
         JobOutcome::Ran {
@@ -628,7 +718,17 @@ async fn run_job(store: &Store, job: Job, now: DateTime<Utc>) -> anyhow::Result<
 }
 
 /// The machine and server the figures were measured on.
-async fn machine(store: &Store) -> Value {
+#[derive(Debug, Serialize)]
+struct Machine {
+    cpus: Option<usize>,
+    cpu_model: Option<String>,
+    memory_gib: Option<f64>,
+    os: &'static str,
+    postgresql: Option<String>,
+    timescaledb: Option<String>,
+}
+
+async fn machine(store: &Store) -> Machine {
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
         s.lines()
             .find(|l| l.starts_with("model name"))
@@ -641,15 +741,18 @@ async fn machine(store: &Store) -> Value {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|n| n.parse::<u64>().ok())
     });
-    let server = server_versions(store).await.ok();
-    json!({
-        "cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
-        "cpu_model": cpu_model,
-        "memory_gib": memory_kib.map(|k| (k as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
-        "os": std::env::consts::OS,
-        "postgresql": server.as_ref().map(|s| s.0.clone()),
-        "timescaledb": server.and_then(|s| s.1),
-    })
+    let (postgresql, timescaledb) = match server_versions(store).await {
+        Ok((postgresql, timescaledb)) => (Some(postgresql), timescaledb),
+        Err(_) => (None, None),
+    };
+    Machine {
+        cpus: std::thread::available_parallelism().map(|n| n.get()).ok(),
+        cpu_model,
+        memory_gib: memory_kib.map(|k| (k as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
+        os: std::env::consts::OS,
+        postgresql,
+        timescaledb,
+    }
 }
 
 async fn server_versions(store: &Store) -> anyhow::Result<(String, Option<String>)> {

@@ -5,7 +5,7 @@
 //! ms"): it is held against the p99, the strictest reading. Our targets
 //! name their percentile.
 
-use serde_json::{Value, json};
+use serde::{Serialize, Serializer};
 
 /// A bound a figure should meet.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,18 +50,35 @@ impl Line {
     pub fn target_met(&self) -> Option<bool> {
         self.target.1.met(self.target.2)
     }
+}
 
-    pub fn to_json(&self) -> Value {
-        json!({
-            "measure": self.measure,
-            "figure": self.shown,
-            "requirement": self.requirement.0,
-            "requirement_value": self.requirement.2,
-            "requirement_met": self.requirement_met(),
-            "target": self.target.0,
-            "target_value": self.target.2,
-            "target_met": self.target_met(),
-        })
+/// A line as the JSON report gives it: the texts, the values and whether
+/// each bound is met.
+#[derive(Serialize)]
+struct LineJson<'a> {
+    measure: &'a str,
+    figure: &'a str,
+    requirement: &'static str,
+    requirement_value: Option<f64>,
+    requirement_met: Option<bool>,
+    target: &'static str,
+    target_value: Option<f64>,
+    target_met: Option<bool>,
+}
+
+impl Serialize for Line {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LineJson {
+            measure: &self.measure,
+            figure: &self.shown,
+            requirement: self.requirement.0,
+            requirement_value: self.requirement.2,
+            requirement_met: self.requirement_met(),
+            target: self.target.0,
+            target_value: self.target.2,
+            target_met: self.target_met(),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -156,5 +173,28 @@ mod tests {
         let t = table(&[line]);
         assert_eq!(t.lines().count(), 3);
         assert!(t.lines().nth(2).unwrap().contains("| yes"));
+    }
+
+    #[test]
+    fn a_line_serialises_as_its_texts_values_and_verdicts() {
+        let line = Line {
+            measure: "batch of 100".into(),
+            shown: "p50 12 ms".into(),
+            requirement: ("< 1 s (p99)", Bound::Below(1000.0), Some(30.0)),
+            target: ("p50 < 10 ms", Bound::Below(10.0), Some(12.0)),
+        };
+        assert_eq!(
+            serde_json::to_value(&line).unwrap(),
+            serde_json::json!({
+                "measure": "batch of 100",
+                "figure": "p50 12 ms",
+                "requirement": "< 1 s (p99)",
+                "requirement_value": 30.0,
+                "requirement_met": true,
+                "target": "p50 < 10 ms",
+                "target_value": 12.0,
+                "target_met": false,
+            })
+        );
     }
 }

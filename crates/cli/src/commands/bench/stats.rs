@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// The latencies of one kind of operation.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +46,7 @@ impl Latencies {
 }
 
 /// Count and percentiles of a set of latencies.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Summary {
     pub count: usize,
     pub p50_ms: Option<f64>,
@@ -54,19 +54,6 @@ pub struct Summary {
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
     pub mean_ms: Option<f64>,
-}
-
-impl Summary {
-    pub fn to_json(self) -> Value {
-        json!({
-            "count": self.count,
-            "p50_ms": self.p50_ms,
-            "p95_ms": self.p95_ms,
-            "p99_ms": self.p99_ms,
-            "max_ms": self.max_ms,
-            "mean_ms": self.mean_ms,
-        })
-    }
 }
 
 #[cfg(test)]
