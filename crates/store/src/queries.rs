@@ -15,6 +15,7 @@ use organism_domain::{
     TrendDays,
 };
 use serde::Serialize;
+use tokio_postgres::types::ToSql;
 
 use crate::{Result, Store, StoreError};
 
@@ -338,14 +339,82 @@ fn samples_between(lo: &str, hi: &str) -> String {
 /// and part), from the read interface (`team_member_days`, migration 11).
 const MEMBER_DAYS: &str = "team_member_days($1, $2, $3)";
 
-/// Average, minimum and maximum expressions over the hourly rollup, per
-/// metric, in `MetricName::ALL` order. Column names come from the enum.
-fn avg_columns() -> String {
+/// One expression per metric, in `MetricName::ALL` order, separated by
+/// commas: `expression` is given each metric's column name (from the enum,
+/// never from input).
+fn per_metric(expression: impl Fn(&str) -> String) -> String {
     MetricName::ALL
         .iter()
-        .map(|m| format!("sum({c}_sum) / sum(samples) AS {c}", c = m.column()))
+        .map(|m| expression(m.column()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The average of each metric over hourly rollup rows, in
+/// `MetricName::ALL` order.
+fn avg_columns() -> String {
+    per_metric(|c| format!("sum({c}_sum) / sum(samples) AS {c}"))
+}
+
+/// Employee $1's hours in [$2, $3), only those of teams $4 unless $4 is
+/// NULL: each hour's average of each metric and its burnout range.
+fn hourly_trend_sql() -> String {
+    format!(
+        "SELECT bucket, team, samples,
+                {avgs},
+                burnout_score_min, burnout_score_max
+         FROM (SELECT bucket, team, samples, burnout_score_min, burnout_score_max,
+                      {cols}
+               FROM employee_metrics_hourly
+               WHERE employee_id = $1 AND bucket >= $2 AND bucket < $3
+                 AND ($4::text[] IS NULL OR team = ANY($4::text[]))) h
+         ORDER BY bucket",
+        avgs = per_metric(|c| format!("{c}_sum / samples AS {c}")),
+        cols = per_metric(|c| format!("{c}_sum")),
+    )
+}
+
+/// Employee $1's raw samples in [$2, $3), oldest first.
+fn raw_trend_sql() -> String {
+    format!(
+        "SELECT time, team, degree_centrality, betweenness_centrality, clustering_coeff, burnout_score
+         FROM {samples} m
+         WHERE employee_id = $1
+         ORDER BY time",
+        samples = samples_between("$2", "$3")
+    )
+}
+
+/// Employee $1's raw samples in [$4, $5) whose hour counts for one of
+/// teams $6, oldest first. The team of a sample's hour is the team of the
+/// employee's last sample in that hour, so whole hours, [$2, $3), are read
+/// around the range.
+fn raw_trend_of_teams_sql() -> String {
+    format!(
+        "SELECT time, team, degree_centrality, betweenness_centrality, clustering_coeff, burnout_score
+         FROM (SELECT m.*, first_value(m.team) OVER
+                      (PARTITION BY date_trunc('hour', m.time) ORDER BY m.time DESC) AS hour_team
+               FROM {samples} m
+               WHERE m.employee_id = $1) s
+         WHERE time >= $4 AND time < $5 AND hour_team = ANY($6::text[])
+         ORDER BY time",
+        samples = samples_between("$2", "$3")
+    )
+}
+
+/// A row of [`hourly_trend_sql`].
+fn hourly_point(r: &tokio_postgres::Row) -> HourlyPoint {
+    HourlyPoint {
+        time: r.get(0),
+        team: r.get(1),
+        samples: r.get(2),
+        degree_centrality: r.get(3),
+        betweenness_centrality: r.get(4),
+        clustering_coeff: r.get(5),
+        burnout_score: r.get(6),
+        burnout_min: r.get(7),
+        burnout_max: r.get(8),
+    }
 }
 
 impl Store {
@@ -375,134 +444,124 @@ impl Store {
         hourly: bool,
         teams: Option<&[String]>,
     ) -> Result<EmployeeTrend> {
-        let client = self.client().await?;
-        let teams_param: Option<Vec<String>> = teams.map(<[String]>::to_vec);
-        let points = if hourly {
-            let sql = format!(
-                "SELECT bucket, team, samples,
-                        {avgs},
-                        burnout_score_min, burnout_score_max
-                 FROM (SELECT bucket, team, samples, burnout_score_min, burnout_score_max,
-                              {cols}
-                       FROM employee_metrics_hourly
-                       WHERE employee_id = $1 AND bucket >= $2 AND bucket < $3
-                         AND ($4::text[] IS NULL OR team = ANY($4::text[]))) h
-                 ORDER BY bucket",
-                avgs = MetricName::ALL
-                    .iter()
-                    .map(|m| format!("{c}_sum / samples AS {c}", c = m.column()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                cols = MetricName::ALL
-                    .iter()
-                    .map(|m| format!("{}_sum", m.column()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            // Prepared, so that after a few runs PostgreSQL keeps a generic
-            // plan instead of planning the view's many partitions each time.
-            let statement = client.prepare_cached(&sql).await?;
-            let rows = client
-                .query(
-                    &statement,
-                    &[
-                        &employee.as_str(),
-                        &hour_floor(range.start()),
-                        &range.end(),
-                        &teams_param,
-                    ],
-                )
-                .await?;
-            TrendPoints::Hourly(
-                rows.iter()
-                    .map(|r| HourlyPoint {
-                        time: r.get(0),
-                        team: r.get(1),
-                        samples: r.get(2),
-                        degree_centrality: r.get(3),
-                        betweenness_centrality: r.get(4),
-                        clustering_coeff: r.get(5),
-                        burnout_score: r.get(6),
-                        burnout_min: r.get(7),
-                        burnout_max: r.get(8),
-                    })
-                    .collect(),
+        let (resolution, points) = if hourly {
+            (
+                Resolution::Hourly,
+                self.hourly_points(employee, range, teams).await?,
             )
-        } else if let Some(teams) = &teams_param {
-            // The team of a sample's hour is the team of the employee's last
-            // sample in that hour, so whole hours are read around the range.
-            let statement = client
-                .prepare_cached(&format!(
-                    "SELECT time, team, degree_centrality, betweenness_centrality, clustering_coeff, burnout_score
-                     FROM (SELECT m.*, first_value(m.team) OVER
-                                  (PARTITION BY date_trunc('hour', m.time) ORDER BY m.time DESC) AS hour_team
-                           FROM {samples} m
-                           WHERE m.employee_id = $1) s
-                     WHERE time >= $4 AND time < $5 AND hour_team = ANY($6::text[])
-                     ORDER BY time",
-                    samples = samples_between("$2", "$3")
-                ))
-                .await?;
-            let rows = client
-                .query(
-                    &statement,
-                    &[
-                        &employee.as_str(),
-                        &hour_floor(range.start()),
-                        &hour_ceil(range.end()),
-                        &range.start(),
-                        &range.end(),
-                        teams,
-                    ],
-                )
-                .await?;
-            TrendPoints::Raw(rows.iter().map(raw_point).collect())
         } else {
-            let statement = client
-                .prepare_cached(&format!(
-                    "SELECT time, team, degree_centrality, betweenness_centrality, clustering_coeff, burnout_score
-                     FROM {samples} m
-                     WHERE employee_id = $1
-                     ORDER BY time",
-                    samples = samples_between("$2", "$3")
-                ))
-                .await?;
-            let rows = client
-                .query(
-                    &statement,
-                    &[&employee.as_str(), &range.start(), &range.end()],
-                )
-                .await?;
-            TrendPoints::Raw(rows.iter().map(raw_point).collect())
+            let points = match teams {
+                None => self.raw_points(employee, range).await?,
+                Some(teams) => self.raw_points_of_teams(employee, range, teams).await?,
+            };
+            (Resolution::Raw, points)
         };
         if points.is_empty() {
-            match teams {
-                None if !self.employee_known(employee).await? => {
-                    return Err(StoreError::NotFound {
-                        what: "employee",
-                        id: employee.to_string(),
-                    });
-                }
-                Some(teams) if !self.employee_visible(employee, teams).await? => {
-                    return Err(StoreError::NotVisible {
-                        what: "employee",
-                        id: employee.to_string(),
-                    });
-                }
-                _ => {}
-            }
+            self.ensure_employee_readable(employee, teams).await?;
         }
         Ok(EmployeeTrend {
             employee_id: employee.to_string(),
-            resolution: if hourly {
-                Resolution::Hourly
-            } else {
-                Resolution::Raw
-            },
+            resolution,
             start: range.start(),
             end: range.end(),
             points,
         })
+    }
+
+    /// The employee's hours that start in the range (the first one may
+    /// start before it), only those of `teams` when given.
+    async fn hourly_points(
+        &self,
+        employee: &EmployeeId,
+        range: TimeRange,
+        teams: Option<&[String]>,
+    ) -> Result<TrendPoints> {
+        let rows = self
+            .query_prepared(
+                &hourly_trend_sql(),
+                &[
+                    &employee.as_str(),
+                    &hour_floor(range.start()),
+                    &range.end(),
+                    &teams,
+                ],
+            )
+            .await?;
+        Ok(TrendPoints::Hourly(rows.iter().map(hourly_point).collect()))
+    }
+
+    /// Every raw sample of the employee in the range.
+    async fn raw_points(&self, employee: &EmployeeId, range: TimeRange) -> Result<TrendPoints> {
+        let rows = self
+            .query_prepared(
+                &raw_trend_sql(),
+                &[&employee.as_str(), &range.start(), &range.end()],
+            )
+            .await?;
+        Ok(TrendPoints::Raw(rows.iter().map(raw_point).collect()))
+    }
+
+    /// The raw samples of the employee in the range whose hour counts for
+    /// one of `teams` (see [`Visibility`]).
+    async fn raw_points_of_teams(
+        &self,
+        employee: &EmployeeId,
+        range: TimeRange,
+        teams: &[String],
+    ) -> Result<TrendPoints> {
+        // Whole hours are read around the range: see `raw_trend_of_teams_sql`.
+        let rows = self
+            .query_prepared(
+                &raw_trend_of_teams_sql(),
+                &[
+                    &employee.as_str(),
+                    &hour_floor(range.start()),
+                    &hour_ceil(range.end()),
+                    &range.start(),
+                    &range.end(),
+                    &teams,
+                ],
+            )
+            .await?;
+        Ok(TrendPoints::Raw(rows.iter().map(raw_point).collect()))
+    }
+
+    /// Runs `sql` as a cached prepared statement, so that after a few runs
+    /// PostgreSQL keeps a generic plan instead of planning the read
+    /// interface's many partitions each time.
+    async fn query_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query(&statement, params).await?)
+    }
+
+    /// For an answer with no point: whether that is an empty range or no
+    /// such employee. Unrestricted, an employee with no data at all is
+    /// [`StoreError::NotFound`]; restricted to `teams`, one with no hour of
+    /// those teams is [`StoreError::NotVisible`], whether it exists or not.
+    async fn ensure_employee_readable(
+        &self,
+        employee: &EmployeeId,
+        teams: Option<&[String]>,
+    ) -> Result<()> {
+        let id = || employee.to_string();
+        match teams {
+            None if !self.employee_known(employee).await? => Err(StoreError::NotFound {
+                what: "employee",
+                id: id(),
+            }),
+            Some(teams) if !self.employee_visible(employee, teams).await? => {
+                Err(StoreError::NotVisible {
+                    what: "employee",
+                    id: id(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The last `days` days up to `now`.
@@ -646,16 +705,8 @@ impl Store {
                    FROM {member_days}
                    GROUP BY 1, 2) per_member
              GROUP BY 1 ORDER BY 1",
-            sums = MetricName::ALL
-                .iter()
-                .map(|m| format!("sum({c}) AS {c}", c = m.column()))
-                .collect::<Vec<_>>()
-                .join(", "),
-            means = MetricName::ALL
-                .iter()
-                .map(|m| format!("sum({c}_sum) / sum(samples) AS {c}", c = m.column()))
-                .collect::<Vec<_>>()
-                .join(", "),
+            sums = per_metric(|c| format!("sum({c}) AS {c}")),
+            means = avg_columns(),
             member_days = MEMBER_DAYS,
         );
         let statement = client.prepare_cached(&sql).await?;
