@@ -61,6 +61,27 @@ pub struct ApiConfig {
     /// Limits of graph snapshots and the incremental tolerance (see
     /// [`snapshots`]).
     pub snapshot: snapshots::SnapshotSettings,
+    /// Where handlers read "now" (trend windows, the sample window, a
+    /// snapshot's default time): the system clock, or a fixed instant in
+    /// tests, so that no answer depends on the time of day a test runs.
+    pub clock: Clock,
+}
+
+/// The time handlers go by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(chrono::DateTime<chrono::Utc>),
+}
+
+impl Clock {
+    pub fn now(self) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Clock::System => chrono::Utc::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -75,6 +96,7 @@ impl Default for ApiConfig {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             manager_epsilon: Epsilon::DEFAULT,
             snapshot: snapshots::SnapshotSettings::default(),
+            clock: Clock::System,
         }
     }
 }

@@ -21,7 +21,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::{Extension, Json};
-use chrono::Utc;
 use organism_domain::{Role, parse_timestamp};
 use serde::Deserialize;
 use serde_json::Value;
@@ -65,6 +64,7 @@ pub async fn create_snapshot(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SnapshotSummary>, ApiError> {
     Params::parse(query.as_deref(), &[])?;
+    let now = state.config.clock.now();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -103,7 +103,7 @@ pub async fn create_snapshot(
         let at = match body.at.as_deref() {
             Some(text) => parse_timestamp(text)
                 .map_err(|e| ApiError::BadParameter(e.for_field("at")))?,
-            None => Utc::now(),
+            None => now,
         };
         let request = SnapshotRequest {
             at,

@@ -4,7 +4,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::json;
 
 use crate::params::Params;
@@ -28,7 +28,9 @@ pub async fn health(
     let pool = json!({"max_size": pool.max_size, "size": pool.size, "available": pool.available, "waiting": pool.waiting});
     let probe = async {
         let version = store.schema_version().await?;
-        let recent = store.recent_samples(Duration::hours(1), Utc::now()).await?;
+        let recent = store
+            .recent_samples(Duration::hours(1), state.config.clock.now())
+            .await?;
         let watermark = store.rollup_watermark().await?;
         let jobs = store.job_status().await?;
         let ts_errors = store.timescaledb_job_errors().await?;

@@ -11,7 +11,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Extension, Json};
-use chrono::Utc;
 use organism_domain::Role;
 use organism_formats::{Format, FormatError};
 use organism_store::writer::WriteSummary;
@@ -75,7 +74,7 @@ pub async fn write_metrics(
     Params::parse(query.as_deref(), &[])?;
     let format = format_of(&headers)?;
     let body = body.map_err(|e| body_error(e, state.config.body_limit))?;
-    let window = state.store.sample_window(Utc::now());
+    let window = state.store.sample_window(state.config.clock.now());
     let summary = write_document(&state.store, format, body, window, CHUNK_ROWS, |_| {})
         .await
         .map_err(|e| match e {

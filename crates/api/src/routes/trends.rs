@@ -5,7 +5,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::Utc;
 use organism_domain::{
     AlertDays, EmployeeId, MetricName, StatsDays, TeamName, Threshold, TimeRange, TrendDays,
 };
@@ -47,7 +46,13 @@ pub async fn employee(
     // only; an employee with none is 403, whether it exists or not.
     let trend = state
         .store
-        .employee_trend_days_as(&employee, days, hourly, Utc::now(), principal.teams())
+        .employee_trend_days_as(
+            &employee,
+            days,
+            hourly,
+            state.config.clock.now(),
+            principal.teams(),
+        )
         .await?;
     trend_response(&headers, &trend)
 }
@@ -91,13 +96,13 @@ pub async fn team(
         };
         let trend = state
             .store
-            .team_trend_for_manager(&team, days, Utc::now(), &privacy)
+            .team_trend_for_manager(&team, days, state.config.clock.now(), &privacy)
             .await?;
         return json_or_csv(&headers, &trend, &trend.days);
     }
     let trend = state
         .store
-        .team_trend(&team, days, Utc::now())
+        .team_trend(&team, days, state.config.clock.now())
         .await?
         .with_minimum_group(state.config.min_group_size);
     json_or_csv(&headers, &trend, &trend.days)
@@ -114,7 +119,7 @@ pub async fn burnout_alerts(
     let days = params.or("days", AlertDays::new(7)?, AlertDays::parse)?;
     let alerts = state
         .store
-        .burnout_alerts_in(threshold, days, Utc::now(), principal.teams())
+        .burnout_alerts_in(threshold, days, state.config.clock.now(), principal.teams())
         .await?;
     let body = serde_json::json!({
         "threshold": threshold.get(),
@@ -138,7 +143,7 @@ pub async fn statistics(
     principal.require_unrestricted()?;
     let stats = state
         .store
-        .metric_statistics(metric, days, Utc::now())
+        .metric_statistics(metric, days, state.config.clock.now())
         .await?;
     json_or_csv(&headers, &stats, std::slice::from_ref(&stats))
 }

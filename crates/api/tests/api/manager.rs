@@ -3,24 +3,33 @@
 //! suppressed day's member count or today's changing row, and asking again
 //! in any form gives the same noisy answer.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use organism_api::auth::Access;
 use organism_api::routes::ENDPOINTS;
+use organism_api::{ApiConfig, Clock};
 use organism_domain::Role;
 use organism_store::Store;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{TestApp, error_code, spawn_on};
 
-/// Noon UTC, `days` days ago.
+/// The server's fixed clock: what "today" and "whole past days" mean for a
+/// manager cannot depend on the time of day the test runs.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 10, 12, 0, 0).unwrap()
+}
+
+fn fixed_clock() -> ApiConfig {
+    ApiConfig {
+        clock: Clock::Fixed(now()),
+        ..Default::default()
+    }
+}
+
+/// Noon UTC, `days` days before [`now`].
 fn noon(days: i64) -> DateTime<Utc> {
-    let today = Utc::now()
-        .date_naive()
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc();
-    today - Duration::days(days)
+    now() - Duration::days(days)
 }
 
 fn sample_at(employee: &str, team: &str, time: DateTime<Utc>, burnout: f64) -> Value {
@@ -38,7 +47,7 @@ fn sample_at(employee: &str, team: &str, time: DateTime<Utc>, burnout: f64) -> V
 /// Core: six members yesterday (burnout 10..60), three two days ago;
 /// Edge: six members yesterday. One Core sample today.
 async fn seeded(store: Store) -> TestApp {
-    let app = spawn_app(store).await;
+    let app = spawn_on(store, fixed_clock()).await;
     let mut batch = Vec::new();
     for i in 0..6 {
         batch.push(sample_at(
@@ -52,11 +61,11 @@ async fn seeded(store: Store) -> TestApp {
     for i in 0..3 {
         batch.push(sample_at(&format!("core_{i}"), "Core", noon(2), 99.0));
     }
-    // A minute ago, but never before today's 00:00 UTC (it is today's).
+    // A minute ago: today's, never shown to a manager.
     batch.push(sample_at(
         "core_0",
         "Core",
-        (Utc::now() - Duration::minutes(1)).max(noon(0) - Duration::hours(12)),
+        now() - Duration::minutes(1),
         77.0,
     ));
     let (status, body) = app.post_json("/api/metrics", &json!(batch)).await;
@@ -190,9 +199,9 @@ async fn a_managers_team_trend_has_no_individual_trace(store: Store) {
 }
 
 async fn a_managers_minimum_group_size_is_never_below_five(store: Store) {
-    let config = organism_api::ApiConfig {
+    let config = ApiConfig {
         min_group_size: organism_domain::MinGroupSize::new(2).unwrap(),
-        ..Default::default()
+        ..fixed_clock()
     };
     let app = crate::helpers::spawn_on(store, config).await;
     let batch: Vec<Value> = (0..3)
