@@ -57,6 +57,8 @@ use crate::ApiError;
 pub struct SnapshotRequest {
     /// The snapshot's time: the window ends here and the samples carry it.
     pub at: DateTime<Utc>,
+    /// When the request is made: `at` must lie in the sample window of now.
+    pub now: DateTime<Utc>,
     /// The window's length in days (1–365; 28 by default).
     pub window_days: u32,
     /// Write only employees whose metrics moved more than the configured
@@ -332,7 +334,7 @@ pub async fn take_snapshot(
     let started = Instant::now();
     // The samples carry `at`: one outside the times the store keeps (or can
     // represent) is refused before any work, naming `at`.
-    let sample_window = store.sample_window(Utc::now());
+    let sample_window = store.sample_window(request.now);
     sample_window
         .check(request.at)
         .map_err(|e| e.for_field("at"))?;

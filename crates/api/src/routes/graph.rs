@@ -107,6 +107,7 @@ pub async fn create_snapshot(
         };
         let request = SnapshotRequest {
             at,
+            now,
             window_days: body
                 .window_days
                 .unwrap_or(SnapshotRequest::DEFAULT_WINDOW_DAYS),

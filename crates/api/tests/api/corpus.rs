@@ -220,7 +220,7 @@ fn bad_bodies() -> Vec<(&'static str, Vec<u8>)> {
         bodies.push(("application/x-ndjson", t.as_bytes().to_vec()));
     }
     let header = "time,employee_id,team,degree_centrality,betweenness_centrality,clustering_coeff,burnout_score";
-    let now = chrono::Utc::now().to_rfc3339();
+    let now = crate::helpers::now().to_rfc3339();
     for t in [
         "time,employee_id\n".to_string(),
         format!("{header}\n{now},e1,Core,NaN,0.1,0.1,10\n"),
@@ -644,7 +644,7 @@ async fn hundreds_of_malformed_requests_get_a_json_4xx_and_write_nothing(store: 
 /// older than the raw retention.
 async fn hostile_but_valid_input_is_stored_and_every_read_still_answers(store: Store) {
     let app = spawn_on(store, ApiConfig::default()).await;
-    let now = chrono::Utc::now();
+    let now = crate::helpers::now();
     let team = "=HYPERLINK(\"http://x\",\"y\")";
     let mut rows = Vec::new();
     for (i, v) in [

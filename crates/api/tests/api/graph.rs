@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, client_with_key, error_code, spawn_app, spawn_engine, spawn_on};
 
 fn interaction(from: &str, to: &str, hours_ago: i64) -> Value {
-    let time = chrono::Utc::now() - chrono::Duration::hours(hours_ago);
+    let time = crate::helpers::now() - chrono::Duration::hours(hours_ago);
     json!({"from": from, "to": to, "time": time.to_rfc3339(), "channel": "chat"})
 }
 
@@ -69,7 +69,7 @@ async fn a_snapshot_computes_and_stores_every_employee(store: Store) {
     // Incremental and nothing moved: nothing written.
     let mut again = request();
     again["incremental"] = json!(true);
-    again["at"] = json!((chrono::Utc::now()).to_rfc3339());
+    again["at"] = json!((crate::helpers::now()).to_rfc3339());
     let (status, body) = app.post_json("/api/graph/snapshots", &again).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -244,6 +244,7 @@ async fn seed(app: &TestApp, interactions: &Value, at: DateTime<Utc>) {
         0,
         SnapshotRequest {
             at,
+            now: crate::helpers::now(),
             window_days: SnapshotRequest::DEFAULT_WINDOW_DAYS,
             incremental: false,
         },
@@ -298,7 +299,7 @@ async fn two_states(engine: Engine, at: [DateTime<Utc>; 3]) -> (TestApp, TestApp
 async fn a_writer_cannot_tell_two_stored_states_apart(store: Store) {
     // Two pairs of fresh apps on the case's engine; its own store is unused.
     let engine = store.engine();
-    let now = Utc::now();
+    let now = crate::helpers::now();
     let at = [
         now - chrono::Duration::minutes(30),
         now - chrono::Duration::minutes(20),

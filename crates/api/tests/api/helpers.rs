@@ -76,8 +76,22 @@ pub fn private_cluster(name: &str) -> ClusterOptions {
     options
 }
 
-/// The app on `store` with `config`.
+/// The time every test app goes by (unless its config says otherwise): a
+/// fixed noon, so that no answer depends on when the suite runs.
+pub fn now() -> DateTime<Utc> {
+    chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 6, 10, 12, 0, 0).unwrap()
+}
+
+/// The app on `store` with `config`, on the fixed clock [`now`] unless the
+/// config fixes another.
 pub async fn spawn_on(store: Store, config: ApiConfig) -> TestApp {
+    let config = ApiConfig {
+        clock: match config.clock {
+            organism_api::Clock::System => organism_api::Clock::Fixed(now()),
+            fixed => fixed,
+        },
+        ..config
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -211,9 +225,9 @@ impl TestApp {
     }
 }
 
-/// A sample as JSON, `minutes_ago` before now.
+/// A sample as JSON, `minutes_ago` before [`now`].
 pub fn sample(employee: &str, team: &str, minutes_ago: i64, burnout: f64) -> Value {
-    let time: DateTime<Utc> = Utc::now() - Duration::minutes(minutes_ago);
+    let time: DateTime<Utc> = now() - Duration::minutes(minutes_ago);
     json!({
         "time": time.to_rfc3339(),
         "employee_id": employee,

@@ -50,7 +50,7 @@ fn assert_row_error(status: u16, body: &Value, row: u64, field: &str, what: &str
 
 async fn tiny_values_keep_every_read_answering(store: Store) {
     let app = spawn_on(store, ApiConfig::default()).await;
-    let now = Utc::now();
+    let now = crate::helpers::now();
     let mut batch = Vec::new();
     for (i, v) in [
         5e-324,
@@ -89,7 +89,10 @@ async fn tiny_values_keep_every_read_answering(store: Store) {
         .unwrap()
         .get(0);
     assert_eq!(tiny, 0);
-    app.store.refresh_rollup(Utc::now()).await.unwrap();
+    app.store
+        .refresh_rollup(crate::helpers::now())
+        .await
+        .unwrap();
     for metric in [
         "degree_centrality",
         "betweenness_centrality",
@@ -120,7 +123,7 @@ async fn hostile_and_out_of_window_times_are_refused_and_make_no_partition(store
     assert_eq!(app.post_json("/api/metrics", &json!([good])).await.0, 200);
     let (tables_before, rows_before) = (tables(&app).await, app.metric_rows().await);
 
-    let now = Utc::now();
+    let now = crate::helpers::now();
     let too_old = (now - Duration::days(731)).to_rfc3339();
     let too_new = (now + Duration::minutes(6)).to_rfc3339();
     let good_time = (now - Duration::minutes(1)).to_rfc3339();
@@ -200,7 +203,7 @@ organism_testkit::engine_tests!(
 async fn a_snapshot_time_outside_the_window_is_refused_naming_at(store: Store) {
     let app = spawn_app(store).await;
     let tables_before = tables(&app).await;
-    let now = Utc::now();
+    let now = crate::helpers::now();
     for at in [
         json!("0000-01-01T00:00:00Z"),
         json!("1810-01-01T00:00:00Z"),
@@ -313,7 +316,7 @@ async fn nul_in_any_text_field_is_a_4xx_naming_the_field(store: Store) {
     assert_eq!(app.audit_rows().await, audit_before);
 
     // Samples: team and id in every format.
-    let time = (Utc::now() - Duration::minutes(1)).to_rfc3339();
+    let time = (crate::helpers::now() - Duration::minutes(1)).to_rfc3339();
     for (r, field) in [
         (row(&time, "emp_1", "Co\u{0}re"), "team"),
         (row(&time, "emp\u{0}1", "Core"), "employee_id"),
@@ -384,8 +387,11 @@ async fn unrepresentable_query_times_are_400_and_naive_ones_are_utc(store: Store
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], json!("start"));
 
-    let at = chrono::DateTime::from_timestamp((Utc::now() - Duration::minutes(30)).timestamp(), 0)
-        .unwrap();
+    let at = chrono::DateTime::from_timestamp(
+        (crate::helpers::now() - Duration::minutes(30)).timestamp(),
+        0,
+    )
+    .unwrap();
     let (status, _) = app
         .post_json(
             "/api/metrics",
@@ -419,7 +425,7 @@ async fn unrepresentable_query_times_are_400_and_naive_ones_are_utc(store: Store
 async fn csv_exports_neutralise_formula_cells_and_keep_numbers(store: Store) {
     let app = spawn_app(store).await;
     let team = "=HYPERLINK(\"http://x\",\"y\")";
-    let time = (Utc::now() - Duration::minutes(2)).to_rfc3339();
+    let time = (crate::helpers::now() - Duration::minutes(2)).to_rfc3339();
     let mut low = row(&time, "-emp", team);
     low["burnout_score"] = json!(80.5);
     let batch = json!([

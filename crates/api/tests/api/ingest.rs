@@ -32,7 +32,7 @@ async fn ndjson_and_csv_bodies_are_accepted(store: Store) {
         .post_body("/api/metrics", "application/x-ndjson", ndjson)
         .await;
     assert_eq!(status, 200, "{body}");
-    let time = (chrono::Utc::now() - chrono::Duration::minutes(3)).to_rfc3339();
+    let time = (crate::helpers::now() - chrono::Duration::minutes(3)).to_rfc3339();
     let csv = format!(
         "time,employee_id,team,degree_centrality,betweenness_centrality,clustering_coeff,burnout_score,extra\n\
          {time},c1,Core,0.1,0.2,0.3,44.5,ignored\n{time},c2,,0.1,0.2,0.3,45,x\n"
@@ -136,7 +136,7 @@ fn parquet_file(n: usize, burnout_last: f64) -> Vec<u8> {
         Field::new("clustering_coeff", DataType::Float64, false),
         Field::new("burnout_score", DataType::Float64, false),
     ]));
-    let now = chrono::Utc::now().timestamp_micros();
+    let now = crate::helpers::now().timestamp_micros();
     let times: Vec<i64> = (0..n as i64).map(|i| now - (i + 1) * 60_000_000).collect();
     let ids: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
     let mut burnout = vec![50.0; n];

@@ -3,7 +3,7 @@
 //! suppressed day's member count or today's changing row, and asking again
 //! in any form gives the same noisy answer.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use organism_api::auth::Access;
 use organism_api::routes::ENDPOINTS;
 use organism_api::{ApiConfig, Clock};
@@ -16,9 +16,7 @@ use crate::helpers::{TestApp, error_code, spawn_on};
 
 /// The server's fixed clock: what "today" and "whole past days" mean for a
 /// manager cannot depend on the time of day the test runs.
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 10, 12, 0, 0).unwrap()
-}
+use crate::helpers::now;
 
 fn fixed_clock() -> ApiConfig {
     ApiConfig {

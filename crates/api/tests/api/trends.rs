@@ -103,7 +103,7 @@ async fn a_range_needs_two_valid_dates_in_order(store: Store) {
     let app = seeded(store).await;
     // The samples are at most 50 minutes old: yesterday and today hold
     // them at any time of day (today alone missed some before 00:50 UTC).
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::helpers::now().date_naive();
     let yesterday = today.pred_opt().unwrap();
     let (status, body) = app
         .get_json(&format!(

@@ -134,8 +134,10 @@ pub async fn run(global: &GlobalArgs, args: GraphArgs) -> anyhow::Result<()> {
         }
     }
     let malformed = directory.malformed.count + interactions.malformed.count;
+    let now = Utc::now();
     let request = SnapshotRequest {
-        at: args.at.unwrap_or_else(Utc::now),
+        at: args.at.unwrap_or(now),
+        now,
         window_days: args.window_days,
         incremental: args.incremental,
     };

@@ -97,6 +97,7 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
             },
             manager_epsilon,
             snapshot: args.snapshot.settings(args.snapshot_concurrency)?,
+            clock: organism_api::Clock::System,
         },
     );
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
