@@ -65,6 +65,9 @@ pub struct BenchArgs {
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// An earlier run's `--json` file: print each figure beside its own.
+    #[arg(long, value_name = "OLD.json")]
+    pub compare: Option<PathBuf>,
     /// Requests per read endpoint (at least 200 for the figures).
     #[arg(long, default_value_t = 200)]
     pub requests: usize,
@@ -132,6 +135,19 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 /// environment variable) was set; if not, the embedded cluster lives in a
 /// throwaway directory.
 pub async fn run(global: &GlobalArgs, args: BenchArgs, data_dir_given: bool) -> anyhow::Result<()> {
+    // The earlier report is read before anything starts: a typo costs
+    // nothing.
+    let earlier: Option<serde_json::Value> =
+        match &args.compare {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--compare: cannot read {}", path.display()))?;
+                Some(serde_json::from_str(&text).with_context(|| {
+                    format!("--compare: {} is not a JSON report", path.display())
+                })?)
+            }
+            None => None,
+        };
     let (dir, throwaway) = if data_dir_given {
         (global.data_dir.clone(), false)
     } else {
@@ -148,6 +164,11 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs, data_dir_given: bool) -> 
     }
     let report = result?;
     println!("{}", report::table(&report.targets));
+    if let (Some(earlier), Some(path)) = (&earlier, &args.compare) {
+        let table = report::comparison(&report.targets, earlier)
+            .map_err(|e| anyhow::anyhow!("--compare {}: {e}", path.display()))?;
+        println!("Beside {}:\n{table}", path.display());
+    }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -798,6 +819,7 @@ mod tests {
             days: None,
             interval: Duration::minutes(15),
             json: None,
+            compare: None,
             requests: 200,
             concurrency: 4,
             writes: 200,

@@ -90,6 +90,63 @@ fn mark(met: Option<bool>) -> &'static str {
     }
 }
 
+/// Each figure of this run beside the same measure's in an earlier run's
+/// JSON report (`organism bench --compare OLD.json`), with the change of
+/// the statistic our target is held against. A measure the earlier run did
+/// not have says so; one it had and this run lacks is listed last.
+pub fn comparison(lines: &[Line], old: &serde_json::Value) -> Result<String, String> {
+    let old_lines = old
+        .get("targets")
+        .and_then(serde_json::Value::as_array)
+        .ok_or(
+            "the earlier report has no \"targets\" array: is it an `organism bench --json` file?",
+        )?;
+    let old_of = |measure: &str| {
+        old_lines
+            .iter()
+            .find(|l| l.get("measure").and_then(|m| m.as_str()) == Some(measure))
+    };
+    let mut rows: Vec<[String; 4]> = lines
+        .iter()
+        .map(|l| {
+            let before = old_of(&l.measure);
+            let shown_before = before
+                .and_then(|b| b.get("figure"))
+                .and_then(|f| f.as_str())
+                .unwrap_or("(not measured)")
+                .to_string();
+            let value_before = before
+                .and_then(|b| b.get("target_value"))
+                .and_then(serde_json::Value::as_f64);
+            let change = match (l.target.2, value_before) {
+                (Some(now), Some(was)) if was != 0.0 => {
+                    format!("{:+.1} %", 100.0 * (now - was) / was.abs())
+                }
+                _ => "-".to_string(),
+            };
+            [l.measure.clone(), l.shown.clone(), shown_before, change]
+        })
+        .collect();
+    for gone in old_lines {
+        let Some(measure) = gone.get("measure").and_then(|m| m.as_str()) else {
+            continue;
+        };
+        if !lines.iter().any(|l| l.measure == measure) {
+            let figure = gone.get("figure").and_then(|f| f.as_str()).unwrap_or("?");
+            rows.push([
+                measure.to_string(),
+                "(not measured)".to_string(),
+                figure.to_string(),
+                "-".to_string(),
+            ]);
+        }
+    }
+    Ok(render_table(
+        &["measure", "this run", "earlier run", "change"],
+        &rows,
+    ))
+}
+
 /// The table, as printed.
 pub fn table(lines: &[Line]) -> String {
     let headers = [
@@ -113,8 +170,13 @@ pub fn table(lines: &[Line]) -> String {
             ]
         })
         .collect();
+    render_table(&headers, &rows)
+}
+
+/// A Markdown-style table of `rows` under `headers`, columns padded.
+fn render_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = headers.map(|h| h.chars().count());
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -132,7 +194,7 @@ pub fn table(lines: &[Line]) -> String {
     out.push('\n');
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
     out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
-    for row in &rows {
+    for row in rows {
         out.push_str(&render(row));
         out.push('\n');
     }
@@ -173,6 +235,43 @@ mod tests {
         let t = table(&[line]);
         assert_eq!(t.lines().count(), 3);
         assert!(t.lines().nth(2).unwrap().contains("| yes"));
+    }
+
+    #[test]
+    fn a_comparison_puts_each_figure_beside_the_earlier_runs_with_the_change() {
+        let line = |measure: &str, shown: &str, value: f64| Line {
+            measure: measure.into(),
+            shown: shown.into(),
+            requirement: ("< 1 s (p99)", Bound::Below(1000.0), Some(value)),
+            target: ("p99 < 20 ms", Bound::Below(20.0), Some(value)),
+        };
+        let now = [
+            line("team trend", "p99 15 ms", 15.0),
+            line("health", "p50 1 ms", 1.0),
+        ];
+        let old = serde_json::json!({"targets": [
+            serde_json::to_value(line("team trend", "p99 20 ms", 20.0)).unwrap(),
+            serde_json::to_value(line("ingest", "100 rows/s", 100.0)).unwrap(),
+        ]});
+        let t = comparison(&now, &old).unwrap();
+        let rows: Vec<&str> = t.lines().collect();
+        assert_eq!(rows.len(), 2 + 3, "{t}");
+        assert!(
+            rows[2].contains("p99 15 ms")
+                && rows[2].contains("p99 20 ms")
+                && rows[2].contains("-25.0 %"),
+            "{t}"
+        );
+        assert!(
+            rows[3].contains("health") && rows[3].contains("(not measured)"),
+            "{t}"
+        );
+        assert!(
+            rows[4].contains("ingest") && rows[4].contains("100 rows/s"),
+            "{t}"
+        );
+        let err = comparison(&now, &serde_json::json!({"engine": "portable"})).unwrap_err();
+        assert!(err.contains("targets"), "{err}");
     }
 
     #[test]
