@@ -142,7 +142,12 @@ pub fn comparison(lines: &[Line], old: &serde_json::Value) -> Result<String, Str
         }
     }
     Ok(render_table(
-        &["measure", "this run", "earlier run", "change"],
+        &[
+            "measure",
+            "this run",
+            "earlier run",
+            "change of the target's statistic",
+        ],
         &rows,
     ))
 }
