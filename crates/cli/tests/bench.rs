@@ -89,6 +89,14 @@ fn assert_report(r: &Value, engine: Engine) {
     assert_eq!(number(r, "/dataset/rows_expected") as u64, expected);
     assert_eq!(number(r, "/ingest/rows") as u64, expected);
     assert!(number(r, "/ingest/rows_per_second") > 0.0);
+    // The yardstick: PostgreSQL's own COPY of the same rows, and our ratio.
+    let copy = number(r, "/ingest/copy_baseline_rows_per_second");
+    let ratio = number(r, "/ingest/ratio_to_copy");
+    assert!(copy > 0.0, "COPY baseline measured");
+    assert!(
+        (ratio - number(r, "/ingest/rows_per_second") / copy).abs() < 1e-9,
+        "the ratio is ingest over COPY"
+    );
     assert_latencies(&r["single_write"], "single write", WRITES);
     assert_latencies(&r["batch_100"], "batch of 100", WRITES / 2);
     assert!(number(r, "/rollup_refresh_seconds") >= 0.0);
@@ -122,7 +130,8 @@ fn assert_report(r: &Value, engine: Engine) {
     }
 
     let targets = r["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 3 + reads.len() + 2);
+    // ingest, ingest/COPY, single write, batch, each read, compression, refresh
+    assert_eq!(targets.len(), 4 + reads.len() + 2);
     for t in targets {
         assert!(
             t["requirement"].is_string() && t["target"].is_string(),

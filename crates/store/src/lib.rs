@@ -18,6 +18,7 @@
 //! * [`sizes`]: on-disk size of raw samples (benchmark, compression).
 
 pub mod audit;
+pub mod baseline;
 pub mod compression;
 pub mod config;
 mod engine;

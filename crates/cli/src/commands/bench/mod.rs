@@ -304,7 +304,8 @@ fn dataset(
     dataset
 }
 
-/// The history's ingest through the batch writer.
+/// The history's ingest through the batch writer, beside PostgreSQL's own
+/// binary COPY of the same rows in the same batches (the yardstick).
 #[derive(Debug, Serialize)]
 struct IngestReport {
     rows: usize,
@@ -313,17 +314,27 @@ struct IngestReport {
     writers: usize,
     seconds: f64,
     rows_per_second: f64,
+    /// Binary COPY of the same batches, as many at once, into a plain table
+    /// with the same columns and unique index (`Store::copy_baseline_*`).
+    copy_baseline_rows_per_second: f64,
+    /// `rows_per_second` over the baseline's: 1.0 is "as fast as COPY".
+    ratio_to_copy: f64,
 }
 
-/// Writes the whole history: one batch per (day, slice of employees),
-/// `writers` at a time, each generated on a blocking thread just before it
-/// is written. Fails unless exactly `expected` samples were stored.
-async fn ingest(
-    store: &Store,
+/// Runs `write` on every batch of the history: one batch per (day, slice
+/// of employees), `writers` at a time, each generated on a blocking thread
+/// just before it is written. Returns the rows written, the batches and the
+/// seconds taken.
+async fn run_batches<W, F>(
     org: &SyntheticOrg,
     args: &BenchArgs,
-    expected: usize,
-) -> anyhow::Result<IngestReport> {
+    what: &str,
+    write: W,
+) -> anyhow::Result<(usize, usize, f64)>
+where
+    W: Fn(Vec<organism_domain::MetricSample>, u32) -> F,
+    F: std::future::Future<Output = anyhow::Result<usize>>,
+{
     let per_employee_day = org.samples_per_day().max(1);
     let slice = (args.batch_rows / per_employee_day).clamp(1, org.employees.len());
     let units: Vec<(u32, std::ops::Range<usize>)> = (0..args.days())
@@ -338,18 +349,14 @@ async fn ingest(
     let mut rows = 0usize;
     let mut done = 0usize;
     let mut last_report = Instant::now();
+    let write = &write;
     let mut results = stream::iter(units)
         .map(|(day, employees)| {
             let org = org.clone();
-            let store = store.clone();
             async move {
                 let samples =
                     tokio::task::spawn_blocking(move || org.day_of(day, employees)).await?;
-                let summary = store
-                    .write_chunks(stream::iter([Ok(samples)]))
-                    .await
-                    .with_context(|| format!("writing day {day}"))?;
-                anyhow::Ok(summary.stored)
+                write(samples, day).await
             }
         })
         .buffer_unordered(args.writers.max(1));
@@ -360,18 +367,59 @@ async fn ingest(
             last_report = Instant::now();
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
-                "bench: ingest {done}/{batches} batches, {rows} rows, {secs:.0} s, {:.0} rows/s",
+                "bench: {what} {done}/{batches} batches, {rows} rows, {secs:.0} s, {:.0} rows/s",
                 rows as f64 / secs
             );
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
+    Ok((rows, batches, started.elapsed().as_secs_f64()))
+}
+
+/// The yardstick first (on the empty database, dropped afterwards), then
+/// the batch writer. Fails unless exactly `expected` samples were stored.
+async fn ingest(
+    store: &Store,
+    org: &SyntheticOrg,
+    args: &BenchArgs,
+    expected: usize,
+) -> anyhow::Result<IngestReport> {
+    store.copy_baseline_create().await?;
+    let (copied, _, copy_seconds) = run_batches(org, args, "COPY baseline", |samples, day| {
+        let store = store.clone();
+        async move {
+            let rows = store
+                .copy_baseline_batch(&samples)
+                .await
+                .with_context(|| format!("COPY baseline, day {day}"))?;
+            anyhow::Ok(rows as usize)
+        }
+    })
+    .await?;
+    store.copy_baseline_drop().await?;
+    let copy_baseline_rows_per_second = copied as f64 / copy_seconds;
+    eprintln!(
+        "bench: COPY baseline {copied} rows in {copy_seconds:.1} s ({copy_baseline_rows_per_second:.0} rows/s)"
+    );
+    let (rows, batches, seconds) = run_batches(org, args, "ingest", |samples, day| {
+        let store = store.clone();
+        async move {
+            let summary = store
+                .write_chunks(stream::iter([Ok(samples)]))
+                .await
+                .with_context(|| format!("writing day {day}"))?;
+            anyhow::Ok(summary.stored)
+        }
+    })
+    .await?;
     anyhow::ensure!(
         rows == expected,
         "ingest stored {rows} samples, expected {expected}"
     );
     let rows_per_second = rows as f64 / seconds;
-    eprintln!("bench: ingest {rows} rows in {seconds:.1} s ({rows_per_second:.0} rows/s)");
+    let ratio_to_copy = rows_per_second / copy_baseline_rows_per_second;
+    eprintln!(
+        "bench: ingest {rows} rows in {seconds:.1} s ({rows_per_second:.0} rows/s, {ratio_to_copy:.2}x COPY)"
+    );
     Ok(IngestReport {
         rows,
         batches,
@@ -379,6 +427,8 @@ async fn ingest(
         writers: args.writers,
         seconds,
         rows_per_second,
+        copy_baseline_rows_per_second,
+        ratio_to_copy,
     })
 }
 
@@ -603,6 +653,15 @@ fn targets(
                 Bound::AtLeast(200_000.0),
                 Some(rows_per_second),
             ),
+        },
+        Line {
+            measure: "ingest / binary COPY of the same rows".into(),
+            shown: format!(
+                "{:.2}x ({:.0} rows/s for COPY)",
+                ingest.ratio_to_copy, ingest.copy_baseline_rows_per_second
+            ),
+            requirement: ("-", Bound::None, None),
+            target: (">= 1.0x", Bound::AtLeast(1.0), Some(ingest.ratio_to_copy)),
         },
         latency_line(
             "single write",
