@@ -502,3 +502,32 @@ async fn auto_chooses_timescale_on_a_fresh_database_where_it_is_installed() {
     let url = empty_database().await;
     assert_eq!(auto_engine_on(&url).await, "timescale");
 }
+
+/// A file that cannot be read is named before anything starts: no embedded
+/// cluster is created for it.
+#[tokio::test]
+async fn ingest_of_a_missing_file_names_it_and_creates_no_cluster() {
+    let dir = std::env::temp_dir().join(format!("organism-test-typo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("organism-data");
+    let typo = dir.join("typo.csv");
+    let out = organism(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "ingest",
+            typo.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("typo.csv") && stderr.contains("cannot be read"),
+        "{stderr}"
+    );
+    assert!(!data.exists(), "no data directory was made for a typo");
+    let _ = std::fs::remove_dir_all(&dir);
+}

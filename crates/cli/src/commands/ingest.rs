@@ -21,7 +21,8 @@ pub struct IngestArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: IngestArgs) -> anyhow::Result<()> {
-    // Check every file's format before opening anything.
+    // Check every file's format, and that it can be read, before opening
+    // anything: a typo must not start (or create) an embedded cluster.
     let mut files = Vec::new();
     for path in &args.files {
         let format = Format::from_path(path).ok_or_else(|| {
@@ -30,6 +31,20 @@ pub async fn run(global: &GlobalArgs, args: IngestArgs) -> anyhow::Result<()> {
                 path.display()
             )
         })?;
+        std::fs::File::open(path)
+            .and_then(|f| {
+                if f.metadata()?.is_dir() {
+                    Err(std::io::Error::other("it is a directory"))
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: cannot be read: {e}; nothing was started",
+                    path.display()
+                )
+            })?;
         files.push((path.clone(), format));
     }
     let db = Database::open(global).await?;
