@@ -378,27 +378,83 @@ impl<'a> OrderedFold<'a> {
 
 /// One thread's scratch space for Brandes' algorithm, reused across sources
 /// so that a source costs O(nodes it reaches + their edges), not O(n).
-struct Brandes {
+/// A breadth-first search from one source that counts shortest paths:
+/// the half that Brandes' betweenness and the sampled approximation
+/// (sampling.rs) share. Scratch space, reused from source to source.
+pub(crate) struct ShortestPaths {
     /// BFS distance from the source; `UNSEEN` when not reached.
-    distance: Vec<u32>,
+    pub(crate) distance: Vec<u32>,
     /// Number of shortest paths from the source (f64, as NetworkX: it
     /// overflows no integer type on dense graphs).
-    paths: Vec<f64>,
-    /// Brandes' dependency of the source on each node.
-    dependency: Vec<f64>,
+    pub(crate) paths: Vec<f64>,
     /// BFS queue; afterwards, the reached nodes by non-decreasing distance.
-    order: Vec<u32>,
+    pub(crate) order: Vec<u32>,
 }
 
-const UNSEEN: u32 = u32::MAX;
+pub(crate) const UNSEEN: u32 = u32::MAX;
+
+impl ShortestPaths {
+    pub(crate) fn new(n: usize) -> Self {
+        Self {
+            distance: vec![UNSEEN; n],
+            paths: vec![0.0; n],
+            order: Vec::with_capacity(n),
+        }
+    }
+
+    /// Distances and path counts from `source`; with `target`, stops as
+    /// soon as every node closer than it has been expanded, when σ(target)
+    /// and the σ of its predecessors are final.
+    pub(crate) fn search(&mut self, adjacency: &Adjacency, source: usize, target: Option<usize>) {
+        self.order.clear();
+        self.order.push(source as u32);
+        self.distance[source] = 0;
+        self.paths[source] = 1.0;
+        let mut head = 0;
+        while head < self.order.len() {
+            let v = self.order[head] as usize;
+            if let Some(t) = target
+                && self.distance[t] != UNSEEN
+                && self.distance[v] >= self.distance[t]
+            {
+                break;
+            }
+            head += 1;
+            let next_distance = self.distance[v] + 1;
+            for &w in adjacency.neighbours(v) {
+                let w = w as usize;
+                if self.distance[w] == UNSEEN {
+                    self.distance[w] = next_distance;
+                    self.order.push(w as u32);
+                }
+                if self.distance[w] == next_distance {
+                    self.paths[w] += self.paths[v];
+                }
+            }
+        }
+    }
+
+    /// Back to the state of [`ShortestPaths::new`], touching only the
+    /// nodes the last search reached.
+    pub(crate) fn reset(&mut self) {
+        for &v in &self.order {
+            self.distance[v as usize] = UNSEEN;
+            self.paths[v as usize] = 0.0;
+        }
+    }
+}
+
+struct Brandes {
+    search: ShortestPaths,
+    /// Brandes' dependency of the source on each node.
+    dependency: Vec<f64>,
+}
 
 impl Brandes {
     fn new(n: usize) -> Self {
         Self {
-            distance: vec![UNSEEN; n],
-            paths: vec![0.0; n],
+            search: ShortestPaths::new(n),
             dependency: vec![0.0; n],
-            order: Vec::with_capacity(n),
         }
     }
 
@@ -421,50 +477,33 @@ impl Brandes {
     }
 
     fn single_source(&mut self, adjacency: &Adjacency, source: usize, partial: &mut [f64]) {
-        self.order.clear();
-        self.order.push(source as u32);
-        self.distance[source] = 0;
-        self.paths[source] = 1.0;
-
-        let mut head = 0;
-        while head < self.order.len() {
-            let v = self.order[head] as usize;
-            head += 1;
-            let next_distance = self.distance[v] + 1;
-            for &w in adjacency.neighbours(v) {
-                let w = w as usize;
-                if self.distance[w] == UNSEEN {
-                    self.distance[w] = next_distance;
-                    self.order.push(w as u32);
-                }
-                if self.distance[w] == next_distance {
-                    self.paths[w] += self.paths[v];
-                }
-            }
-        }
+        self.search.search(adjacency, source, None);
+        let ShortestPaths {
+            distance,
+            paths,
+            order,
+        } = &self.search;
 
         // Walk back from the farthest nodes; predecessors are the neighbours
         // one step closer to the source, so no predecessor lists are stored.
         // The source itself comes first in `order` and has no predecessors.
-        for &w in self.order.iter().skip(1).rev() {
+        for &w in order.iter().skip(1).rev() {
             let w = w as usize;
-            let coefficient = (1.0 + self.dependency[w]) / self.paths[w];
-            let previous_distance = self.distance[w] - 1;
+            let coefficient = (1.0 + self.dependency[w]) / paths[w];
+            let previous_distance = distance[w] - 1;
             for &v in adjacency.neighbours(w) {
                 let v = v as usize;
-                if self.distance[v] == previous_distance {
-                    self.dependency[v] += self.paths[v] * coefficient;
+                if distance[v] == previous_distance {
+                    self.dependency[v] += paths[v] * coefficient;
                 }
             }
             partial[w] += self.dependency[w];
         }
 
-        for &v in &self.order {
-            let v = v as usize;
-            self.distance[v] = UNSEEN;
-            self.paths[v] = 0.0;
-            self.dependency[v] = 0.0;
+        for &v in order {
+            self.dependency[v as usize] = 0.0;
         }
+        self.search.reset();
     }
 }
 

@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
 
 use crate::budget::{Budget, Interrupted};
-use crate::centrality::Adjacency;
+use crate::centrality::{Adjacency, ShortestPaths, UNSEEN};
 
 /// Samples per unit of parallel work (one generator stream each).
 pub const SAMPLES_PER_CHUNK: usize = 64;
@@ -210,21 +210,15 @@ pub fn sampled_betweenness(
     Ok(totals.iter().map(|&c| c as f64 * scale).collect())
 }
 
-const UNSEEN: u32 = u32::MAX;
-
 /// One thread's scratch space for drawing shortest paths.
 struct PathSampler {
-    distance: Vec<u32>,
-    paths: Vec<f64>,
-    order: Vec<u32>,
+    search: ShortestPaths,
 }
 
 impl PathSampler {
     fn new(n: usize) -> Self {
         Self {
-            distance: vec![UNSEEN; n],
-            paths: vec![0.0; n],
-            order: Vec::new(),
+            search: ShortestPaths::new(n),
         }
     }
 
@@ -237,42 +231,21 @@ impl PathSampler {
         rng: &mut SplitMix64,
         counts: &mut [u64],
     ) {
-        self.order.clear();
-        self.order.push(s as u32);
-        self.distance[s] = 0;
-        self.paths[s] = 1.0;
-        let mut head = 0;
-        while head < self.order.len() {
-            let v = self.order[head] as usize;
-            // Every node closer than t has been expanded: σ(t) and the σ of
-            // its predecessors are final.
-            if self.distance[t] != UNSEEN && self.distance[v] >= self.distance[t] {
-                break;
-            }
-            head += 1;
-            let next_distance = self.distance[v] + 1;
-            for &w in adjacency.neighbours(v) {
-                let w = w as usize;
-                if self.distance[w] == UNSEEN {
-                    self.distance[w] = next_distance;
-                    self.order.push(w as u32);
-                }
-                if self.distance[w] == next_distance {
-                    self.paths[w] += self.paths[v];
-                }
-            }
-        }
-        if self.distance[t] != UNSEEN {
+        self.search.search(adjacency, s, Some(t));
+        let ShortestPaths {
+            distance, paths, ..
+        } = &self.search;
+        if distance[t] != UNSEEN {
             let mut w = t;
-            while self.distance[w] > 1 {
-                let before = self.distance[w] - 1;
-                let pick = rng.unit() * self.paths[w];
+            while distance[w] > 1 {
+                let before = distance[w] - 1;
+                let pick = rng.unit() * paths[w];
                 let mut sum = 0.0;
                 let mut chosen = None;
                 for &u in adjacency.neighbours(w) {
                     let u = u as usize;
-                    if self.distance[u] == before {
-                        sum += self.paths[u];
+                    if distance[u] == before {
+                        sum += paths[u];
                         chosen = Some(u);
                         if pick < sum {
                             break;
@@ -286,10 +259,7 @@ impl PathSampler {
                 w = u;
             }
         }
-        for &v in &self.order {
-            self.distance[v as usize] = UNSEEN;
-            self.paths[v as usize] = 0.0;
-        }
+        self.search.reset();
     }
 }
 
