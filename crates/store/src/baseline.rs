@@ -11,15 +11,8 @@ use crate::{Result, Store};
 
 const TABLE: &str = "copy_baseline";
 
-const TYPES: [Type; 7] = [
-    Type::TIMESTAMPTZ,
-    Type::TEXT,
-    Type::TEXT,
-    Type::FLOAT8,
-    Type::FLOAT8,
-    Type::FLOAT8,
-    Type::FLOAT8,
-];
+/// A sample's columns: the writer's staging row without its `ord`.
+const TYPES: &[Type] = crate::writer::COPY_TYPES.split_at(1).1;
 
 impl Store {
     /// Creates the empty baseline table (dropping a left-over one).
@@ -52,7 +45,7 @@ impl Store {
                      clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)"
             ))
             .await?;
-        let writer = BinaryCopyInWriter::new(sink, &TYPES);
+        let writer = BinaryCopyInWriter::new(sink, TYPES);
         futures_util::pin_mut!(writer);
         for s in samples {
             let v = &s.values;

@@ -53,7 +53,8 @@ const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS metrics_staging (
 const COPY: &str = "COPY metrics_staging (ord, time, employee_id, team, degree_centrality,
     betweenness_centrality, clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)";
 
-const COPY_TYPES: [Type; 8] = [
+/// The staging row's types: `ord`, then the columns of a sample.
+pub(crate) const COPY_TYPES: [Type; 8] = [
     Type::INT8,
     Type::TIMESTAMPTZ,
     Type::TEXT,
