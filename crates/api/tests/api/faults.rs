@@ -6,7 +6,7 @@ use organism_pgcluster::{ClusterOptions, EmbeddedCluster};
 use organism_store::{DbSettings, Store};
 use serde_json::{Value, json};
 
-use crate::helpers::{choice_of, error_code, private_cluster, sample, spawn_app, spawn_on};
+use crate::helpers::{batch, choice_of, error_code, private_cluster, spawn_app, spawn_on};
 
 async fn verify_over_http_reports_the_first_event_a_superuser_altered_or_deleted(store: Store) {
     let app = spawn_app(store).await;
@@ -65,14 +65,6 @@ async fn verify_over_http_reports_the_first_event_a_superuser_altered_or_deleted
         first <= 3,
         "the deletion comes first in the chain: {report}"
     );
-}
-
-fn batch(prefix: &str, n: usize) -> Value {
-    json!(
-        (0..n)
-            .map(|i| sample(&format!("{prefix}{i}"), "Core", 5 + i as i64, 50.0))
-            .collect::<Vec<_>>()
-    )
 }
 
 async fn a_batch_refused_while_the_database_is_down_is_written_once_when_retried(store: Store) {

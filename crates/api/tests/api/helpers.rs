@@ -247,3 +247,13 @@ pub fn error_code(body: &Value) -> String {
     assert!(body["error"]["message"].is_string(), "{body}");
     code.to_string()
 }
+
+/// `n` samples of team Core, employees `{prefix}0..`, 5, 6, … minutes
+/// before [`now`], burnout 50, as one JSON batch.
+pub fn batch(prefix: &str, n: usize) -> Value {
+    json!(
+        (0..n)
+            .map(|i| sample(&format!("{prefix}{i}"), "Core", 5 + i as i64, 50.0))
+            .collect::<Vec<_>>()
+    )
+}

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{
-    TestApp, choice_of, error_code, private_cluster, sample, spawn_on, spawn_with,
+    TestApp, batch, choice_of, error_code, private_cluster, spawn_on, spawn_with,
 };
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -403,14 +403,6 @@ impl Drop for Frozen {
             .args(pids.iter().map(i32::to_string))
             .status();
     }
-}
-
-fn batch(prefix: &str, n: usize) -> Value {
-    json!(
-        (0..n)
-            .map(|i| sample(&format!("{prefix}{i}"), "Core", 5 + i as i64, 50.0))
-            .collect::<Vec<_>>()
-    )
 }
 
 async fn a_frozen_database_gives_503_with_retry_after_and_the_service_recovers(store: Store) {
