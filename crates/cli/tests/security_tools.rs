@@ -28,6 +28,28 @@ async fn organism(store: &Store, args: &[&str]) -> Output {
         .unwrap()
 }
 
+#[track_caller]
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The rest of the line of `out`'s stdout that starts with `prefix`, after
+/// checking that the command succeeded.
+#[track_caller]
+fn printed(out: &Output, prefix: &str) -> String {
+    assert_success(out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in: {stdout}"))
+        .to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_create_prints_a_working_key_once_and_revoke_stops_it() {
     let store = organism_testkit::store(Engine::Portable).await;
@@ -36,17 +58,7 @@ async fn keys_create_prints_a_working_key_once_and_revoke_stops_it() {
         &["keys", "create", "--role", "reader", "--teams", "Core,Edge"],
     )
     .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let key = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("reader API key: "))
-        .unwrap_or_else(|| panic!("{stdout}"))
-        .to_string();
+    let key = printed(&out, "reader API key: ");
     let grant = store.authenticate(&key).await.unwrap().unwrap();
     assert_eq!(grant.role, Role::Reader);
     assert_eq!(grant.teams, Some(vec!["Core".into(), "Edge".into()]));
@@ -90,11 +102,7 @@ async fn audit_verify_exits_1_and_names_the_altered_event() {
             .unwrap();
     }
     let out = organism(&store, &["audit", "verify"]).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
 
     let su = organism_testkit::superuser(store.settings(), "organism").await;
     su.batch_execute(
@@ -119,11 +127,7 @@ async fn demo_prints_a_working_admin_key_on_its_own_line() {
         &["demo", "--employees", "5", "--days", "1", "--no-serve"],
     )
     .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let keys: Vec<&str> = stdout
         .lines()
@@ -188,17 +192,7 @@ async fn audit_keygen_checkpoint_and_verify_against_it_catch_a_consistent_rewrit
 
     // keygen: a 0600 file, the public key printed, never overwritten.
     let out = organism(&store, &["audit", "keygen", "--out", &path("audit.key")]).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let public = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("public key: "))
-        .unwrap_or_else(|| panic!("{stdout}"))
-        .to_string();
+    let public = printed(&out, "public key: ");
     assert_eq!(public.len(), 64);
     let mode = std::fs::metadata(path("audit.key"))
         .unwrap()
@@ -219,11 +213,7 @@ async fn audit_keygen_checkpoint_and_verify_against_it_catch_a_consistent_rewrit
         &["audit", "checkpoint", "--signing-key", &path("audit.key")],
     )
     .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let checkpoint: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(checkpoint["head_seq"], 3, "{checkpoint}");
     assert_eq!(checkpoint["event_count"], 3);
