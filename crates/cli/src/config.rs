@@ -16,10 +16,13 @@ pub struct GlobalArgs {
     /// Database host; when neither this nor DATABASE_URL is set, the embedded cluster is used.
     #[arg(long, env = "TIMESCALE_HOST", global = true)]
     pub timescale_host: Option<String>,
+    /// Database port (with --timescale-host).
     #[arg(long, env = "TIMESCALE_PORT", default_value_t = 5432, global = true)]
     pub timescale_port: u16,
+    /// Database name (with --timescale-host).
     #[arg(long, env = "TIMESCALE_DB", default_value = "postgres", global = true)]
     pub timescale_db: String,
+    /// Database user (with --timescale-host).
     #[arg(
         long,
         env = "TIMESCALE_USER",
@@ -27,6 +30,7 @@ pub struct GlobalArgs {
         global = true
     )]
     pub timescale_user: String,
+    /// Database password (with --timescale-host); never printed.
     #[arg(
         long,
         env = "TIMESCALE_PASSWORD",
@@ -34,10 +38,13 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub timescale_password: Option<String>,
-    /// auto | timescale | portable.
+    /// Storage engine: auto (TimescaleDB when it can be created, else
+    /// portable; a database already set up keeps its engine), timescale or
+    /// portable.
     #[arg(long, env = "ORGANISM_ENGINE", default_value = "auto", global = true)]
     pub engine: EngineChoice,
-    /// Directory of the embedded cluster.
+    /// Directory of the embedded PostgreSQL cluster, used (and created on
+    /// first use) when no database is configured.
     #[arg(
         long,
         env = "ORGANISM_DATA_DIR",

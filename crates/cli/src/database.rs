@@ -5,6 +5,7 @@ use organism_pgcluster::{ClusterOptions, EmbeddedCluster};
 use organism_store::{DbSettings, Store};
 
 use crate::config::{DatabaseTarget, GlobalArgs};
+use crate::connect::{self, Source};
 
 /// The database in use; keeps the embedded cluster alive while held.
 #[derive(Debug)]
@@ -25,7 +26,7 @@ impl Database {
     /// in `dir`; or, on a configured server, the schema `organism_bench`,
     /// dropped and created again (the configured schema is left alone).
     pub async fn open_for_bench(args: &GlobalArgs, dir: &std::path::Path) -> anyhow::Result<Self> {
-        match args.target()? {
+        match checked_target(args, dir).await? {
             DatabaseTarget::External(settings) => {
                 let settings = settings.with_schema(BENCH_NAME);
                 let store = Store::open(settings.clone()).await?;
@@ -69,7 +70,7 @@ impl Database {
     }
 
     pub async fn open(args: &GlobalArgs) -> anyhow::Result<Self> {
-        match args.target()? {
+        match checked_target(args, &args.data_dir).await? {
             DatabaseTarget::External(settings) => {
                 let store = Store::open(*settings).await?;
                 Ok(Self {
@@ -99,6 +100,33 @@ impl Database {
             let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
         }
     }
+}
+
+/// The target, with every setting checked before anything starts: the
+/// pool, schema and retention settings (the embedded cluster is not started
+/// for a mistake in them), the embedded cluster's directory, and a
+/// configured server, which is connected to once so that a failure says
+/// where it went, why, and which setting to change.
+async fn checked_target(
+    args: &GlobalArgs,
+    embedded_dir: &std::path::Path,
+) -> anyhow::Result<DatabaseTarget> {
+    let target = args.target()?;
+    match &target {
+        DatabaseTarget::External(settings) => {
+            let source = if args.database_url.is_some() {
+                Source::Url
+            } else {
+                Source::Parts
+            };
+            connect::probe(settings, source).await?;
+        }
+        DatabaseTarget::Embedded(_) => {
+            args.tune(DbSettings::new(tokio_postgres::Config::new()))?;
+            crate::check::usable_dir("--data-dir", embedded_dir)?;
+        }
+    }
+    Ok(target)
 }
 
 async fn start_cluster(

@@ -1,7 +1,9 @@
 //! `organism`: the binary of Organism Trends (DESIGN.md §8).
 
+mod check;
 mod commands;
 mod config;
+mod connect;
 mod database;
 mod shutdown;
 mod synth;
@@ -26,26 +28,39 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API and dashboard until Ctrl-C or SIGTERM.
+    /// Serve the HTTP API (/api/...), the dashboard (/) and the lifecycle
+    /// job scheduler (rollup refresh, retention, compression) until Ctrl-C
+    /// or SIGTERM.
     Serve(commands::serve::ServeArgs),
-    /// Create or upgrade the schema, then exit.
+    /// Create or upgrade the database schema (tables, engine, migrations),
+    /// print its version, then exit.
     Migrate,
-    /// Load metrics files (.csv, .parquet, .ndjson/.jsonl, .json), each all or nothing.
+    /// Load metrics files into the database, each file all or nothing:
+    /// .csv, .parquet, .ndjson/.jsonl or .json (an array).
     Ingest(commands::ingest::IngestArgs),
-    /// Embedded database + a synthetic organisation + serve.
+    /// Try it out: the embedded database, a synthetic organisation
+    /// (employees, teams, months of metrics, interventions), a fresh admin
+    /// API key, then serve the API and dashboard.
     Demo(commands::demo::DemoArgs),
-    /// Compute and store a metrics snapshot from interaction and directory files.
+    /// Compute a graph metrics snapshot (degree, betweenness, clustering,
+    /// burnout score) from interaction and directory files (CSV, NDJSON or
+    /// Parquet) and store one sample per directory employee.
     Graph(commands::graph::GraphArgs),
-    /// Run the lifecycle jobs now (rollup refresh, retention, compression,
-    /// partitions ahead), or show their last runs.
+    /// Run the lifecycle jobs now, or show their last runs (--status): the
+    /// hourly rollup's refresh, retention (drops old raw samples and rollup
+    /// hours), compression of old raw samples (TimescaleDB's native
+    /// compression, or packed days on the portable engine) and the portable
+    /// engine's partitions ahead.
     Maintain(commands::maintain::MaintainArgs),
-    /// API keys: create (printed once), list, revoke.
+    /// API keys: create (printed once, stored hashed), list, revoke.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
     /// The benchmark: a fresh database, a synthetic organisation, the
-    /// lifecycle jobs, then every read endpoint over HTTP.
+    /// lifecycle jobs, then every read endpoint over HTTP; prints the
+    /// figures beside the targets.
     Bench(commands::bench::BenchArgs),
-    /// Audit log tools.
+    /// Audit log tools: verify the hash chain, make a signing key, sign a
+    /// checkpoint.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
 }
@@ -94,4 +109,45 @@ fn run(cli: Cli, data_dir_given: bool) -> anyhow::Result<()> {
             Command::Audit(command) => commands::audit::run(&cli.global, command).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command says what it does and every flag has a help line
+    /// (hidden ones and clap's own --help/--version aside).
+    #[test]
+    fn every_command_and_every_flag_has_a_help_line() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if command.get_about().is_none() && !path.is_empty() {
+                missing.push(format!("command `{path}`"));
+            }
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    missing.push(format!("`{path}` argument {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                walk(sub, format!("{path} {}", sub.get_name()).trim(), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

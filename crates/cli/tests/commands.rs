@@ -1,5 +1,5 @@
 //! The real binary's commands against a throwaway database: `migrate`,
-//! `ingest`, `graph` and `maintain` on each engine (through the storage
+//! `ingest`, `graph` (CSV and Parquet) and `maintain` on each engine (through the storage
 //! suite's macro: `portable::<test>`, `timescale::<test>`), and the
 //! configuration's precedence (a flag over its environment variable,
 //! `DATABASE_URL` over `TIMESCALE_*`) and the `auto` engine on a fresh
@@ -12,19 +12,7 @@ use std::process::Output;
 use chrono::{DateTime, Duration, DurationRound, SecondsFormat, Utc};
 use organism_testkit::organism_store::{Engine, Store};
 
-/// Every variable the binary reads its database settings from: the child
-/// gets none of the test process's, only the ones a test sets.
-const DATABASE_VARIABLES: [&str; 9] = [
-    "DATABASE_URL",
-    "TIMESCALE_HOST",
-    "TIMESCALE_PORT",
-    "TIMESCALE_DB",
-    "TIMESCALE_USER",
-    "TIMESCALE_PASSWORD",
-    "ORGANISM_ENGINE",
-    "ORGANISM_SCHEMA",
-    "ORGANISM_DATA_DIR",
-];
+use organism_testkit::DATABASE_VARIABLES;
 
 /// Runs `organism args…` with exactly these database variables.
 async fn organism(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -282,6 +270,112 @@ async fn graph_writes_one_sample_per_directory_employee_at_the_snapshot_time(sto
     .await;
     assert_success(&out);
     assert!(stdout(&out).contains("4 employees"), "{}", stdout(&out));
+    assert_four_snapshot_samples(&store, at).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Parquet file of these string columns (and a `time` column of UTC
+/// nanoseconds, as pandas writes a tz-aware column), two rows per row
+/// group.
+fn parquet_file(
+    dir: &Path,
+    name: &str,
+    columns: &[(&str, Vec<&str>)],
+    times: Option<Vec<DateTime<Utc>>>,
+) -> String {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, StringArray, TimestampNanosecondArray};
+    use arrow::datatypes::{Field, Schema};
+    use arrow::record_batch::RecordBatch;
+
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (column, values) in columns {
+        let array: ArrayRef = Arc::new(StringArray::from(values.clone()));
+        fields.push(Field::new(*column, array.data_type().clone(), true));
+        arrays.push(array);
+    }
+    if let Some(times) = times {
+        let nanos: Vec<i64> = times
+            .iter()
+            .map(|t| t.timestamp_nanos_opt().unwrap())
+            .collect();
+        let array: ArrayRef = Arc::new(TimestampNanosecondArray::from(nanos).with_timezone("UTC"));
+        fields.push(Field::new("time", array.data_type().clone(), true));
+        arrays.push(array);
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), arrays).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(2))
+        .build();
+    let path = dir.join(name);
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Interactions and the directory as Parquet (DESIGN §7): the same snapshot
+/// as from CSV, and a malformed row named by its row number.
+async fn graph_reads_parquet_interactions_and_directory(store: Store) {
+    let dir = scratch(&format!("graph-parquet-{}", dbname(&store)));
+    let at = recent_hour();
+    let directory = parquet_file(
+        &dir,
+        "directory.parquet",
+        &[
+            ("employee_id", vec!["emp_a", "emp_b", "emp_c", "emp_d"]),
+            ("team", vec!["Core", "Core", "Edge", "Edge"]),
+        ],
+        None,
+    );
+    let interactions = parquet_file(
+        &dir,
+        "interactions.parquet",
+        &[
+            ("from", vec!["emp_a", "emp_b", "emp_c", "emp_a"]),
+            ("to", vec!["emp_b", "emp_c", "emp_a", "emp_d"]),
+            ("channel", vec!["email", "chat", "meeting", "fax"]),
+        ],
+        Some(vec![
+            at - Duration::hours(3),
+            at - Duration::hours(2),
+            at - Duration::hours(1),
+            at - Duration::hours(1),
+        ]),
+    );
+    let out = on_store(
+        &store,
+        &[
+            "graph",
+            "--interactions",
+            &interactions,
+            "--directory",
+            &directory,
+            "--at",
+            &rfc3339(at),
+        ],
+    )
+    .await;
+    assert_success(&out);
+    let printed = stdout(&out);
+    assert!(printed.contains("4 employees, 3 edges"), "{printed}");
+    assert!(printed.contains("1 malformed rows skipped"), "{printed}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("interactions.parquet: row 4 skipped: unknown channel `fax`"),
+        "{stderr}"
+    );
+    assert_four_snapshot_samples(&store, at).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The graph fixture's four employees, one sample each at `at`, with their
+/// teams.
+async fn assert_four_snapshot_samples(store: &Store, at: DateTime<Utc>) {
     let su = organism_testkit::superuser(store.settings(), "organism").await;
     let rows = su
         .query(
@@ -304,7 +398,6 @@ async fn graph_writes_one_sample_per_directory_employee_at_the_snapshot_time(sto
             ("emp_d".into(), team("Edge"), at),
         ]
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- maintain --------------------------------------------------------------
@@ -344,6 +437,7 @@ organism_testkit::engine_tests!(
     ingest_stores_a_csv_and_an_ndjson_file,
     ingest_of_a_file_with_a_bad_row_fails_naming_it_and_writes_nothing,
     graph_writes_one_sample_per_directory_employee_at_the_snapshot_time,
+    graph_reads_parquet_interactions_and_directory,
     maintain_runs_every_job_and_status_reports_each,
 );
 

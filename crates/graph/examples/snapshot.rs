@@ -1,5 +1,5 @@
-//! Reads a directory and interactions from files (CSV, or NDJSON when the
-//! name ends in `.ndjson`/`.jsonl`), computes one snapshot, and writes it as
+//! Reads a directory and interactions from files (.csv, .ndjson/.jsonl or
+//! .parquet), computes one snapshot, and writes it as
 //! JSON with the time each step took. Used by `bench/compare_networkx.py`;
 //! handy for looking at a real export by hand.
 //!
@@ -16,9 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use organism_graph::parse::{
-    directory_from_csv, directory_from_ndjson, interactions_from_csv, interactions_from_ndjson,
-};
+use organism_graph::parse::InputFormat;
 use organism_graph::{
     DirectoryEntry, Interaction, Parsed, SnapshotInput, SnapshotOptions, Window, compute_snapshot,
 };
@@ -70,29 +68,26 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
     })
 }
 
-fn is_ndjson(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("ndjson" | "jsonl")
-    )
+/// The file's format by its extension (.csv, .ndjson/.jsonl, .parquet).
+fn format(path: &Path) -> Result<InputFormat, Box<dyn Error>> {
+    InputFormat::from_path(path).ok_or_else(|| {
+        format!(
+            "{}: unknown file type (expected {})",
+            path.display(),
+            InputFormat::EXTENSIONS
+        )
+        .into()
+    })
 }
 
 fn read_directory(path: &Path) -> Result<Parsed<DirectoryEntry>, Box<dyn Error>> {
-    let bytes = std::fs::read(path)?;
-    Ok(if is_ndjson(path) {
-        directory_from_ndjson(&bytes)
-    } else {
-        directory_from_csv(&bytes)?
-    })
+    let format = format(path)?;
+    Ok(format.directory(&std::fs::read(path)?)?)
 }
 
 fn read_interactions(path: &Path) -> Result<Parsed<Interaction>, Box<dyn Error>> {
-    let bytes = std::fs::read(path)?;
-    Ok(if is_ndjson(path) {
-        interactions_from_ndjson(&bytes)
-    } else {
-        interactions_from_csv(&bytes)?
-    })
+    let format = format(path)?;
+    Ok(format.interactions(&std::fs::read(path)?)?)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

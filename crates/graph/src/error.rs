@@ -2,8 +2,8 @@
 //!
 //! A malformed *row* is not an error: the parsers skip it and count it (see
 //! [`crate::parse`]). Only a file that cannot be read at all (no header, a
-//! required column missing) or a configuration that makes no sense is an
-//! error, because no useful snapshot can come out of either.
+//! required column missing, not Parquet) or a configuration that makes no
+//! sense is an error, because no useful snapshot can come out of either.
 
 use thiserror::Error;
 
@@ -16,6 +16,13 @@ pub enum ParseError {
     /// A column every row needs is absent from the header.
     #[error("the CSV header has no `{column}` column")]
     MissingColumn { column: &'static str },
+    /// A column every row needs is absent from the Parquet file's schema.
+    #[error("the Parquet file has no `{column}` column")]
+    MissingParquetColumn { column: &'static str },
+    /// The Parquet file cannot be read: not Parquet, a corrupt row group, or
+    /// a column of a type that has no text (a list, a struct).
+    #[error("{0}")]
+    Parquet(String),
 }
 
 /// A window, burnout configuration or option that cannot be used.

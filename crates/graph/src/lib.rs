@@ -5,7 +5,7 @@
 //!
 //! # Pipeline
 //!
-//! 1. [`parse`] reads interactions and the directory from CSV or NDJSON,
+//! 1. [`parse`] reads interactions and the directory from CSV, NDJSON or Parquet,
 //!    skipping and counting malformed rows (the rule is in its docs).
 //! 2. [`build_graph`] makes one node per directory employee and one
 //!    undirected edge per pair who interacted in the window

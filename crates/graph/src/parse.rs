@@ -1,4 +1,5 @@
-//! Interactions and the directory from CSV (with a header row) or NDJSON bytes.
+//! Interactions and the directory from CSV (with a header row), NDJSON or
+//! Parquet bytes ([`parquet`](self::parquet) for how Parquet's types read).
 //!
 //! # The malformed-row rule
 //!
@@ -33,8 +34,11 @@
 //! number, and blank lines are skipped silently (they still take a number,
 //! so a reported row is the line an editor shows).
 //!
-//! Only a CSV file without a readable header or without a required column
-//! is an error ([`ParseError`]): then no row can be read at all.
+//! In Parquet the row number counts data rows from 1 across row groups.
+//!
+//! Only a CSV file without a readable header or without a required column,
+//! or a Parquet file that cannot be read or lacks a required column, is an
+//! error ([`ParseError`]): then no row can be read at all.
 //!
 //! Self-loops and unknown employees are *not* rejected here: they are well
 //! formed, and [`crate::graph`] drops and counts them separately.
@@ -48,6 +52,26 @@ use serde_json::Value;
 
 use crate::error::ParseError;
 use crate::model::{Channel, DirectoryEntry, Interaction};
+
+mod parquet;
+
+/// The columns of interactions: the required ones, then the optional ones.
+const INTERACTION_COLUMNS: [&str; 6] = [
+    "from",
+    "to",
+    "time",
+    "channel",
+    "weight",
+    "duration_minutes",
+];
+/// The columns of the directory: the required one, then the optional ones.
+const DIRECTORY_COLUMNS: [&str; 5] = [
+    "employee_id",
+    "team",
+    "work_start_hour",
+    "work_end_hour",
+    "utc_offset_minutes",
+];
 
 /// How many malformed rows are kept with their reason; the rest are only counted.
 pub const MAX_REPORTED_ROWS: usize = 10;
@@ -155,6 +179,75 @@ pub fn directory_from_csv(bytes: &[u8]) -> Result<Parsed<DirectoryEntry>, ParseE
 /// The directory from NDJSON, one object per line, with the CSV column names as keys.
 pub fn directory_from_ndjson(bytes: &[u8]) -> Parsed<DirectoryEntry> {
     drop_duplicate_employees(from_ndjson(bytes, directory_entry_from))
+}
+
+/// Interactions from Parquet with at least the columns `from`, `to`, `time`,
+/// `channel` (any case; `weight`, `duration_minutes` optional), as pandas
+/// `df.to_parquet()` writes them.
+pub fn interactions_from_parquet(bytes: &[u8]) -> Result<Parsed<Interaction>, ParseError> {
+    parquet::from_parquet(
+        bytes,
+        &INTERACTION_COLUMNS[..4],
+        &INTERACTION_COLUMNS,
+        interaction_from,
+    )
+    .map(interactions_only)
+}
+
+/// The directory from Parquet with at least the column `employee_id`
+/// (`team`, `work_start_hour`, `work_end_hour`, `utc_offset_minutes`
+/// optional).
+pub fn directory_from_parquet(bytes: &[u8]) -> Result<Parsed<DirectoryEntry>, ParseError> {
+    parquet::from_parquet(
+        bytes,
+        &DIRECTORY_COLUMNS[..1],
+        &DIRECTORY_COLUMNS,
+        directory_entry_from,
+    )
+    .map(drop_duplicate_employees)
+}
+
+/// The format of an interactions or directory file, as its name's extension
+/// says (any case): `.csv`, `.ndjson` or `.jsonl`, `.parquet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+impl InputFormat {
+    /// The extensions [`InputFormat::from_path`] knows, for messages.
+    pub const EXTENSIONS: &'static str = ".csv, .ndjson, .jsonl or .parquet";
+
+    /// The format of a file by its name; `None` for any other extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Self> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "csv" => Some(Self::Csv),
+            "ndjson" | "jsonl" => Some(Self::Ndjson),
+            "parquet" => Some(Self::Parquet),
+            _ => None,
+        }
+    }
+
+    /// Interactions in this format.
+    pub fn interactions(self, bytes: &[u8]) -> Result<Parsed<Interaction>, ParseError> {
+        match self {
+            Self::Csv => interactions_from_csv(bytes),
+            Self::Ndjson => Ok(interactions_from_ndjson(bytes)),
+            Self::Parquet => interactions_from_parquet(bytes),
+        }
+    }
+
+    /// The directory in this format.
+    pub fn directory(self, bytes: &[u8]) -> Result<Parsed<DirectoryEntry>, ParseError> {
+        match self {
+            Self::Csv => directory_from_csv(bytes),
+            Self::Ndjson => Ok(directory_from_ndjson(bytes)),
+            Self::Parquet => directory_from_parquet(bytes),
+        }
+    }
 }
 
 /// Parsing a row yields its value, or the reason it is malformed.

@@ -113,7 +113,7 @@ impl DbSettings {
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         let connection = tokio_postgres::Config::from_str(url).map_err(|e| {
             StoreError::Schema(format!(
-                "DATABASE_URL is not a valid connection string: {e}"
+                "--database-url (DATABASE_URL) is not a valid connection string: {e}"
             ))
         })?;
         Ok(Self::new(connection))

@@ -187,3 +187,19 @@ macro_rules! engine_tests {
         }
     };
 }
+
+/// Every variable the `organism` binary reads its database settings (and
+/// signing key) from: binary tests start the child with none of the test
+/// process's, only the ones a test sets.
+pub const DATABASE_VARIABLES: [&str; 10] = [
+    "DATABASE_URL",
+    "TIMESCALE_HOST",
+    "TIMESCALE_PORT",
+    "TIMESCALE_DB",
+    "TIMESCALE_USER",
+    "TIMESCALE_PASSWORD",
+    "ORGANISM_ENGINE",
+    "ORGANISM_SCHEMA",
+    "ORGANISM_DATA_DIR",
+    "ORGANISM_AUDIT_SIGNING_KEY",
+];

@@ -60,6 +60,13 @@ pub async fn run(global: &GlobalArgs, command: AuditCommand) -> anyhow::Result<(
     match command {
         AuditCommand::Verify(args) => verify(global, args).await,
         AuditCommand::Keygen { out } => {
+            if out.exists() {
+                anyhow::bail!(
+                    "--out {}: exists already (an existing key is never overwritten)",
+                    out.display()
+                );
+            }
+            crate::check::writable_file("--out", &out)?;
             let key = SigningKey::generate()?;
             write_new_secret_file(&out, &key.to_file_text())?;
             println!("public key: {}", key.public_key());
@@ -70,7 +77,7 @@ pub async fn run(global: &GlobalArgs, command: AuditCommand) -> anyhow::Result<(
             Ok(())
         }
         AuditCommand::Checkpoint { signing_key } => {
-            let key = read_signing_key(&signing_key)?;
+            let key = read_signing_key(&signing_key).context("--signing-key")?;
             let db = Database::open(global).await?;
             let head = db.store.audit_chain_head().await;
             db.close().await;
@@ -91,9 +98,13 @@ async fn verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<()> {
         .checkpoint
         .as_deref()
         .map(|path| {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            Checkpoint::parse(&text).with_context(|| path.display().to_string())
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "--checkpoint {}: cannot be read; nothing was started",
+                    path.display()
+                )
+            })?;
+            Checkpoint::parse(&text).with_context(|| format!("--checkpoint {}", path.display()))
         })
         .transpose()?;
     let trusted = args
@@ -204,23 +215,44 @@ pub struct CheckpointArgs {
 }
 
 impl CheckpointArgs {
-    /// The job, when a directory was given: the key is read and the
-    /// directory created now, so a mistake stops `serve` at start.
-    pub fn job(&self, store: Store) -> anyhow::Result<Option<CheckpointJob>> {
+    /// The checkpoints' settings when a directory was given, checked before
+    /// anything starts: the interval, the directory (usable, created when
+    /// the job starts) and the key, read now.
+    pub fn check(&self) -> anyhow::Result<Option<CheckpointPlan>> {
         let (Some(dir), Some(key)) = (&self.audit_checkpoint_dir, &self.audit_signing_key) else {
             return Ok(None);
         };
         if self.audit_checkpoint_interval_secs == 0 {
             anyhow::bail!("--audit-checkpoint-interval-secs must be at least 1");
         }
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Some(CheckpointJob {
-            store,
+        crate::check::usable_dir("--audit-checkpoint-dir", dir)?;
+        let key = read_signing_key(key).context("--audit-signing-key")?;
+        Ok(Some(CheckpointPlan {
             dir: dir.clone(),
-            key: read_signing_key(key)?,
+            key,
             interval: Duration::from_secs(self.audit_checkpoint_interval_secs),
-            last: None,
         }))
+    }
+}
+
+/// Checked checkpoint settings, waiting for the store.
+#[derive(Debug)]
+pub struct CheckpointPlan {
+    dir: PathBuf,
+    key: SigningKey,
+    interval: Duration,
+}
+
+impl CheckpointPlan {
+    /// The job on `store`; its directory is made at its first run.
+    pub fn job(self, store: Store) -> CheckpointJob {
+        CheckpointJob {
+            store,
+            dir: self.dir,
+            key: self.key,
+            interval: self.interval,
+            last: None,
+        }
     }
 }
 

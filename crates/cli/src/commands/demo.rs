@@ -10,7 +10,8 @@ use organism_store::Store;
 use organism_store::interventions::{NewIntervention, StatusChange};
 use serde_json::json;
 
-use super::serve::{ServeArgs, serve};
+use super::serve::{Prepared, ServeArgs, prepare, serve};
+use crate::check;
 use crate::config::GlobalArgs;
 use crate::database::Database;
 use crate::synth::{OrgSpec, SyntheticOrg};
@@ -19,34 +20,54 @@ use crate::synth::{OrgSpec, SyntheticOrg};
 pub struct DemoArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
-    /// Employees in the synthetic organisation.
+    /// Employees in the synthetic organisation (at least 1).
     #[arg(long, default_value_t = 500)]
     pub employees: usize,
-    /// Days of history.
+    /// Days of history (at least 1).
     #[arg(long, default_value_t = 120)]
     pub days: u32,
-    /// Minutes between samples.
+    /// Minutes between an employee's samples (1 to 1440).
     #[arg(long, default_value_t = 15)]
     pub interval_minutes: u32,
     /// Random seed of the organisation.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Drop the existing data and generate it again.
+    /// Drop the existing data (the whole schema) and generate it again.
     #[arg(long)]
     pub fresh: bool,
-    /// Generate the data and exit without serving.
+    /// Generate the data, print an admin key and exit without serving.
     #[arg(long)]
     pub no_serve: bool,
 }
 
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
+    // Every flag is checked, and the socket bound, before the database is
+    // opened: a mistake starts (or creates) no embedded cluster.
+    check::at_least_one("--employees", args.employees as u64)?;
+    check::at_least_one("--days", args.days)?;
+    if !(1..=1440).contains(&args.interval_minutes) {
+        anyhow::bail!(
+            "--interval-minutes must be from 1 to 1440 (a day), got {}; nothing was started",
+            args.interval_minutes
+        );
+    }
+    let prepared = if args.no_serve {
+        None
+    } else {
+        Some(prepare(&args.serve).await?)
+    };
     let db = Database::open(global).await?;
-    let result = demo(global, &db, &args).await;
+    let result = demo(global, &db, &args, prepared).await;
     db.close().await;
     result
 }
 
-async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Result<()> {
+async fn demo(
+    global: &GlobalArgs,
+    db: &Database,
+    args: &DemoArgs,
+    prepared: Option<Prepared>,
+) -> anyhow::Result<()> {
     let store = &db.store;
     if args.fresh {
         store.drop_schema().await?;
@@ -66,7 +87,7 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
         let org = SyntheticOrg::new(OrgSpec {
             employees: args.employees,
             days: args.days,
-            interval: Duration::minutes(i64::from(args.interval_minutes.max(1))),
+            interval: Duration::minutes(i64::from(args.interval_minutes)),
             seed: args.seed,
             end: Utc::now(),
         })?;
@@ -107,12 +128,12 @@ async fn demo(global: &GlobalArgs, db: &Database, args: &DemoArgs) -> anyhow::Re
         .create_api_key(organism_domain::Role::Admin, &[], "organism demo")
         .await?;
     println!("admin API key: {}", admin.key);
-    if args.no_serve {
+    let Some(prepared) = prepared else {
         return Ok(());
-    }
+    };
     let addr = args.serve.bind;
     let base = format!("http://{addr}");
-    serve(db, &args.serve, move || {
+    serve(db, prepared, move || {
         println!(
             "\nOrganism Trends demo is up ({} engine, data in {}).",
             store.engine(),

@@ -8,26 +8,27 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use organism_api::snapshots::{SnapshotRequest, SnapshotSettings, take_snapshot};
 use organism_graph::BetweennessMethod;
-use organism_graph::parse::{self, Parsed};
+use organism_graph::parse::{InputFormat, Parsed};
 
 use crate::config::GlobalArgs;
 use crate::database::Database;
 
 #[derive(Debug, Clone, Args)]
 pub struct GraphArgs {
-    /// Interactions: CSV with a header, or NDJSON (.ndjson, .jsonl), with
-    /// from, to, time, channel (email|chat|meeting), and optionally weight and
-    /// duration_minutes.
-    #[arg(long)]
+    /// Interactions file: .csv (with a header), .ndjson/.jsonl or .parquet,
+    /// with from, to, time, channel (email|chat|meeting), and optionally
+    /// weight and duration_minutes.
+    #[arg(long, value_name = "FILE")]
     pub interactions: PathBuf,
-    /// The directory: CSV or NDJSON with employee_id, and optionally team,
-    /// work_start_hour, work_end_hour, utc_offset_minutes.
-    #[arg(long)]
+    /// The employee directory file: .csv, .ndjson/.jsonl or .parquet, with
+    /// employee_id, and optionally team, work_start_hour, work_end_hour,
+    /// utc_offset_minutes.
+    #[arg(long, value_name = "FILE")]
     pub directory: PathBuf,
     /// The snapshot's time (RFC 3339); the window ends here. Default: now.
     #[arg(long, value_parser = parse_at)]
     pub at: Option<DateTime<Utc>>,
-    /// The window's length in days.
+    /// The window's length in days (1 to 365).
     #[arg(long, default_value_t = SnapshotRequest::DEFAULT_WINDOW_DAYS)]
     pub window_days: u32,
     /// Write only the employees whose metrics moved since their latest sample.
@@ -94,36 +95,64 @@ fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
     organism_domain::parse_instant(text, false).map_err(|e| e.to_string())
 }
 
-fn is_ndjson(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("ndjson" | "jsonl")
-    )
+/// The file's format by its extension, checked with its readability before
+/// anything starts.
+fn format_of(flag: &str, path: &Path) -> anyhow::Result<InputFormat> {
+    let format = InputFormat::from_path(path).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{flag} {}: unknown file type (expected {}); nothing was started",
+            path.display(),
+            InputFormat::EXTENSIONS
+        )
+    })?;
+    crate::check::readable_file(flag, path)?;
+    Ok(format)
 }
 
+/// Reads and parses a file; malformed rows are skipped and counted, a file
+/// that cannot be parsed at all is an error naming the flag.
 fn read<T>(
+    flag: &str,
     path: &Path,
-    csv: fn(&[u8]) -> Result<Parsed<T>, organism_graph::ParseError>,
-    ndjson: fn(&[u8]) -> Parsed<T>,
+    format: InputFormat,
+    parse: fn(InputFormat, &[u8]) -> Result<Parsed<T>, organism_graph::ParseError>,
 ) -> anyhow::Result<Parsed<T>> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if is_ndjson(path) {
-        Ok(ndjson(&bytes))
-    } else {
-        csv(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("{flag} {}: cannot be read: {e}", path.display()))?;
+    parse(format, &bytes)
+        .map_err(|e| anyhow::anyhow!("{flag} {}: {e}; nothing was started", path.display()))
 }
 
 pub async fn run(global: &GlobalArgs, args: GraphArgs) -> anyhow::Result<()> {
+    // Every argument is checked, and both files read, before the database
+    // is opened: a mistake starts (or creates) no embedded cluster.
+    let directory_format = format_of("--directory", &args.directory)?;
+    let interactions_format = format_of("--interactions", &args.interactions)?;
+    let now = Utc::now();
+    let request = SnapshotRequest {
+        at: args.at.unwrap_or(now),
+        now,
+        window_days: args.window_days,
+        incremental: args.incremental,
+    };
+    request
+        .check()
+        .map_err(|e| anyhow::anyhow!("--window-days: {}", e.message))?;
+    organism_domain::SampleWindow::new(now, global.rollup_retention_days)
+        .check(request.at)
+        .map_err(|e| anyhow::anyhow!("--at: {}", e.message))?;
+    let settings = args.limits.settings(1)?;
     let directory = read(
+        "--directory",
         &args.directory,
-        parse::directory_from_csv,
-        parse::directory_from_ndjson,
+        directory_format,
+        InputFormat::directory,
     )?;
     let interactions = read(
+        "--interactions",
         &args.interactions,
-        parse::interactions_from_csv,
-        parse::interactions_from_ndjson,
+        interactions_format,
+        InputFormat::interactions,
     )?;
     for (file, malformed) in [
         (&args.directory, &directory.malformed),
@@ -134,14 +163,6 @@ pub async fn run(global: &GlobalArgs, args: GraphArgs) -> anyhow::Result<()> {
         }
     }
     let malformed = directory.malformed.count + interactions.malformed.count;
-    let now = Utc::now();
-    let request = SnapshotRequest {
-        at: args.at.unwrap_or(now),
-        now,
-        window_days: args.window_days,
-        incremental: args.incremental,
-    };
-    let settings = args.limits.settings(1)?;
     let db = Database::open(global).await?;
     let result = take_snapshot(
         &db.store,

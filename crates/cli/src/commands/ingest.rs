@@ -12,8 +12,10 @@ use crate::database::Database;
 
 #[derive(Debug, Clone, Args)]
 pub struct IngestArgs {
-    /// Metrics files: .csv, .parquet, .ndjson/.jsonl or .json (an array).
-    #[arg(required = true)]
+    /// Metrics files: .csv, .parquet, .ndjson/.jsonl or .json (an array),
+    /// with the columns time, employee_id, team, degree_centrality,
+    /// betweenness_centrality, clustering_coeff, burnout_score.
+    #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Samples per COPY round trip (the rows in memory at once).
     #[arg(long, default_value_t = 50_000)]
@@ -27,28 +29,16 @@ pub async fn run(global: &GlobalArgs, args: IngestArgs) -> anyhow::Result<()> {
     for path in &args.files {
         let format = Format::from_path(path).ok_or_else(|| {
             anyhow::anyhow!(
-                "{}: unknown file type (expected .csv, .parquet, .ndjson, .jsonl or .json)",
+                "{}: unknown file type (expected .csv, .parquet, .ndjson, .jsonl or .json); nothing was started",
                 path.display()
             )
         })?;
-        std::fs::File::open(path)
-            .and_then(|f| {
-                if f.metadata()?.is_dir() {
-                    Err(std::io::Error::other("it is a directory"))
-                } else {
-                    Ok(())
-                }
-            })
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: cannot be read: {e}; nothing was started",
-                    path.display()
-                )
-            })?;
+        crate::check::readable_file("", path)?;
         files.push((path.clone(), format));
     }
+    crate::check::at_least_one("--chunk-rows", args.chunk_rows as u64)?;
     let db = Database::open(global).await?;
-    let result = ingest(&db, &files, args.chunk_rows.max(1)).await;
+    let result = ingest(&db, &files, args.chunk_rows).await;
     db.close().await;
     result
 }

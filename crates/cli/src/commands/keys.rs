@@ -1,18 +1,19 @@
 //! `organism keys create|list|revoke`: API keys.
 
 use clap::{Args, Subcommand};
-use organism_domain::{Role, TeamName};
+use organism_domain::{Role, TeamName, TeamsRule};
 
 use crate::config::GlobalArgs;
 use crate::database::Database;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Create a key and print it once (only its hash is stored).
+    /// Create an API key and print it once (only its hash is stored).
     Create(CreateArgs),
-    /// List keys (ids, roles, teams; never the keys).
+    /// List the API keys, one JSON line each (ids, roles, teams, labels;
+    /// never the keys).
     List,
-    /// Revoke a key by its id; it stops working at once.
+    /// Revoke an API key by its id; it stops working at once.
     Revoke {
         /// The key id shown by `keys create` and `keys list`.
         key_id: String,
@@ -51,6 +52,21 @@ pub async fn run(global: &GlobalArgs, command: KeysCommand) -> anyhow::Result<()
             .collect::<anyhow::Result<Vec<_>>>()?,
         _ => Vec::new(),
     };
+    // The role's rule on teams, before the database is opened (the store
+    // checks it again).
+    if let KeysCommand::Create(args) = &command {
+        match (args.role.teams_rule(), teams.is_empty()) {
+            (TeamsRule::Required, true) => anyhow::bail!(
+                "--teams: a {} key needs the teams it may see; nothing was started",
+                args.role
+            ),
+            (TeamsRule::Forbidden, false) => anyhow::bail!(
+                "--teams: a {} key sees every team and cannot be restricted (only reader and manager keys can); nothing was started",
+                args.role
+            ),
+            _ => {}
+        }
+    }
     let db = Database::open(global).await?;
     let result = async {
         match command {

@@ -20,7 +20,9 @@ pub enum Job {
     /// Drop raw samples and rollup hours older than the retention settings
     /// (refreshing the rollup first, so nothing is dropped unrolled).
     Retention,
-    /// Compress raw samples older than 30 days.
+    /// Compress raw samples older than --compress-after-days (30 by
+    /// default): TimescaleDB's native compression, or packed days on the
+    /// portable engine.
     Compression,
     /// Make the raw partitions of today and the next 7 days (portable
     /// engine; nothing to do on timescale).
@@ -38,8 +40,9 @@ pub struct MaintainArgs {
     /// The time to run as (RFC 3339); the current time by default.
     #[arg(long, value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
-    /// Show each job's last run instead of running anything.
-    #[arg(long)]
+    /// Show each job's last run instead of running anything (not with
+    /// --job or --now).
+    #[arg(long, conflicts_with_all = ["job", "now"])]
     pub status: bool,
 }
 

@@ -54,20 +54,27 @@ pub struct ServeArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let prepared = prepare(&args).await?;
     let db = Database::open(global).await?;
-    let result = serve(&db, &args, || {}).await;
+    let result = serve(&db, prepared, || {}).await;
     db.close().await;
     result
 }
 
-/// Serves on `db` until a stop signal; `ready` runs once the socket listens.
-/// The lifecycle jobs (organism_store::scheduler) and the audit
-/// checkpointer run alongside; on the signal the server drains its requests
-/// while they finish the job in progress, and all are awaited.
-pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
+/// What serving needs that does not need the database, made before it is
+/// opened so that a mistake starts (or creates) no embedded cluster: the
+/// socket, bound (a port in use is said now), the API's settings, checked,
+/// and the audit checkpoints' key, read.
+#[derive(Debug)]
+pub struct Prepared {
+    listener: tokio::net::TcpListener,
+    config: ApiConfig,
+    checkpoints: Option<crate::commands::audit::CheckpointPlan>,
+}
+
+/// Checks every flag, then binds the socket.
+pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
+    crate::check::at_least_one("--body-limit", args.body_limit as u64)?;
     let min_group_size = MinGroupSize::new(args.min_group_size)
         .map_err(|e| anyhow::anyhow!("--min-group-size: {}", e.message))?;
     let manager_epsilon = Epsilon::new(args.manager_epsilon)
@@ -78,30 +85,49 @@ pub async fn serve(db: &Database, args: &ServeArgs, ready: impl FnOnce()) -> any
     } else {
         AuthMode::Keys
     };
-    let state = AppState::new(
-        db.store.clone(),
-        ApiConfig {
-            body_limit: args.body_limit,
-            auth,
-            min_group_size,
-            header_read_timeout: positive_secs(
-                "--header-read-timeout-secs",
-                args.header_read_timeout_secs,
-            )?,
-            idle_timeout: positive_secs("--idle-timeout-secs", args.idle_timeout_secs)?,
-            request_timeout: positive_secs("--request-timeout-secs", args.request_timeout_secs)?,
-            max_connections: if args.max_connections == 0 {
-                anyhow::bail!("--max-connections must be at least 1")
-            } else {
-                args.max_connections
-            },
-            manager_epsilon,
-            snapshot: args.snapshot.settings(args.snapshot_concurrency)?,
-            clock: organism_api::Clock::System,
+    let config = ApiConfig {
+        body_limit: args.body_limit,
+        auth,
+        min_group_size,
+        header_read_timeout: positive_secs(
+            "--header-read-timeout-secs",
+            args.header_read_timeout_secs,
+        )?,
+        idle_timeout: positive_secs("--idle-timeout-secs", args.idle_timeout_secs)?,
+        request_timeout: positive_secs("--request-timeout-secs", args.request_timeout_secs)?,
+        max_connections: if args.max_connections == 0 {
+            anyhow::bail!("--max-connections must be at least 1")
+        } else {
+            args.max_connections
         },
-    );
+        manager_epsilon,
+        snapshot: args.snapshot.settings(args.snapshot_concurrency)?,
+        clock: organism_api::Clock::System,
+    };
+    let checkpoints = args.audit_checkpoints.check()?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("--bind: cannot listen on {}: {e}", args.bind))?;
+    Ok(Prepared {
+        listener,
+        config,
+        checkpoints,
+    })
+}
+
+/// Serves on `db` until a stop signal; `ready` runs once the socket listens.
+/// The lifecycle jobs (organism_store::scheduler) and the audit
+/// checkpointer run alongside; on the signal the server drains its requests
+/// while they finish the job in progress, and all are awaited.
+pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> anyhow::Result<()> {
+    let Prepared {
+        listener,
+        config,
+        checkpoints,
+    } = prepared;
+    let state = AppState::new(db.store.clone(), config);
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
-    let checkpoints = args.audit_checkpoints.job(db.store.clone())?;
+    let checkpoints = checkpoints.map(|plan| plan.job(db.store.clone()));
     ready();
     // One stop signal for the background jobs: sent when the server starts
     // draining (or dropped if it fails), so that they finish alongside the

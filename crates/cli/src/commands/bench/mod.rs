@@ -44,6 +44,7 @@ use serde_json::Value;
 use self::load::{EndpointResult, Population, ReadKind};
 use self::report::{Bound, Line, ms};
 use self::stats::{Latencies, Summary};
+use crate::check;
 use crate::config::GlobalArgs;
 use crate::database::Database;
 use crate::synth::{OrgSpec, SyntheticOrg};
@@ -62,7 +63,7 @@ pub struct BenchArgs {
     /// Time between an employee's samples: 15m, 900s, 1h…
     #[arg(long, default_value = "15m", value_parser = parse_interval)]
     pub interval: Duration,
-    /// Write the report as JSON to this file.
+    /// Write the report as JSON to this file (its directory must exist).
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// An earlier run's `--json` file: print each figure beside its own.
@@ -87,7 +88,8 @@ pub struct BenchArgs {
     /// Random seed of the organisation and of the requests.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Keep the throwaway embedded cluster's directory afterwards.
+    /// Keep the throwaway embedded cluster's directory afterwards (only
+    /// without --data-dir and a configured server).
     #[arg(long)]
     pub keep: bool,
 }
@@ -131,6 +133,29 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Every flag, checked before anything starts: counts, the output file,
+/// and --keep, which only means something for the throwaway cluster.
+fn check_args(global: &GlobalArgs, args: &BenchArgs, data_dir_given: bool) -> anyhow::Result<()> {
+    check::at_least_one("--employees", args.employees() as u64)?;
+    check::at_least_one("--days", args.days())?;
+    check::at_least_one("--requests", args.requests as u64)?;
+    check::at_least_one("--concurrency", args.concurrency as u64)?;
+    check::at_least_one("--writes", args.writes as u64)?;
+    check::at_least_one("--writers", args.writers as u64)?;
+    check::at_least_one("--batch-rows", args.batch_rows as u64)?;
+    if let Some(path) = &args.json {
+        check::writable_file("--json", path)?;
+    }
+    if args.keep
+        && (data_dir_given || global.database_url.is_some() || global.timescale_host.is_some())
+    {
+        anyhow::bail!(
+            "--keep keeps the throwaway embedded cluster; with --data-dir (or ORGANISM_DATA_DIR) the directory is kept anyway, and a configured server has none; nothing was started"
+        );
+    }
+    Ok(())
+}
+
 /// Runs the benchmark. `data_dir_given`: whether `--data-dir` (or its
 /// environment variable) was set; if not, the embedded cluster lives in a
 /// throwaway directory.
@@ -148,6 +173,7 @@ pub async fn run(global: &GlobalArgs, args: BenchArgs, data_dir_given: bool) -> 
             }
             None => None,
         };
+    check_args(global, &args, data_dir_given)?;
     let (dir, throwaway) = if data_dir_given {
         (global.data_dir.clone(), false)
     } else {
