@@ -125,7 +125,7 @@ fn access_of(method: &str, path: &str) -> Access {
         return Access::Public;
     }
     let method = if method == "head" { "get" } else { method };
-    crate::routes::ENDPOINTS
+    crate::routes::table()
         .iter()
         .find(|e| e.path == path && e.method == method)
         .map_or(Access::Admin, |e| e.access)

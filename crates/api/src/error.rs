@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use organism_domain::{RowError, ValidationError};
 use organism_store::StoreError;
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -29,6 +28,8 @@ pub enum ApiError {
     Forbidden { code: &'static str, message: String },
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
+    /// The request conflicts with what is stored (an intervention id taken
+    /// with other content, a status move the rules refuse): 409.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     /// The body is over the limit: `size` when Content-Length declared it,
@@ -56,6 +57,32 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The body of every error answer: `{"error": {...}}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid_parameter", "field": "days", "message": "days: must be a whole number from 1 to 730, got \"0\""}}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code to branch on (`invalid_parameter`, `invalid_row`,
+    /// `employee_not_found`, `wrong_role`, `database_unavailable`, …).
+    pub code: String,
+    /// For a person: what is wrong and what is allowed.
+    pub message: String,
+    /// The parameter, body field or column to blame, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The row of a batch to blame (1-based), for `invalid_row`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// The limit that was reached, for limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
 fn too_large_message(limit: usize, size: Option<u64>) -> String {
     match size {
         Some(size) => format!("the body is {size} bytes; the limit is {limit} bytes"),
@@ -76,7 +103,7 @@ impl ApiError {
             ApiError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
-            ApiError::Conflict { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -153,21 +180,26 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut body = json!({ "error": { "code": code, "message": message } });
+        let mut detail = ErrorDetail {
+            code: code.to_string(),
+            message,
+            field: None,
+            row: None,
+            limit: None,
+        };
         match &self {
-            ApiError::BadParameter(v) => body["error"]["field"] = json!(v.field),
+            ApiError::BadParameter(v) => detail.field = Some(v.field.clone()),
             ApiError::BadRow(r) => {
-                body["error"]["row"] = json!(r.row);
-                body["error"]["field"] = json!(r.field);
+                detail.row = Some(r.row as u64);
+                detail.field = Some(r.field.clone());
             }
             ApiError::OverLimit { field, limit, .. } => {
-                body["error"]["limit"] = json!(limit);
-                if let Some(field) = field {
-                    body["error"]["field"] = json!(field);
-                }
+                detail.limit = Some(*limit);
+                detail.field = field.map(str::to_string);
             }
             _ => {}
         }
+        let body = ErrorBody { error: detail };
         let mut response = (status, Json(body)).into_response();
         if let ApiError::Unauthorized { .. } = self {
             response

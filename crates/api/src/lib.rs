@@ -2,9 +2,10 @@
 //!
 //! Handlers parse their input into domain types, call one storage function,
 //! and map the result; they hold no SQL. Every route is declared once in
-//! [`routes::ENDPOINTS`] together with its documentation, and both the router
-//! and `GET /api/openapi.json` are built from that table, so the published
-//! document cannot miss a route.
+//! [`routes::endpoints`], from the handler's `#[utoipa::path]` annotation
+//! and the route's access, and both the router and `GET /api/openapi.json`
+//! are built from that table, so the published document cannot miss or
+//! misdescribe a route.
 
 pub mod auth;
 pub mod bulk;
@@ -133,10 +134,12 @@ impl AppState {
 /// The whole application: every route of the table, request tracing,
 /// request metrics, the body limit, and JSON 404/405 answers.
 pub fn app(state: AppState) -> Router {
-    let mut router = Router::new();
-    for endpoint in routes::ENDPOINTS {
-        router = router.route(endpoint.path, (endpoint.handler)());
+    let mut api = utoipa_axum::router::OpenApiRouter::new();
+    for endpoint in routes::endpoints() {
+        api = api.routes(endpoint.route);
     }
+    let (router, _) = api.split_for_parts();
+    let router = routes::dashboard(router);
     let body_limit = state.config.body_limit;
     router
         .route_layer(middleware::from_fn_with_state(

@@ -37,6 +37,19 @@ impl Params {
         Ok(Self { values })
     }
 
+    /// [`Params::parse`] with the names of the query parameters that `Q`
+    /// documents, so that the names a handler accepts are the names the API
+    /// document lists.
+    pub fn documented<Q: utoipa::IntoParams>(raw: Option<&str>) -> Result<Self, ApiError> {
+        let names: Vec<String> = Q::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query))
+            .into_iter()
+            .filter(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+            .map(|p| p.name)
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Self::parse(raw, &names)
+    }
+
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
@@ -72,11 +85,34 @@ impl Params {
     }
 }
 
-/// `true`/`false` (also `1`/`0`).
+/// The schema of a `days` parameter of at most `MAX` days, `DEFAULT` when
+/// absent (the range is [`organism_domain::Days`]'s own).
+pub fn days_schema<const MAX: u32, const DEFAULT: u32>() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(organism_domain::Days::<MAX>::MAX))
+        .default(Some(DEFAULT.into()))
+        .build()
+}
+
+/// The schema of the burnout `threshold`: 0 to 100, 70 when absent.
+pub fn threshold_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Number)
+        .minimum(Some(0))
+        .maximum(Some(100))
+        .default(Some(70.into()))
+        .build()
+}
+
+/// `true` or `false`, as OpenAPI writes a boolean query parameter (and
+/// nothing else, so that what the document calls a boolean is all that is
+/// accepted).
 pub fn boolean(text: &str) -> Result<bool, ValidationError> {
     match text {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
+        "true" => Ok(true),
+        "false" => Ok(false),
         other => Err(ValidationError::new(
             "",
             format!("must be true or false, got {other:?}"),
@@ -112,7 +148,9 @@ mod tests {
     #[test]
     fn booleans() {
         assert!(boolean("true").unwrap());
-        assert!(!boolean("0").unwrap());
-        assert!(boolean("yes").is_err());
+        assert!(!boolean("false").unwrap());
+        for other in ["yes", "1", "0", "True", ""] {
+            assert!(boolean(other).is_err(), "{other:?}");
+        }
     }
 }

@@ -182,7 +182,7 @@ impl Default for SnapshotSettings {
 }
 
 /// What a snapshot did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SnapshotSummary {
     pub at: DateTime<Utc>,
     pub window_start: DateTime<Utc>,

@@ -117,7 +117,7 @@ impl From<Actor> for String {
 /// The status of an intervention. It moves only along
 /// proposed → approved → active → completed; any open state → cancelled;
 /// active → rolled_back (DESIGN.md §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InterventionStatus {
     Proposed,
@@ -200,7 +200,7 @@ impl FromStr for InterventionStatus {
 }
 
 /// What an audit event records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     Created,

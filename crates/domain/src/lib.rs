@@ -13,6 +13,7 @@ mod metric;
 pub mod privacy;
 mod role;
 mod sample;
+pub mod schema;
 mod team_name;
 mod text;
 pub mod time;
@@ -25,9 +26,9 @@ pub use metric::{FLUSH_TO_ZERO_BELOW, MetricName, MetricValues};
 pub use role::{MinGroupSize, Role, TeamsRule};
 pub use sample::{MAX_FUTURE_SKEW, MetricSample, RawSample, SampleWindow};
 pub use team_name::TeamName;
-pub use text::{check_storable_json, check_storable_text};
+pub use text::{MAX_JSON_NUMBER, check_storable_json, check_storable_text};
 pub use time::{
-    INSTANT_FORMS, TimestampError, TimestampProblem, YEARS, check_representable, parse_instant,
-    parse_timestamp,
+    INSTANT_FORMS, INSTANT_PATTERN, TIMESTAMP_PATTERN, TimestampError, TimestampProblem, YEARS,
+    check_representable, parse_instant, parse_timestamp,
 };
 pub use window::{AlertDays, Days, StatsDays, Threshold, TimeRange, TrendDays};

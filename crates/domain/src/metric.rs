@@ -39,7 +39,7 @@ fn flush_tiny(value: f64) -> f64 {
 /// One of the four metrics the platform measures. The storage layer maps each
 /// to its column through [`MetricName::column`], so a column name in SQL never
 /// comes from input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricName {
     DegreeCentrality,
@@ -120,11 +120,15 @@ impl FromStr for MetricName {
 }
 
 /// The four values of one measurement, each checked against its range.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricValues {
+    #[schema(minimum = 0, maximum = 1)]
     pub degree_centrality: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub betweenness_centrality: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub clustering_coeff: f64,
+    #[schema(minimum = 0, maximum = 100)]
     pub burnout_score: f64,
 }
 

@@ -10,7 +10,7 @@ use crate::ValidationError;
 /// What an API key may do. Roles are not a ladder: a writer (a back-end job
 /// pushing metrics) cannot read trends, a reader cannot write, a manager sees
 /// only noisy aggregates of its own teams. Only an admin can do everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Trends, burnout alerts, team trends and statistics.

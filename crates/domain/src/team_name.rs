@@ -10,6 +10,10 @@ use crate::ValidationError;
 /// trailing white space. Team names are human text ("Data Platform",
 /// "Ventes – Nord"), so Unicode letters are allowed; control characters are
 /// not, because they corrupt CSV exports and logs.
+///
+/// The OpenAPI pattern says the same: a first and last character that is
+/// neither white space nor a control character (U+0000-U+001F,
+/// U+007F-U+009F, Rust's `char::is_control`), none in between.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TeamName(String);

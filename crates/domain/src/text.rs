@@ -25,8 +25,15 @@ pub fn check_storable_text(field: &str, text: &str) -> Result<(), ValidationErro
     Ok(())
 }
 
-/// Refuses a JSON document with NUL in any string or object key, at any
-/// depth. The error names the place: `details.note`, `details.items[2]`,
+/// The largest magnitude of a number in a stored JSON document. PostgreSQL
+/// keeps a `jsonb` number as an exact decimal; one near the largest double
+/// (1.797…e308) comes back as a 309-digit integer that a double cannot hold
+/// again, so the document could be stored but never read. 1e300 leaves
+/// room for every rounding.
+pub const MAX_JSON_NUMBER: f64 = 1e300;
+
+/// Refuses a JSON document with NUL in any string or object key, or a
+/// number beyond ±[`MAX_JSON_NUMBER`], at any depth. The error names the place: `details.note`, `details.items[2]`,
 /// and for a key the path of the object that holds it.
 pub fn check_storable_json(field: &str, value: &Value) -> Result<(), ValidationError> {
     match value {
@@ -44,6 +51,12 @@ pub fn check_storable_json(field: &str, value: &Value) -> Result<(), ValidationE
             }
             check_storable_json(&format!("{field}.{key}"), item)
         }),
+        Value::Number(n) if n.as_f64().is_some_and(|v| v.abs() > MAX_JSON_NUMBER) => {
+            Err(ValidationError::new(
+                field,
+                format!("must be a number from -1e300 to 1e300, got {n}"),
+            ))
+        }
         Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }
 }
@@ -69,6 +82,20 @@ mod tests {
         assert_eq!(
             check_storable_json("details", &doc).unwrap_err().field,
             "details.a"
+        );
+    }
+
+    #[test]
+    fn numbers_beyond_1e300_are_refused_by_their_path() {
+        let doc = json!({"a": [1, {"b": 1.7976931348623157e308}]});
+        assert_eq!(
+            check_storable_json("details", &doc).unwrap_err().field,
+            "details.a[1].b"
+        );
+        assert!(check_storable_json("details", &json!({"x": -1e301})).is_err());
+        assert!(
+            check_storable_json("details", &json!({"x": 1e300, "y": -1e300, "z": u64::MAX}))
+                .is_ok()
         );
     }
 

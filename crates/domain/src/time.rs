@@ -51,6 +51,39 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 pub const INSTANT_FORMS: &str =
     "RFC 3339 timestamp, a timestamp without offset (taken as UTC) or YYYY-MM-DD; years 1-9999";
 
+/// The grammar's dates as a regular expression (ECMA-262 and Python alike:
+/// only `[0-9]`, never `\d`, which Python reads as any Unicode digit): a
+/// year 0001-9999, a month, and a day that exists in that month (29
+/// February in leap years only).
+macro_rules! date_pattern {
+    () => {
+        concat!(
+            "(?:(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-",
+            "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)",
+            "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29)"
+        )
+    };
+}
+
+macro_rules! clock_pattern {
+    () => {
+        concat!(
+            "[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?",
+            "(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?"
+        )
+    };
+}
+
+/// A timestamp of the grammar, for the OpenAPI document. Exact but for two
+/// cases no regular expression can see: surrounding white space (accepted
+/// and ignored) and an offset that moves 0001-01-01 or 9999-12-31 out of
+/// [`YEARS`] in UTC (refused).
+pub const TIMESTAMP_PATTERN: &str = concat!("^", date_pattern!(), clock_pattern!(), "$");
+
+/// An instant of the grammar (a timestamp or a bare date), for the OpenAPI
+/// document; see [`TIMESTAMP_PATTERN`].
+pub const INSTANT_PATTERN: &str = concat!("^", date_pattern!(), "(?:", clock_pattern!(), ")?$");
+
 /// The most digits of a fraction of a second: nanoseconds.
 const MAX_FRACTION_DIGITS: usize = 9;
 

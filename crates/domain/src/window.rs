@@ -61,6 +61,28 @@ impl<const MAX: u32> Days<MAX> {
     }
 }
 
+/// The OpenAPI schema of a `days` parameter: the whole numbers 1 to `MAX`.
+impl<const MAX: u32> utoipa::PartialSchema for Days<MAX> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX))
+            .into()
+    }
+}
+
+/// The OpenAPI schema of a threshold: a number from 0 to 100.
+impl utoipa::PartialSchema for Threshold {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Number)
+            .minimum(Some(0))
+            .maximum(Some(100))
+            .into()
+    }
+}
+
 /// A burnout threshold between 0 and 100.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Threshold(f64);

@@ -64,6 +64,22 @@ fn strings(
     let Some(array) = column(batch, name) else {
         return Ok(None);
     };
+    // Text only (or a column of nulls): a number is not an id or a team,
+    // as in JSON, so it is not cast to one.
+    let text =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    let is_text = match array.data_type() {
+        DataType::Null => true,
+        DataType::Dictionary(_, value) => text(value),
+        other => text(other),
+    };
+    if !is_text {
+        return Err(FormatError::row(
+            first_row,
+            name,
+            format!("must be text, the column is {}", array.data_type()),
+        ));
+    }
     let utf8 = cast(&array, &DataType::Utf8)
         .map_err(|e| FormatError::row(first_row, name, format!("must be text: {e}")))?;
     Ok(Some(utf8.as_string::<i32>().clone()))

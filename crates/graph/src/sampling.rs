@@ -80,7 +80,7 @@ impl Accuracy {
 }
 
 /// How betweenness was computed, as a snapshot reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum BetweennessMethod {
     /// Brandes' algorithm: exact.

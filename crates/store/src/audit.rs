@@ -24,7 +24,7 @@ mod verify;
 
 pub use verify::{BrokenLink, ChainReport, Check, CheckpointCheck, HashFunction};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub seq: i64,
     pub time: DateTime<Utc>,
@@ -43,10 +43,12 @@ pub struct AuditEvent {
 pub struct Cursor(i64);
 
 impl Cursor {
+    /// 1 to 18 digits (the API document's pattern): a `seq` this log
+    /// hands out, never signed, padded or beyond 10^18.
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        text.parse::<i64>()
-            .ok()
-            .filter(|v| *v >= 0)
+        Some(text)
+            .filter(|t| (1..=18).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse::<i64>().ok())
             .map(Cursor)
             .ok_or_else(|| {
                 ValidationError::new("cursor", "must be a cursor returned by a previous page")
@@ -96,7 +98,7 @@ impl Default for AuditLimit {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub events: Vec<AuditEvent>,
     /// Pass as `cursor` to read the next page; absent on the last page.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// Which engine keeps the data (DESIGN.md §4). Both give the same answers;
 /// they differ in who does the lifecycle work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// TimescaleDB hypertables, continuous aggregate, native policies.

@@ -24,7 +24,7 @@ use crate::{Result, Store, StoreError};
 /// The largest `details` document accepted, in bytes of JSON text.
 pub const MAX_DETAILS_BYTES: usize = 16 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Intervention {
     pub intervention_id: String,
     pub kind: String,
@@ -92,7 +92,11 @@ fn from_row(row: &Row) -> Result<Intervention> {
             .map_err(|e: ValidationError| StoreError::Database(e.to_string()))?,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
-        details: row.get("details"),
+        // A decoding failure is an error, never a panic (a panic would drop
+        // the client's connection without an answer).
+        details: row
+            .try_get("details")
+            .map_err(|e| StoreError::Database(format!("details: {e}")))?,
     })
 }
 

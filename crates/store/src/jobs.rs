@@ -69,7 +69,7 @@ pub enum JobOutcome {
 }
 
 /// A job's last run, as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobRecord {
     pub job: String,
     pub last_started: DateTime<Utc>,

@@ -20,7 +20,7 @@ use tokio_postgres::types::ToSql;
 use crate::{Result, Store, StoreError};
 
 /// Raw samples, or hourly aggregates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Resolution {
     Raw,
@@ -28,7 +28,7 @@ pub enum Resolution {
 }
 
 /// One raw sample.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RawPoint {
     pub time: DateTime<Utc>,
     pub team: Option<String>,
@@ -40,7 +40,7 @@ pub struct RawPoint {
 
 /// One hour of one employee: averages of each metric, and the range of the
 /// burnout score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HourlyPoint {
     pub time: DateTime<Utc>,
     pub team: Option<String>,
@@ -60,6 +60,36 @@ pub enum TrendPoints {
     Hourly(Vec<HourlyPoint>),
 }
 
+/// `anyOf` the two arrays (an empty one is both; `resolution` tells them
+/// apart).
+impl utoipa::PartialSchema for TrendPoints {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::ToSchema;
+        use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, Schema};
+        let array = |name| ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name(name));
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(array(RawPoint::name()))
+                .item(array(HourlyPoint::name()))
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl utoipa::ToSchema for TrendPoints {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((RawPoint::name().into(), RawPoint::schema()));
+        schemas.push((HourlyPoint::name().into(), HourlyPoint::schema()));
+    }
+}
+
 impl TrendPoints {
     pub fn len(&self) -> usize {
         match self {
@@ -73,7 +103,7 @@ impl TrendPoints {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EmployeeTrend {
     pub employee_id: String,
     pub resolution: Resolution,
@@ -108,7 +138,7 @@ pub struct TeamTrend {
 /// `null` when fewer distinct employees than the minimum group size were
 /// measured that day (`suppressed`). `members` and `samples` stay visible, so
 /// a caller can tell a suppressed day from a day without data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PublishedTeamDay {
     pub day: NaiveDate,
     pub members: i64,
@@ -122,7 +152,7 @@ pub struct PublishedTeamDay {
 }
 
 /// A team trend with the minimum group size applied.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PublishedTeamTrend {
     pub team: String,
     pub start: DateTime<Utc>,
@@ -234,7 +264,7 @@ impl ManagerPrivacy {
 /// members than the minimum group size) shows neither its member count nor
 /// any value; a shown day has the exact member count and noisy averages of
 /// the members' daily means. Never a maximum, a minimum or a sample count.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ManagerTeamDay {
     pub day: NaiveDate,
     pub suppressed: bool,
@@ -252,7 +282,7 @@ pub struct ManagerTeamDay {
 }
 
 /// What the answer says of its protection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PrivacyNote {
     pub mechanism: &'static str,
     pub unit: &'static str,
@@ -260,7 +290,7 @@ pub struct PrivacyNote {
     pub complete_days_only: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ManagerTeamTrend {
     pub team: String,
     pub start: DateTime<Utc>,
@@ -270,7 +300,7 @@ pub struct ManagerTeamTrend {
     pub days: Vec<ManagerTeamDay>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BurnoutAlert {
     pub employee_id: String,
     pub team: Option<String>,
@@ -282,7 +312,7 @@ pub struct BurnoutAlert {
     pub samples: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MetricStatistics {
     pub metric: MetricName,
     pub start: DateTime<Utc>,

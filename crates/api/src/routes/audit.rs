@@ -9,21 +9,49 @@ use organism_store::audit::{AuditFilter, AuditLimit, AuditPage, ChainReport, Cur
 use crate::params::Params;
 use crate::{ApiError, AppState};
 
+/// The audit log's filters and page (documentation).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct EventsQuery {
+    /// Only this intervention's events.
+    #[param(inline, nullable = false)]
+    intervention_id: Option<InterventionId>,
+    /// Only events of this action.
+    #[param(inline, nullable = false)]
+    action: Option<AuditAction>,
+    /// Events at or after this instant (a bare date: its start). Before
+    /// `end` when both are given.
+    #[param(schema_with = organism_domain::schema::instant)]
+    start: Option<String>,
+    /// Events before this instant (a bare date: its end).
+    #[param(schema_with = organism_domain::schema::instant)]
+    end: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 1000, default = 100, nullable = false)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$", nullable = false)]
+    cursor: Option<String>,
+}
+
+/// Audit events, oldest first.
+///
+/// One page at a time; `next_cursor` continues after the page's last
+/// event (keyset pagination, stable while events are appended).
+#[utoipa::path(
+    get,
+    path = "/api/audit",
+    tag = "audit",
+    operation_id = "get_audit_events",
+    params(EventsQuery),
+    responses((status = 200, description = "a page of events", body = AuditPage)),
+)]
 pub async fn events(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let params = Params::parse(
-        query.as_deref(),
-        &[
-            "intervention_id",
-            "action",
-            "start",
-            "end",
-            "limit",
-            "cursor",
-        ],
-    )?;
+    let params = Params::documented::<EventsQuery>(query.as_deref())?;
     let filter = AuditFilter {
         intervention_id: params.optional("intervention_id", |v| InterventionId::parse(v))?,
         action: params.optional("action", |s| s.parse::<AuditAction>())?,
@@ -40,8 +68,19 @@ pub async fn events(
     Ok(Json(state.store.audit_events(&filter).await?))
 }
 
-/// 200 with `ok: true` when the chain holds; 200 with the first broken link
-/// otherwise (the check itself worked; what it found is the answer).
+/// Check the audit log.
+///
+/// Hashes recomputed outside the database, links, times, and each
+/// intervention replayed from its events. 200 with `ok: true` when the chain
+/// holds; 200 with the first broken link otherwise (the check itself
+/// worked; what it found is the answer).
+#[utoipa::path(
+    get,
+    path = "/api/audit/verify",
+    tag = "audit",
+    operation_id = "verify_audit_log",
+    responses((status = 200, description = "what the check found", body = ChainReport)),
+)]
 pub async fn verify(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

@@ -30,16 +30,35 @@ use crate::routes::ingest::body_error;
 use crate::snapshots::{SnapshotRequest, SnapshotSummary, take_snapshot};
 use crate::{ApiError, AppState, Principal};
 
-#[derive(Debug, Deserialize)]
+/// A snapshot request. Directory entries and interactions are read with the
+/// rules of `organism graph`'s files: an entry that does not follow them is
+/// skipped and counted in `malformed_rows`, never refused, so any JSON value
+/// is accepted as an entry.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(example = json!({"at": "2026-06-10T12:00:00Z", "window_days": 28, "directory": [{"employee_id": "emp_001", "team": "Data Platform"}, {"employee_id": "emp_002", "team": "Data Platform"}], "interactions": [{"from": "emp_001", "to": "emp_002", "time": "2026-06-09T10:00:00Z", "channel": "chat", "weight": 1.0}]}))]
+pub struct Body {
+    /// The employees: `{"employee_id": …, "team": …, "work_start_hour": …,
+    /// "work_end_hour": …, "utc_offset_minutes": …}` (all but the id optional).
+    #[schema(value_type = Vec<Value>)]
     directory: Vec<Value>,
+    /// Who interacted with whom: `{"from": …, "to": …, "time": …, "channel":
+    /// "email" | "chat" | "meeting", "weight": …, "duration_minutes": …}`
+    /// (weight 1 and duration 0 when absent).
+    #[schema(value_type = Vec<Value>)]
     interactions: Vec<Value>,
-    /// Text, read by the one timestamp grammar (an error names `at`).
+    /// The snapshot's time (absent or null: now); the window ends here.
+    #[schema(schema_with = organism_domain::schema::timestamp_or_null)]
     at: Option<String>,
+    /// Days of interactions before `at` that make the graph.
+    #[schema(minimum = 1, maximum = 365, default = 28)]
     window_days: Option<u32>,
+    /// Write only the employees whose metrics moved by more than the
+    /// server's tolerance (`--snapshot-tolerance`).
+    #[schema(default = false)]
     incremental: Option<bool>,
-    /// Only to be refused by name (module docs).
+    /// Refused by name: the tolerance is server configuration (module docs).
+    #[schema(ignore)]
     tolerance: Option<Value>,
 }
 
@@ -56,6 +75,22 @@ fn ndjson(values: &[Value]) -> Vec<u8> {
 /// How long a caller refused for concurrency should wait before retrying.
 const BUSY_RETRY_AFTER_S: u32 = 5;
 
+/// Compute and store a graph snapshot.
+///
+/// Builds the collaboration graph of the window's interactions among the
+/// directory's employees, computes degree, betweenness (sampled, with a
+/// stated error bound, above a size), clustering and burnout, and stores
+/// one sample per employee at `at`. Limits on employees, edges and time
+/// answer 422; one snapshot computes at a time by default (503 with
+/// Retry-After). `rows_written` and `unchanged` for admin keys only.
+#[utoipa::path(
+    post,
+    path = "/api/graph/snapshots",
+    tag = "ingest",
+    operation_id = "create_graph_snapshot",
+    request_body(content = Body, content_type = "application/json"),
+    responses((status = 200, description = "computed and stored", body = SnapshotSummary)),
+)]
 pub async fn create_snapshot(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

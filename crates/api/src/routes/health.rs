@@ -4,19 +4,93 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::Duration;
-use serde_json::json;
+use chrono::{DateTime, Duration, Utc};
+use organism_store::Engine;
+use organism_store::jobs::JobRecord;
+use serde::Serialize;
 
 use crate::params::Params;
 use crate::{ApiError, AppState, Principal};
 
-/// 200 when the database answers, 503 (with the same body) when it does not.
+/// Whether the database answered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Unavailable,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DatabaseHealth {
+    pub reachable: bool,
+    pub engine: Engine,
+    /// The schema version recorded in the database (when reachable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<i32>,
+    /// Why it is not reachable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PoolHealth {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RollupHealth {
+    /// The hourly rollup is complete up to this hour (none before the
+    /// first refresh).
+    pub materialised_until: Option<DateTime<Utc>>,
+}
+
+/// What is counted from stored data: for keys other than writers (module
+/// docs of [`health`]).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoredHealth {
+    pub samples_last_hour: i64,
+    pub rollup: RollupHealth,
+    /// Each lifecycle job's last run.
+    pub jobs: Vec<JobRecord>,
+    /// Failed TimescaleDB background job runs in the last day (timescale
+    /// engine; null on the portable one).
+    pub timescaledb_job_errors_last_day: Option<i64>,
+}
+
+/// The health answer. A writer key gets no figure counted from stored data,
+/// and an unreachable database none at all.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthAnswer {
+    pub status: HealthStatus,
+    pub database: DatabaseHealth,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub stored: Option<StoredHealth>,
+    pub pool: PoolHealth,
+}
+
+/// Service health.
 ///
-/// A writer key sees whether the service and its database are up, and
-/// nothing counted from stored data: the samples of the last hour, the
-/// rollup's watermark and the jobs' runs all move with what an incremental
-/// snapshot did or did not write, which would tell a writer how its
-/// computed metrics compare with the stored ones (DESIGN.md §11).
+/// 200 when the database answers, 503 (with the same body, and
+/// `Retry-After`) when it does not: engine, schema version, samples of the
+/// last hour, the rollup's watermark, each lifecycle job's last run, pool.
+/// A writer key gets no figure counted from stored data (samples, rollup,
+/// jobs), which would tell it how its snapshots compare with the stored
+/// scores (DESIGN.md §11).
+#[utoipa::path(
+    get,
+    path = "/api/trends/health",
+    tag = "operations",
+    operation_id = "get_health",
+    responses(
+        (status = 200, description = "the service and its database are up", body = HealthAnswer),
+        (status = 503, description = "the database does not answer; retry after `Retry-After` seconds", body = HealthAnswer,
+            headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
+    ),
+)]
 pub async fn health(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -25,16 +99,25 @@ pub async fn health(
     Params::parse(query.as_deref(), &[])?;
     let store = &state.store;
     let pool = store.pool_status();
-    let pool = json!({"max_size": pool.max_size, "size": pool.size, "available": pool.available, "waiting": pool.waiting});
+    let pool = PoolHealth {
+        max_size: pool.max_size,
+        size: pool.size,
+        available: pool.available,
+        waiting: pool.waiting,
+    };
     let probe = async {
         let version = store.schema_version().await?;
-        let recent = store
-            .recent_samples(Duration::hours(1), state.config.clock.now())
-            .await?;
-        let watermark = store.rollup_watermark().await?;
-        let jobs = store.job_status().await?;
-        let ts_errors = store.timescaledb_job_errors().await?;
-        Ok::<_, organism_store::StoreError>((version, recent, watermark, jobs, ts_errors))
+        let stored = StoredHealth {
+            samples_last_hour: store
+                .recent_samples(Duration::hours(1), state.config.clock.now())
+                .await?,
+            rollup: RollupHealth {
+                materialised_until: store.rollup_watermark().await?,
+            },
+            jobs: store.job_status().await?,
+            timescaledb_job_errors_last_day: store.timescaledb_job_errors().await?,
+        };
+        Ok::<_, organism_store::StoreError>((version, stored))
     };
     // A database that stopped answering without closing its sockets (a
     // frozen server) must not hold health: bounded like a pool wait.
@@ -52,35 +135,39 @@ pub async fn health(
                 )))
             })
     };
+    let writer = principal.role == organism_domain::Role::Writer;
     let (status, body) = match probe.await {
-        Ok((version, recent, watermark, jobs, ts_errors)) => (
+        Ok((version, stored)) => (
             StatusCode::OK,
-            json!({
-                "status": "ok",
-                "database": {"reachable": true, "engine": store.engine(), "schema_version": version},
-                "samples_last_hour": recent,
-                "rollup": {"materialised_until": watermark},
-                "jobs": jobs,
-                "timescaledb_job_errors_last_day": ts_errors,
-                "pool": pool,
-            }),
+            HealthAnswer {
+                status: HealthStatus::Ok,
+                database: DatabaseHealth {
+                    reachable: true,
+                    engine: store.engine(),
+                    schema_version: Some(version),
+                    error: None,
+                },
+                stored: (!writer).then_some(stored),
+                pool,
+            },
         ),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({
-                    "status": "unavailable",
-                    "database": {"reachable": false, "engine": store.engine(), "error": e.to_string()},
-                    "pool": pool,
-                }),
+                HealthAnswer {
+                    status: HealthStatus::Unavailable,
+                    database: DatabaseHealth {
+                        reachable: false,
+                        engine: store.engine(),
+                        schema_version: None,
+                        error: Some(e.to_string()),
+                    },
+                    stored: None,
+                    pool,
+                },
             )
         }
-    };
-    let body = if principal.role == organism_domain::Role::Writer {
-        without_stored_counts(body)
-    } else {
-        body
     };
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -91,21 +178,17 @@ pub async fn health(
     Ok(response)
 }
 
-/// The health body less what is counted from stored data.
-fn without_stored_counts(mut body: serde_json::Value) -> serde_json::Value {
-    if let Some(fields) = body.as_object_mut() {
-        for field in [
-            "samples_last_hour",
-            "rollup",
-            "jobs",
-            "timescaledb_job_errors_last_day",
-        ] {
-            fields.remove(field);
-        }
-    }
-    body
-}
-
+/// Prometheus metrics.
+///
+/// Requests by route and status, latencies, samples written, pool gauges,
+/// in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "get_prometheus_metrics",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain; version=0.0.4")),
+)]
 pub async fn prometheus(State(state): State<AppState>) -> Response {
     let pool = state.store.pool_status();
     let text = state.metrics.render(&[

@@ -1,4 +1,5 @@
-//! The route table: every endpoint, its handler and its documentation.
+//! The route table: every endpoint, its handler, who may call it and its
+//! documentation.
 
 mod audit;
 mod dashboard;
@@ -10,338 +11,150 @@ mod openapi;
 mod respond;
 mod trends;
 
-use axum::routing::{MethodRouter, get, patch, post};
+use std::sync::LazyLock;
 
-pub use openapi::document_path;
+use axum::routing::get;
+use utoipa::openapi::path::PathItem;
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Access;
 use crate::{ApiError, AppState};
 
-/// One documented parameter.
-#[derive(Debug)]
-pub struct ParamDoc {
-    pub name: &'static str,
-    /// "path" or "query".
-    pub location: &'static str,
-    pub required: bool,
-    /// A JSON Schema fragment.
-    pub schema: &'static str,
-    pub description: &'static str,
-}
-
-/// One endpoint: path, method, handler and what the OpenAPI document says.
-#[derive(Debug)]
+/// One endpoint of the API: its handler as `routes!` makes it from the
+/// handler's `#[utoipa::path]` annotation (path, method, parameters, request
+/// bodies and success responses, so the route and its document cannot
+/// differ), who may call it, and the error statuses it answers besides the
+/// ones its access implies (401 and 403; see [`openapi`]).
 pub struct Endpoint {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub summary: &'static str,
-    pub params: &'static [ParamDoc],
-    /// Request body media types, if it takes a body.
-    pub body: &'static [&'static str],
-    /// Status codes it answers besides 200.
-    pub errors: &'static [u16],
-    /// Who may call it.
     pub access: Access,
-    pub handler: fn() -> MethodRouter<AppState>,
+    pub errors: &'static [u16],
+    pub route: UtoipaMethodRouter<AppState>,
 }
 
-const fn path(name: &'static str, description: &'static str) -> ParamDoc {
-    ParamDoc {
-        name,
-        location: "path",
-        required: true,
-        schema: r#"{"type":"string"}"#,
-        description,
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("access", &self.access)
+            .field("paths", &self.route.1.paths.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
-const fn query(name: &'static str, schema: &'static str, description: &'static str) -> ParamDoc {
-    ParamDoc {
-        name,
-        location: "query",
-        required: false,
-        schema,
-        description,
+fn endpoint(
+    access: Access,
+    errors: &'static [u16],
+    route: UtoipaMethodRouter<AppState>,
+) -> Endpoint {
+    Endpoint {
+        access,
+        errors,
+        route,
     }
 }
 
-const fn required(mut p: ParamDoc) -> ParamDoc {
-    p.required = true;
-    p
+/// The API's endpoints. Called once for the router of each [`crate::app`]
+/// and once for [`table`] and the document.
+pub fn endpoints() -> Vec<Endpoint> {
+    const READ: &[u16] = &[400, 404, 503];
+    const BODY: &[u16] = &[400, 413, 415, 422, 503];
+    vec![
+        endpoint(Access::Read, READ, routes!(trends::employee)),
+        endpoint(Access::Read, READ, routes!(trends::employee_range)),
+        endpoint(Access::Aggregate, READ, routes!(trends::team)),
+        endpoint(Access::Read, &[400, 503], routes!(trends::burnout_alerts)),
+        endpoint(Access::Read, &[400, 503], routes!(trends::statistics)),
+        // Its 503 has the health body itself (the handler's annotation).
+        endpoint(Access::AnyKey, &[400], routes!(health::health)),
+        endpoint(Access::Write, BODY, routes!(ingest::write_metrics)),
+        endpoint(Access::Write, BODY, routes!(graph::create_snapshot)),
+        endpoint(
+            Access::Admin,
+            &[400, 409, 413, 415, 503],
+            routes!(interventions::create),
+        ),
+        endpoint(Access::Admin, &[400, 503], routes!(interventions::list)),
+        endpoint(
+            Access::Admin,
+            &[400, 404, 409, 413, 415, 503],
+            routes!(interventions::change_status),
+        ),
+        endpoint(Access::Admin, &[400, 503], routes!(audit::events)),
+        endpoint(Access::Admin, &[400, 503], routes!(audit::verify)),
+        endpoint(Access::AnyKey, &[], routes!(health::prometheus)),
+        endpoint(Access::Public, &[], routes!(openapi::document)),
+    ]
 }
 
-const DAYS_730: ParamDoc = query(
-    "days",
-    r#"{"type":"integer","minimum":1,"maximum":730,"default":30}"#,
-    "window in days, ending now",
-);
-const USE_HOURLY: ParamDoc = query(
-    "use_hourly",
-    r#"{"type":"boolean","default":false}"#,
-    "hourly aggregates instead of raw samples",
-);
+/// The dashboard's routes: public, and left out of the API document (they
+/// answer HTML, scripts and stylesheets to a browser, not JSON to a client).
+pub const DASHBOARD_ROUTES: [&str; 2] = ["/", "/assets/{*file}"];
 
-pub const ENDPOINTS: &[Endpoint] = &[
-    Endpoint {
-        method: "get",
-        path: "/api/trends/employee/{employee_id}",
-        summary: "An employee's trend over the last `days` days (raw or hourly). Answers text/csv when asked.",
-        params: &[
-            path("employee_id", "pseudonymous employee id"),
-            DAYS_730,
-            USE_HOURLY,
-        ],
-        body: &[],
-        errors: &[400, 401, 403, 404, 503],
-        access: Access::Read,
-        handler: || get(trends::employee),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/trends/employee/{employee_id}/range",
-        summary: "An employee's trend between two dates. A bare date as end_date means the end of that day.",
-        params: &[
-            path("employee_id", "pseudonymous employee id"),
-            required(query(
-                "start_date",
-                r#"{"type":"string","format":"date-time"}"#,
-                organism_domain::INSTANT_FORMS,
-            )),
-            required(query(
-                "end_date",
-                r#"{"type":"string","format":"date-time"}"#,
-                organism_domain::INSTANT_FORMS,
-            )),
-            USE_HOURLY,
-        ],
-        body: &[],
-        errors: &[400, 401, 403, 404, 503],
-        access: Access::Read,
-        handler: || get(trends::employee_range),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/trends/team/{team_name}",
-        summary: "A team's daily trend: members, average of each metric, highest burnout. A manager key gets whole days only, without the highest burnout, with the minimum group size and differential-privacy noise applied.",
-        params: &[path("team_name", "team name"), DAYS_730],
-        body: &[],
-        errors: &[400, 401, 403, 404, 503],
-        access: Access::Aggregate,
-        handler: || get(trends::team),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/trends/burnout-alerts",
-        summary: "Employees whose latest burnout score in the window is at or above the threshold, highest first.",
-        params: &[
-            query(
-                "threshold",
-                r#"{"type":"number","minimum":0,"maximum":100,"default":70}"#,
-                "burnout threshold",
-            ),
-            query(
-                "days",
-                r#"{"type":"integer","minimum":1,"maximum":90,"default":7}"#,
-                "window in days",
-            ),
-        ],
-        body: &[],
-        errors: &[400, 401, 403, 503],
-        access: Access::Read,
-        handler: || get(trends::burnout_alerts),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/trends/statistics/{metric_name}",
-        summary: "min, max, avg, stddev and count of one metric.",
-        params: &[
-            path(
-                "metric_name",
-                "degree_centrality, betweenness_centrality, clustering_coeff or burnout_score",
-            ),
-            query(
-                "days",
-                r#"{"type":"integer","minimum":1,"maximum":365,"default":30}"#,
-                "window in days",
-            ),
-        ],
-        body: &[],
-        errors: &[400, 401, 403, 503],
-        access: Access::Read,
-        handler: || get(trends::statistics),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/trends/health",
-        summary: "Database reachable, engine, schema version, samples in the last hour, pool. A writer key gets no figure counted from stored data (samples, rollup, jobs).",
-        params: &[],
-        body: &[],
-        errors: &[401, 403, 503],
-        access: Access::AnyKey,
-        handler: || get(health::health),
-    },
-    Endpoint {
-        method: "post",
-        path: "/api/metrics",
-        summary: "Write a batch of samples, all or nothing; the same batch again changes nothing.",
-        params: &[],
-        body: &[
-            "application/json",
-            "application/x-ndjson",
-            "text/csv",
-            "application/vnd.apache.parquet",
-        ],
-        errors: &[400, 401, 403, 413, 415, 422, 503],
-        access: Access::Write,
-        handler: || post(ingest::write_metrics),
-    },
-    Endpoint {
-        method: "post",
-        path: "/api/graph/snapshots",
-        summary: "Compute the graph metrics of a window of interactions and store one sample per employee. Limits on employees, edges and time (422), one at a time by default (503 with Retry-After); betweenness sampled with a stated bound above a size. `rows_written` and `unchanged` for admin keys only.",
-        params: &[],
-        body: &["application/json"],
-        errors: &[400, 401, 403, 413, 415, 422, 503],
-        access: Access::Write,
-        handler: || post(graph::create_snapshot),
-    },
-    Endpoint {
-        method: "post",
-        path: "/api/interventions",
-        summary: "Create an intervention (status proposed) with its audit event. Retrying with the same id and content returns it unchanged.",
-        params: &[],
-        body: &["application/json"],
-        errors: &[400, 401, 403, 415, 422, 503],
-        access: Access::Admin,
-        handler: || post(interventions::create),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/interventions",
-        summary: "List interventions, newest first.",
-        params: &[
-            query(
-                "status",
-                r#"{"type":"string","enum":["proposed","approved","active","completed","cancelled","rolled_back"]}"#,
-                "status filter",
-            ),
-            query("target", r#"{"type":"string"}"#, "target employee id"),
-            query(
-                "limit",
-                r#"{"type":"integer","minimum":1,"maximum":1000,"default":100}"#,
-                "most rows returned",
-            ),
-        ],
-        body: &[],
-        errors: &[400, 401, 403, 503],
-        access: Access::Admin,
-        handler: || get(interventions::list),
-    },
-    Endpoint {
-        method: "patch",
-        path: "/api/interventions/{intervention_id}",
-        summary: "Move an intervention to another status along the allowed transitions.",
-        params: &[path("intervention_id", "intervention id")],
-        body: &["application/json"],
-        errors: &[400, 401, 403, 404, 415, 422, 503],
-        access: Access::Admin,
-        handler: || patch(interventions::change_status),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/audit",
-        summary: "Audit events, oldest first, one page at a time (keyset cursor).",
-        params: &[
-            query(
-                "intervention_id",
-                r#"{"type":"string"}"#,
-                "only this intervention",
-            ),
-            query(
-                "action",
-                r#"{"type":"string","enum":["created","approved","activated","completed","cancelled","rolled_back"]}"#,
-                "only this action",
-            ),
-            query(
-                "start",
-                r#"{"type":"string","format":"date-time"}"#,
-                "events at or after",
-            ),
-            query(
-                "end",
-                r#"{"type":"string","format":"date-time"}"#,
-                "events before",
-            ),
-            query(
-                "limit",
-                r#"{"type":"integer","minimum":1,"maximum":1000,"default":100}"#,
-                "page size",
-            ),
-            query(
-                "cursor",
-                r#"{"type":"string"}"#,
-                "next_cursor of the previous page",
-            ),
-        ],
-        body: &[],
-        errors: &[400, 401, 403, 503],
-        access: Access::Admin,
-        handler: || get(audit::events),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/audit/verify",
-        summary: "Check the audit log: hashes recomputed outside the database, links, times, and each intervention replayed; reports the first problem.",
-        params: &[],
-        body: &[],
-        errors: &[401, 403, 503],
-        access: Access::Admin,
-        handler: || get(audit::verify),
-    },
-    Endpoint {
-        method: "get",
-        path: "/metrics",
-        summary: "Prometheus metrics (text format).",
-        params: &[],
-        body: &[],
-        errors: &[401, 403],
-        access: Access::AnyKey,
-        handler: || get(health::prometheus),
-    },
-    Endpoint {
-        method: "get",
-        path: "/api/openapi.json",
-        summary: "This document.",
-        params: &[],
-        body: &[],
-        errors: &[],
-        access: Access::Public,
-        handler: || get(openapi::document),
-    },
-    Endpoint {
-        method: "get",
-        path: "/",
-        summary: "The dashboard.",
-        params: &[],
-        body: &[],
-        errors: &[],
-        access: Access::Public,
-        handler: || get(dashboard::index),
-    },
-    Endpoint {
-        method: "get",
-        path: "/assets/{*file}",
-        summary: "The dashboard's files, embedded in the binary: dashboard.js, dashboard.css and the vendored chart library under vendor/uplot/ (with its LICENSE).",
-        params: &[path(
-            "file",
-            "file name under /assets/, may contain slashes (vendor/uplot/LICENSE)",
-        )],
-        body: &[],
-        errors: &[404],
-        access: Access::Public,
-        handler: || get(dashboard::file),
-    },
-];
+pub fn dashboard(router: axum::Router<AppState>) -> axum::Router<AppState> {
+    router
+        .route(DASHBOARD_ROUTES[0], get(dashboard::index))
+        .route(DASHBOARD_ROUTES[1], get(dashboard::file))
+}
+
+/// One route as the router matches it: method (lower case), path in axum's
+/// syntax, and who may call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: String,
+    pub access: Access,
+    pub errors: &'static [u16],
+    /// Whether the API document describes it (every route but the
+    /// dashboard's).
+    pub documented: bool,
+}
+
+/// The methods of one path item, lower case.
+fn methods(item: &PathItem) -> Vec<&'static str> {
+    [
+        ("get", item.get.is_some()),
+        ("post", item.post.is_some()),
+        ("put", item.put.is_some()),
+        ("patch", item.patch.is_some()),
+        ("delete", item.delete.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(m, present)| present.then_some(m))
+    .collect()
+}
+
+/// Every route, built once from [`endpoints`] and [`DASHBOARD_ROUTES`]: the
+/// auth layer looks a request's access up here, and the tests walk it.
+pub fn table() -> &'static [Route] {
+    static TABLE: LazyLock<Vec<Route>> = LazyLock::new(|| {
+        let mut table = Vec::new();
+        for e in endpoints() {
+            let (_, paths, _) = &e.route;
+            for (path, item) in &paths.paths {
+                for method in methods(item) {
+                    table.push(Route {
+                        method,
+                        path: path.clone(),
+                        access: e.access,
+                        errors: e.errors,
+                        documented: true,
+                    });
+                }
+            }
+        }
+        for path in DASHBOARD_ROUTES {
+            table.push(Route {
+                method: "get",
+                path: path.to_string(),
+                access: Access::Public,
+                errors: &[404],
+                documented: false,
+            });
+        }
+        table
+    });
+    &TABLE
+}
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound {

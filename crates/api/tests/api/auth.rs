@@ -2,7 +2,7 @@
 //! team, and nothing written by a refused request.
 
 use organism_api::auth::Access;
-use organism_api::routes::ENDPOINTS;
+use organism_api::routes::table;
 use organism_api::{ApiConfig, AuthMode};
 use organism_domain::Role;
 use organism_store::Store;
@@ -55,11 +55,11 @@ async fn every_non_public_route_answers_401_without_a_valid_key(store: Store) {
         .unwrap()
         .key_id;
     app.store.revoke_api_key(&id).await.unwrap();
-    for e in ENDPOINTS {
+    for e in table() {
         if e.access == Access::Public {
             continue;
         }
-        let path = concrete(e.path);
+        let path = concrete(&e.path);
         for (key, code) in [
             (None, "missing_api_key"),
             (Some(unknown.as_str()), "invalid_api_key"),

@@ -62,7 +62,7 @@ async fn a_retried_create_returns_the_same_intervention_and_a_changed_one_is_ref
     let (status, body) = app.post_json("/api/interventions", &other).await;
     assert_eq!(
         (status, error_code(&body).as_str()),
-        (422, "intervention_id_taken")
+        (409, "intervention_id_taken")
     );
 }
 
@@ -77,7 +77,7 @@ async fn an_illegal_transition_is_refused_and_writes_nothing(store: Store) {
             &json!({"status": "completed", "actor": "hr"}),
         )
         .await;
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 409, "{body}");
     assert_eq!(error_code(&body), "illegal_transition");
     assert_eq!(app.audit_rows().await, before);
     let (_, list) = app.get_json("/api/interventions?status=proposed").await;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use organism_api::auth::Access;
-use organism_api::routes::ENDPOINTS;
+use organism_api::routes::table;
 use organism_api::{ApiConfig, Clock};
 use organism_domain::Role;
 use organism_store::Store;
@@ -82,8 +82,8 @@ fn concrete(path: &str) -> String {
 async fn a_manager_key_reaches_its_teams_aggregates_and_nothing_individual(store: Store) {
     let app = seeded(store).await;
     let manager = app.key(Role::Manager, &["Core"]).await;
-    for e in ENDPOINTS {
-        let path = concrete(e.path);
+    for e in table() {
+        let path = concrete(&e.path);
         let method: Method = e.method.to_uppercase().parse().unwrap();
         let (status, body) = app
             .send_as(Some(&manager), method, &path, Some(&json!({})))

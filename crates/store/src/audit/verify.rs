@@ -28,7 +28,7 @@ use super::replay::{Replay, ReplayEvent, StoredIntervention, difference};
 use crate::{Result, Store, StoreError};
 
 /// The result of checking the log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChainReport {
     pub ok: bool,
     /// Events read, up to and including the first broken one.
@@ -50,7 +50,7 @@ pub struct ChainReport {
     pub checkpoint: Option<CheckpointCheck>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BrokenLink {
     /// The event where the problem is; for problems outside the chain, the
     /// intervention's last event, or 0 when there is no event to name.
@@ -62,7 +62,7 @@ pub struct BrokenLink {
 }
 
 /// Which check failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
     /// A seq is missing or repeated.
@@ -86,7 +86,7 @@ pub enum Check {
     Checkpoint,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HashFunction {
     Agrees,
@@ -96,7 +96,7 @@ pub enum HashFunction {
 }
 
 /// What was checked against a checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CheckpointCheck {
     pub head_seq: i64,
     pub head_hash: String,
