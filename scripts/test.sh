@@ -8,13 +8,19 @@
 # "SKIPPED … timescale engine: <why>" otherwise. The dashboard's browser test
 # drives Debian's headless Chromium (installed here when absent) and prints
 # "SKIPPED dashboard browser test: <why>" only when it is not installed.
+# Last, the Python client's tests and the API contract test (schemathesis,
+# every check) run with pytest against a real `organism serve` started on an
+# embedded cluster (scripts/python.sh; a venv under target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/setup.sh
 . scripts/setup.sh
+# shellcheck source=scripts/python.sh
+. scripts/python.sh
 ensure_pg_server
 ensure_chromium
+ensure_python_env
 
 # The server the tests will start is the first initdb on PATH (as the
 # test kit finds it), else Debian's newest.
@@ -47,3 +53,7 @@ trap cleanup EXIT
 
 echo "== tests"
 cargo nextest run --workspace --locked --profile ci "$@"
+
+# The binary the Python tests start is the one the tests above built.
+cargo build --locked --bin organism
+run_python_tests
