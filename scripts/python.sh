@@ -9,7 +9,7 @@
 #                       installed at the versions of clients/python/constraints.txt
 #   run_python_tests    mypy --strict on the package, the example and the tests, then
 #                       pytest -v on clients/python/tests against
-#                       ${ORGANISM_BIN:-target/debug/organism} (build it first:
+#                       ${ORGANISM_BIN:-$CARGO_TARGET_DIR/debug/organism} (build it first:
 #                       the tests fail, never skip, when it is missing)
 
 # shellcheck source=scripts/setup.sh
@@ -57,7 +57,7 @@ ensure_python_env() {
 run_python_tests() {
     local venv bin
     venv=$(cd "$(python_venv)" && pwd) || return 1
-    bin=${ORGANISM_BIN:-$PWD/target/debug/organism}
+    bin=${ORGANISM_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/organism}
     echo "== mypy --strict (clients/python)"
     (cd clients/python && "$venv/bin/mypy" --strict --cache-dir "$venv/mypy-cache" \
         src/organism_trends examples tests) || return 1
