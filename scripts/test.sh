@@ -54,6 +54,7 @@ trap cleanup EXIT
 echo "== tests"
 cargo nextest run --workspace --locked --profile ci "$@"
 
-# The binary the Python tests start is the one the tests above built.
-cargo build --locked --bin organism
+# The Python tests start the binary the run above built for the binary's
+# own tests (a separate `cargo build --bin organism` would unify features
+# differently and rebuild every dependency).
 run_python_tests

@@ -45,7 +45,8 @@ pub struct EventsQuery {
     tag = "audit",
     operation_id = "get_audit_events",
     params(EventsQuery),
-    responses((status = 200, description = "a page of events", body = AuditPage)),
+    responses((status = 200, description = "a page of events", body = AuditPage,
+        example = json!({"events": [{"seq": 1, "time": "2026-06-10T09:00:00Z", "event_id": "fe3ef7f3-1625-45b8-b80b-7dc4929647fb", "intervention_id": "int-2026-0042", "action": "created", "actor": "hr.partner@example.com", "target_employee_id": "emp_017", "details": {"details": {}, "kind": "workload_rebalance", "status": "proposed"}, "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000", "hash": "ca823993c138f4291ecdb99de8ab00b40f2629c9e96c0e254d72da8d1b9828c8"}], "next_cursor": "1"}))),
 )]
 pub async fn events(
     State(state): State<AppState>,
@@ -79,7 +80,8 @@ pub async fn events(
     path = "/api/audit/verify",
     tag = "audit",
     operation_id = "verify_audit_log",
-    responses((status = 200, description = "what the check found", body = ChainReport)),
+    responses((status = 200, description = "what the check found", body = ChainReport,
+        example = json!({"ok": true, "events_checked": 35, "first_broken": null, "head_seq": 35, "head_hash": "d8c2181de7e8bfcaaddce9ba852cb4b5b0634fb45582f3162f2a7fed19f55967", "interventions_checked": 23, "hash_function": "agrees", "checkpoint": null}))),
 )]
 pub async fn verify(
     State(state): State<AppState>,

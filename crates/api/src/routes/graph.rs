@@ -89,7 +89,8 @@ const BUSY_RETRY_AFTER_S: u32 = 5;
     tag = "ingest",
     operation_id = "create_graph_snapshot",
     request_body(content = Body, content_type = "application/json"),
-    responses((status = 200, description = "computed and stored", body = SnapshotSummary)),
+    responses((status = 200, description = "computed and stored", body = SnapshotSummary,
+        example = json!({"at": "2026-06-10T12:00:00Z", "window_start": "2026-05-13T12:00:00Z", "window_end": "2026-06-10T12:00:00Z", "employees": 2, "edges": 1, "interactions_used": 1, "self_loops": 0, "unknown_employees": 0, "outside_window": 0, "malformed_rows": 0, "duplicate_directory_entries": 0, "incremental": false, "samples": 2, "betweenness": {"method": "exact"}, "rows_written": 2, "unchanged": 0, "seconds_graph": 0.0004, "seconds_total": 0.05}))),
 )]
 pub async fn create_snapshot(
     State(state): State<AppState>,

@@ -86,7 +86,8 @@ pub struct HealthAnswer {
     tag = "operations",
     operation_id = "get_health",
     responses(
-        (status = 200, description = "the service and its database are up", body = HealthAnswer),
+        (status = 200, description = "the service and its database are up", body = HealthAnswer,
+            example = json!({"status": "ok", "database": {"reachable": true, "engine": "timescale", "schema_version": 11}, "samples_last_hour": 40000, "rollup": {"materialised_until": "2026-06-10T11:00:00Z"}, "jobs": [{"job": "refresh", "last_started": "2026-06-10T11:02:00Z", "last_finished": "2026-06-10T11:02:01Z", "last_seconds": 0.8, "last_rows": 10000, "last_ok": true, "last_error": null, "last_detail": {}, "runs": 240, "failures": 0}], "timescaledb_job_errors_last_day": 0, "pool": {"max_size": 20, "size": 3, "available": 3, "waiting": 0}})),
         (status = 503, description = "the database does not answer; retry after `Retry-After` seconds", body = HealthAnswer,
             headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
     ),
@@ -187,7 +188,8 @@ pub async fn health(
     path = "/metrics",
     tag = "operations",
     operation_id = "get_prometheus_metrics",
-    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain; version=0.0.4")),
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain; version=0.0.4",
+        example = "# HELP organism_db_pool_size Open pooled connections.\n# TYPE organism_db_pool_size gauge\norganism_db_pool_size 3\n")),
 )]
 pub async fn prometheus(State(state): State<AppState>) -> Response {
     let pool = state.store.pool_status();

@@ -164,7 +164,7 @@ fn details(value: Option<Value>) -> Value {
         (status = 201, description = "created", body = Intervention, links(
             ("change_status" = (operation_id = "change_intervention_status", parameters(("intervention_id" = "$response.body#/intervention_id")))),
             ("audit_events" = (operation_id = "get_audit_events", parameters(("intervention_id" = "$response.body#/intervention_id")))),
-        )),
+        ), example = json!({"intervention_id": "int-2026-0042", "kind": "workload_rebalance", "target_employee_id": "emp_017", "status": "proposed", "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T09:00:00Z", "details": {"note": "move two projects to the platform team"}})),
         (status = 200, description = "already there with the same content (a retry)", body = Intervention),
     ),
 )]
@@ -208,7 +208,8 @@ pub async fn create(
     operation_id = "change_intervention_status",
     params(("intervention_id" = inline(InterventionId), Path, description = "the intervention")),
     request_body(content = ChangeBody, content_type = "application/json"),
-    responses((status = 200, description = "the intervention after the change", body = Intervention)),
+    responses((status = 200, description = "the intervention after the change", body = Intervention,
+        example = json!({"intervention_id": "int-2026-0042", "kind": "workload_rebalance", "target_employee_id": "emp_017", "status": "approved", "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T10:30:00Z", "details": {"note": "move two projects to the platform team"}}))),
 )]
 pub async fn change_status(
     State(state): State<AppState>,
@@ -262,7 +263,7 @@ pub struct ListQuery {
     tag = "interventions",
     operation_id = "list_interventions",
     params(ListQuery),
-    responses((status = 200, description = "the interventions", body = Vec<Intervention>)),
+    responses((status = 200, description = "the interventions", body = Vec<Intervention>, example = json!([{"intervention_id": "int-2026-0042", "kind": "workload_rebalance", "target_employee_id": "emp_017", "status": "proposed", "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T09:00:00Z", "details": {"note": "move two projects to the platform team"}}]))),
 )]
 pub async fn list(
     State(state): State<AppState>,

@@ -57,7 +57,8 @@ impl utoipa::Modify for BearerKeys {
     tag = "operations",
     operation_id = "get_openapi_document",
     summary = "This document (OpenAPI 3.1).",
-    responses((status = 200, description = "the OpenAPI document", content_type = "application/json", body = Object)),
+    responses((status = 200, description = "the OpenAPI document", content_type = "application/json", body = Object,
+        example = json!({"openapi": "3.1.0", "info": {"title": "Organism Trends", "version": "0.1.0"}, "paths": {}}))),
 )]
 pub async fn document() -> Json<Value> {
     Json(build().clone())
@@ -193,6 +194,38 @@ mod tests {
                 operation.is_object(),
                 route.documented,
                 "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+
+    /// Whether `value` holds an `example` (or `examples`) anywhere.
+    fn has_example(value: &Value) -> bool {
+        match value {
+            Value::Object(map) => {
+                map.contains_key("example")
+                    || map.contains_key("examples")
+                    || map.values().any(has_example)
+            }
+            Value::Array(items) => items.iter().any(has_example),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn every_operation_has_an_example_of_its_success_answer() {
+        let doc = build();
+        for route in table().iter().filter(|r| r.documented) {
+            let responses = &doc["paths"][&route.path][route.method]["responses"];
+            let success = responses
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(code, _)| code.starts_with('2'));
+            assert!(
+                success.clone().count() > 0 && success.clone().any(|(_, r)| has_example(r)),
+                "{} {} has no example of its success answer",
                 route.method,
                 route.path
             );

@@ -121,8 +121,8 @@ pub async fn employee(
     operation_id = "get_employee_trend_range",
     params(("employee_id" = inline(EmployeeId), Path, description = "pseudonymous employee id"), RangeQuery),
     responses((status = 200, description = "the trend", content(
-        (EmployeeTrend = "application/json"),
-        (String = "text/csv"),
+        (EmployeeTrend = "application/json", example = json!({"employee_id": "emp_001", "resolution": "hourly", "start": "2026-06-01T00:00:00Z", "end": "2026-06-02T00:00:00Z", "points": [{"time": "2026-06-01T09:00:00Z", "team": "Data Platform", "samples": 4, "degree_centrality": 0.41, "betweenness_centrality": 0.07, "clustering_coeff": 0.30, "burnout_score": 62.8, "burnout_min": 61.0, "burnout_max": 64.5}]})),
+        (String = "text/csv", example = "time,team,samples,degree_centrality,betweenness_centrality,clustering_coeff,burnout_score,burnout_min,burnout_max\n2026-06-01T09:00:00Z,Data Platform,4,0.41,0.07,0.3,62.8,61.0,64.5\n"),
     ))),
 )]
 pub async fn employee_range(
@@ -210,7 +210,7 @@ impl utoipa::ToSchema for TeamTrendAnswer {
     operation_id = "get_team_trend",
     params(("team_name" = inline(TeamName), Path, description = "team name"), DaysQuery),
     responses((status = 200, description = "the team's days", content(
-        (TeamTrendAnswer = "application/json"),
+        (TeamTrendAnswer = "application/json", example = json!({"team": "Data Platform", "start": "2026-06-08T12:00:00Z", "end": "2026-06-10T12:00:00Z", "min_group_size": 5, "days": [{"day": "2026-06-09", "members": 12, "samples": 1152, "suppressed": false, "degree_centrality": 0.38, "betweenness_centrality": 0.05, "clustering_coeff": 0.33, "burnout_score": 48.1, "burnout_max": 81.0}, {"day": "2026-06-10", "members": 3, "samples": 144, "suppressed": true, "degree_centrality": null, "betweenness_centrality": null, "clustering_coeff": null, "burnout_score": null, "burnout_max": null}]})),
         (String = "text/csv"),
     ))),
 )]
@@ -326,7 +326,7 @@ pub struct StatsQuery {
     operation_id = "get_metric_statistics",
     params(("metric_name" = inline(MetricName), Path, description = "the metric"), StatsQuery),
     responses((status = 200, description = "the statistics", content(
-        (MetricStatistics = "application/json"),
+        (MetricStatistics = "application/json", example = json!({"metric": "burnout_score", "start": "2026-05-11T12:00:00Z", "end": "2026-06-10T12:00:00Z", "count": 1440000, "min": 3.2, "max": 97.5, "avg": 41.7, "stddev": 14.9})),
         (String = "text/csv"),
     ))),
 )]
