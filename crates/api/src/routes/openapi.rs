@@ -12,7 +12,6 @@
 
 use std::sync::LazyLock;
 
-use axum::Json;
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
@@ -60,8 +59,14 @@ impl utoipa::Modify for BearerKeys {
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json", body = Object,
         example = json!({"openapi": "3.1.0", "info": {"title": "Organism Trends", "version": "0.1.0"}, "paths": {}}))),
 )]
-pub async fn document() -> Json<Value> {
-    Json(build().clone())
+pub async fn document() -> impl axum::response::IntoResponse {
+    // Serialised once, like the document itself: a request copies no tree.
+    static BYTES: LazyLock<Vec<u8>> =
+        LazyLock::new(|| serde_json::to_vec(build()).unwrap_or_default());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        BYTES.as_slice(),
+    )
 }
 
 fn reason(code: u16) -> &'static str {
