@@ -47,6 +47,11 @@ pub enum ApiError {
     },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request is well formed but the data cannot answer it (too few
+    /// days for a model, an intervention that never became active, no
+    /// target): 422 with a code saying which.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("{message}")]
     Unavailable {
         code: &'static str,
@@ -112,6 +117,7 @@ impl ApiError {
             }
             ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::OverLimit { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -7,6 +7,7 @@
 //! are built from that table, so the published document cannot miss or
 //! misdescribe a route.
 
+pub mod analytics;
 pub mod auth;
 pub mod bulk;
 pub mod error;

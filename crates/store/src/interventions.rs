@@ -21,6 +21,10 @@ use tokio_postgres::Row;
 use crate::audit::append_event;
 use crate::{Result, Store, StoreError};
 
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// The largest `details` document accepted, in bytes of JSON text.
 pub const MAX_DETAILS_BYTES: usize = 16 * 1024;
 
@@ -54,6 +58,10 @@ pub struct StatusChange {
     pub actor: Actor,
     /// Recorded in the audit event (a reason, a note).
     pub details: Value,
+    /// When the change took effect, if earlier than its recording (a change
+    /// recorded after the fact); recorded in the audit event. Not in the
+    /// future, not before the previous status change took effect.
+    pub effective_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a create made something new or recognised a retry.
@@ -192,7 +200,27 @@ impl Store {
         id: &InterventionId,
         change: StatusChange,
     ) -> Result<Intervention> {
+        self.change_status_at(id, change, Utc::now()).await
+    }
+
+    /// [`Store::change_status`] with the caller's clock, against which an
+    /// `effective_at` in the future is refused.
+    pub async fn change_status_at(
+        &self,
+        id: &InterventionId,
+        change: StatusChange,
+        now: DateTime<Utc>,
+    ) -> Result<Intervention> {
         check_details(&change.details)?;
+        if let Some(at) = change.effective_at {
+            if at > now {
+                return Err(ValidationError::new(
+                    "effective_at",
+                    format!("must not be in the future (now is {})", rfc3339(now)),
+                )
+                .into());
+            }
+        }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let row = tx
@@ -223,11 +251,37 @@ impl Store {
                 ),
             });
         }
-        let event = json!({
+        let mut event = json!({
             "from": current.status,
             "to": change.to,
             "details": change.details,
         });
+        if let Some(at) = change.effective_at {
+            // The previous status change's effective time: its own
+            // `effective_at`, or when it was recorded. The creation is not
+            // one: it is when the intervention was written down, and a
+            // history recorded after the fact is dated before it.
+            let previous: Option<DateTime<Utc>> = tx
+                .query_one(
+                    "SELECT max(COALESCE((details->>'effective_at')::timestamptz, time))
+                     FROM intervention_audit_log
+                     WHERE intervention_id = $1 AND action <> 'created'",
+                    &[&id.as_str()],
+                )
+                .await?
+                .get(0);
+            if let Some(previous) = previous.filter(|p| at < *p) {
+                return Err(ValidationError::new(
+                    "effective_at",
+                    format!(
+                        "must not be before the intervention's previous status change ({})",
+                        rfc3339(previous)
+                    ),
+                )
+                .into());
+            }
+            event["effective_at"] = json!(rfc3339(at));
+        }
         let appended = append_event(
             &tx,
             id.as_str(),

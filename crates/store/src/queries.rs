@@ -352,7 +352,7 @@ fn raw_point(r: &tokio_postgres::Row) -> RawPoint {
     }
 }
 
-fn day_floor(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn day_floor(t: DateTime<Utc>) -> DateTime<Utc> {
     t.date_naive()
         .and_hms_opt(0, 0, 0)
         .map_or(t, |d| d.and_utc())
@@ -372,7 +372,7 @@ const MEMBER_DAYS: &str = "team_member_days($1, $2, $3)";
 /// One expression per metric, in `MetricName::ALL` order, separated by
 /// commas: `expression` is given each metric's column name (from the enum,
 /// never from input).
-fn per_metric(expression: impl Fn(&str) -> String) -> String {
+pub(crate) fn per_metric(expression: impl Fn(&str) -> String) -> String {
     MetricName::ALL
         .iter()
         .map(|m| expression(m.column()))
@@ -573,7 +573,7 @@ impl Store {
     /// such employee. Unrestricted, an employee with no data at all is
     /// [`StoreError::NotFound`]; restricted to `teams`, one with no hour of
     /// those teams is [`StoreError::NotVisible`], whether it exists or not.
-    async fn ensure_employee_readable(
+    pub async fn ensure_employee_readable(
         &self,
         employee: &EmployeeId,
         teams: Option<&[String]>,

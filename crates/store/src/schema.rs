@@ -68,6 +68,7 @@ const PORTABLE: &[Migration] = &[
         "portable/0010_rollup_levels_revised.sql"
     ),
     migration!(11, "read_interface", "portable/0011_read_interface.sql"),
+    migration!(12, "analytics_read", "portable/0012_analytics_read.sql"),
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -82,6 +83,7 @@ const TIMESCALE: &[Migration] = &[
     migration!(8, "rollup_levels", "timescale/0008_rollup_levels.sql"),
     COMMON_TRUST,
     migration!(11, "read_interface", "timescale/0011_read_interface.sql"),
+    migration!(12, "analytics_read", "timescale/0012_analytics_read.sql"),
 ];
 
 /// The migrations of an engine, in order.
@@ -454,6 +456,16 @@ mod tests {
             Engine::Timescale,
             11,
             "529916021e0245e4317d69f7c0b7c6cd1d3f8dd9a102d655a54b6e83daa6d9f3",
+        ),
+        (
+            Engine::Portable,
+            12,
+            "07b8b31cf908af1ae3e159f16cb762eff58efce857fce44e57cb6b4ba401b027",
+        ),
+        (
+            Engine::Timescale,
+            12,
+            "61591ed8ae48365e435e1cc2ef233b16585db16515e9217598f7730aa6fabe7a",
         ),
     ];
 

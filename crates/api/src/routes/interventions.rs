@@ -69,6 +69,14 @@ pub struct ChangeBody {
     #[serde(default)]
     #[schema(value_type = Option<Details>)]
     details: Option<Value>,
+    /// When the change took effect, if earlier than now (a change recorded
+    /// after the fact): an RFC 3339 timestamp, not in the future and not
+    /// before the intervention's previous status change. Recorded in the
+    /// audit event; the effect analysis starts at an activation's
+    /// `effective_at`. Without it, the change took effect when recorded.
+    #[serde(default)]
+    #[schema(schema_with = organism_domain::schema::timestamp)]
+    effective_at: Option<String>,
 }
 
 /// `details`: any JSON object of at most 16 KiB that PostgreSQL can store
@@ -224,8 +232,19 @@ pub async fn change_status(
         to: body.status.parse()?,
         actor: Actor::parse(body.actor)?,
         details: details(body.details),
+        effective_at: body
+            .effective_at
+            .map(|t| {
+                organism_domain::time::parse_timestamp(&t).map_err(|e| e.for_field("effective_at"))
+            })
+            .transpose()?,
     };
-    Ok(Json(state.store.change_status(&id, change).await?))
+    Ok(Json(
+        state
+            .store
+            .change_status_at(&id, change, state.config.clock.now())
+            .await?,
+    ))
 }
 
 fn limit(text: &str) -> Result<u32, ValidationError> {

@@ -1,6 +1,7 @@
 //! The route table: every endpoint, its handler, who may call it and its
 //! documentation.
 
+mod analytics;
 mod audit;
 mod dashboard;
 mod graph;
@@ -58,6 +59,8 @@ fn endpoint(
 pub fn endpoints() -> Vec<Endpoint> {
     const READ: &[u16] = &[400, 404, 503];
     const BODY: &[u16] = &[400, 413, 415, 422, 503];
+    // 422: the data cannot answer (too little history, no target).
+    const ANALYSIS: &[u16] = &[400, 404, 422, 503];
     vec![
         endpoint(Access::Read, READ, routes!(trends::employee)),
         endpoint(Access::Read, READ, routes!(trends::employee_range)),
@@ -81,6 +84,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         endpoint(Access::Admin, &[400, 503], routes!(audit::events)),
         endpoint(Access::Admin, &[400, 503], routes!(audit::verify)),
+        endpoint(Access::Read, ANALYSIS, routes!(analytics::effect)),
+        endpoint(Access::Read, ANALYSIS, routes!(analytics::forecast_employee)),
+        endpoint(Access::Aggregate, ANALYSIS, routes!(analytics::forecast_team)),
+        endpoint(Access::Read, READ, routes!(analytics::anomalies)),
+        endpoint(Access::Aggregate, READ, routes!(analytics::correlations)),
+        endpoint(Access::Aggregate, &[400, 503], routes!(analytics::overview)),
         endpoint(Access::AnyKey, &[], routes!(health::prometheus)),
         endpoint(Access::Public, &[], routes!(openapi::document)),
     ]

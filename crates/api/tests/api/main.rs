@@ -5,6 +5,7 @@
 //! portable engine and say so where they are.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod analytics;
 mod auth;
 mod corpus;
 mod faults;

@@ -215,11 +215,25 @@ async fn record_interventions(store: &Store, org: &SyntheticOrg) -> anyhow::Resu
                 actor: manager.clone(),
             })
             .await?;
-        let mut path = vec![InterventionStatus::Approved, InterventionStatus::Active];
+        // Recorded now, after the fact: each change says when it took
+        // effect (approved a day before the synthetic intervention day,
+        // active on it, completed ten days later), so that the effect
+        // analysis starts where the data changes.
+        let at = |day: f64| org.start() + chrono::Duration::seconds((day * 86_400.0) as i64);
+        let mut path = vec![
+            (
+                InterventionStatus::Approved,
+                at(drift.intervention_day - 1.0),
+            ),
+            (InterventionStatus::Active, at(drift.intervention_day)),
+        ];
         if elapsed_days - drift.intervention_day > 10.0 {
-            path.push(InterventionStatus::Completed);
+            path.push((
+                InterventionStatus::Completed,
+                at(drift.intervention_day + 10.0),
+            ));
         }
-        for to in path {
+        for (to, effective_at) in path {
             store
                 .change_status(
                     &id,
@@ -227,6 +241,7 @@ async fn record_interventions(store: &Store, org: &SyntheticOrg) -> anyhow::Resu
                         to,
                         actor: Actor::parse("hr-partner@example.org")?,
                         details: json!({}),
+                        effective_at: Some(effective_at),
                     },
                 )
                 .await?;
@@ -255,6 +270,7 @@ async fn record_interventions(store: &Store, org: &SyntheticOrg) -> anyhow::Resu
                         to,
                         actor: Actor::parse("people-analytics@example.org")?,
                         details: json!({"reason": "merged into the quarterly review"}),
+                        effective_at: None,
                     },
                 )
                 .await?;

@@ -29,6 +29,7 @@ fn to(status: InterventionStatus) -> StatusChange {
         to: status,
         actor: Actor::parse("manager_1").unwrap(),
         details: json!({}),
+        effective_at: None,
     }
 }
 
