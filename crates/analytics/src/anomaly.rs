@@ -23,6 +23,13 @@
 //! z-score). If that is 0 too, every change is the same and nothing is
 //! flagged.
 //!
+//! **Weekly rhythm.** When every weekday has at least
+//! [`MIN_CHANGES_PER_WEEKDAY`] changes into it, each change first loses the
+//! median of the employee's changes into the same weekday, so that lighter
+//! weekends are not two unusual changes a week (a step, one change, is
+//! ignored by that median); the answer still reports the change as
+//! measured, and the score of the adjusted one.
+//!
 //! **Baseline.** `m` and `MAD` are computed from all of the employee's
 //! changes in the panel: the days before `window_start` the caller adds as
 //! a baseline and the window itself. Only changes landing on a day
@@ -136,27 +143,57 @@ fn centre_and_scale(values: &[f64], tiny: f64) -> Option<(f64, f64)> {
     (mean_ad > tiny).then_some((m, MEAN_AD_CONSISTENCY * mean_ad))
 }
 
+/// The fewest changes into every weekday for the weekly rhythm to be
+/// removed (fewer: the changes are judged as they are).
+pub const MIN_CHANGES_PER_WEEKDAY: usize = 12;
+
+/// Each change minus the median of the employee's changes into the same
+/// weekday, when every weekday has at least [`MIN_CHANGES_PER_WEEKDAY`] of
+/// them; otherwise the changes as they are. Work that is lighter at
+/// weekends moves everyone's metrics the same way twice a week; without
+/// this, those two changes a week would be judged unusual against the
+/// other five. A step (a real change of level) is one change, which the
+/// weekday's median ignores.
+fn without_weekly_rhythm(pairs: &[(PanelValue, PanelValue)], changes: &[f64]) -> Vec<f64> {
+    use chrono::Datelike;
+    let weekday = |p: &(PanelValue, PanelValue)| p.1.day.weekday().num_days_from_monday() as usize;
+    let mut by_weekday: [Vec<f64>; 7] = Default::default();
+    for (p, &c) in pairs.iter().zip(changes) {
+        by_weekday[weekday(p)].push(c);
+    }
+    if by_weekday.iter().any(|w| w.len() < MIN_CHANGES_PER_WEEKDAY) {
+        return changes.to_vec();
+    }
+    let medians: Vec<f64> = by_weekday.into_iter().map(|w| median(&sorted(w))).collect();
+    pairs
+        .iter()
+        .zip(changes)
+        .map(|(p, &c)| c - medians[weekday(p)])
+        .collect()
+}
+
 fn unit_anomalies(days: &[PanelValue], window_start: NaiveDate, threshold: f64) -> Vec<Anomaly> {
     let pairs = changes(days);
     if pairs.len() < MIN_CHANGES {
         return Vec::new();
     }
     let values: Vec<f64> = pairs.iter().map(|(b, a)| a.value - b.value).collect();
+    let judged = without_weekly_rhythm(&pairs, &values);
     let magnitude = days.iter().map(|v| v.value.abs()).sum::<f64>() / days.len() as f64;
-    let Some((centre, scale)) = centre_and_scale(&values, 1e-9 * (1.0 + magnitude)) else {
+    let Some((centre, scale)) = centre_and_scale(&judged, 1e-9 * (1.0 + magnitude)) else {
         return Vec::new();
     };
     pairs
         .iter()
-        .zip(&values)
+        .zip(values.iter().zip(&judged))
         .filter(|((_, after), _)| after.day >= window_start)
-        .map(|((before, after), &change)| Anomaly {
+        .map(|((before, after), (&change, &judged))| Anomaly {
             unit: after.unit,
             day: after.day,
             before: before.value,
             after: after.value,
             change,
-            score: (change - centre) / scale,
+            score: (judged - centre) / scale,
         })
         .filter(|a| a.score.abs() >= threshold)
         .collect()
@@ -190,21 +227,23 @@ mod tests {
 
     #[test]
     fn the_score_is_the_modified_z_score_of_the_change() {
-        let mut v = wiggle(30);
-        v[20] += 30.0;
+        // 19 changes: fewer than 3 into some weekday, so no weekly rhythm
+        // is removed and the score is the plain modified z-score.
+        let mut v = wiggle(20);
+        v[12] += 30.0;
         let found = detect(&unit_series(0, &v), day(0), DEFAULT_THRESHOLD);
         let changes: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
         let m = median(&sorted(changes.clone()));
         let mad = median(&sorted(changes.iter().map(|c| (c - m).abs()).collect()));
         let up = found
             .iter()
-            .find(|a| a.day == day(20))
+            .find(|a| a.day == day(12))
             .expect("the jump up");
-        assert_eq!((up.before, up.after), (v[19], v[20]));
-        assert!((up.change - (v[20] - v[19])).abs() < 1e-12);
+        assert_eq!((up.before, up.after), (v[11], v[12]));
+        assert!((up.change - (v[12] - v[11])).abs() < 1e-12);
         assert!((up.score - 0.6745 * (up.change - m) / mad).abs() < 1e-9);
         // The way back down is a change too, of the opposite sign.
-        let down = found.iter().find(|a| a.day == day(21)).expect("the drop");
+        let down = found.iter().find(|a| a.day == day(13)).expect("the drop");
         assert!(down.score < 0.0);
         assert!(found.iter().all(|a| a.score.abs() >= 3.5));
     }
@@ -272,6 +311,34 @@ mod tests {
         let expected = 5.0 / (1.253314 * 5.0 / 29.0);
         assert!((found[0].score - expected).abs() < 1e-9, "{found:?}");
         assert_eq!(found[0].day, day(20));
+    }
+
+    #[test]
+    fn a_weekly_rhythm_is_not_an_anomaly_but_a_step_on_top_of_it_is() {
+        // Fourteen weeks of 50 on weekdays and 40 at weekends (2026-01-01
+        // is a Thursday: days 2 and 3 are the first weekend), with the
+        // aperiodic wiggle; then a step of +15 on day 90.
+        use chrono::Datelike;
+        let wiggle = wiggle(100);
+        let v: Vec<f64> = (0..100)
+            .map(|i| {
+                let weekend = day(i as u64).weekday().num_days_from_monday() >= 5;
+                let step = if i >= 90 { 15.0 } else { 0.0 };
+                wiggle[i] - if weekend { 10.0 } else { 0.0 } + step
+            })
+            .collect();
+        let found = detect(&unit_series(0, &v), day(0), DEFAULT_THRESHOLD);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].day, day(90));
+        // Judged as they are, the weekend changes would all be flagged.
+        let pairs = changes(&unit_series(0, &v));
+        let raw: Vec<f64> = pairs.iter().map(|(b, a)| a.value - b.value).collect();
+        let (centre, scale) = centre_and_scale(&raw, 1e-9).expect("a spread");
+        let flagged = raw
+            .iter()
+            .filter(|c| ((*c - centre) / scale).abs() >= DEFAULT_THRESHOLD)
+            .count();
+        assert!(flagged >= 26, "{flagged}");
     }
 
     #[test]

@@ -212,14 +212,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Intervention> {
         check_details(&change.details)?;
-        if let Some(at) = change.effective_at {
-            if at > now {
-                return Err(ValidationError::new(
-                    "effective_at",
-                    format!("must not be in the future (now is {})", rfc3339(now)),
-                )
-                .into());
-            }
+        if let Some(at) = change.effective_at.filter(|at| *at > now) {
+            return Err(ValidationError::new(
+                "effective_at",
+                format!(
+                    "must not be in the future (now is {}, got {})",
+                    rfc3339(now),
+                    rfc3339(at)
+                ),
+            )
+            .into());
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
