@@ -8,7 +8,16 @@
 //! intervention timeline from the audit log, the team chart and table with
 //! member counts, the health panel with the engine and jobs, and, once the
 //! server has API keys, a clear message for a wrong key. It saves a
-//! screenshot to `target/dashboard-screenshot.png`.
+//! screenshot of the whole page to `target/dashboard-screenshot.png`.
+//!
+//! The analytics panels (issue 17) against data the test seeds through the
+//! API: the overview heat map (a cell per team-day, the days of a team of
+//! two grey), the metric statistics, the forecast band and threshold line
+//! on the employee and team charts (read back from the canvas), the
+//! correlation matrix (every value written in its cell), the effect of an
+//! intervention activated ten days ago (`effective_at`) with both fitted
+//! segments and the comparison group drawn, and a click on an injected
+//! step in the anomaly list opening that employee's trend at that day.
 //!
 //! Skipped, printing why, only when Chromium or chromedriver is not
 //! installed (`scripts/setup.sh` installs them: Debian's `chromium` and
@@ -98,7 +107,8 @@ impl Demo {
         let dir = scratch_dir("demo");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_organism"))
-            .args(["demo", "--employees", "40", "--days", "14", "--log", "warn"])
+            .args(["demo", "--employees", "40", "--days", "30", "--seed", "42"])
+            .args(["--log", "warn"])
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
@@ -306,6 +316,17 @@ impl Api {
             .as_u16()
     }
 
+    /// GET `path`, whatever the status: (status, body).
+    async fn try_get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("the API answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     async fn points(&self, employee: &str, hourly: bool) -> usize {
         let trend = self
             .get(&format!(
@@ -450,6 +471,626 @@ async fn expect_employee_chart(
     assert!(title.contains(employee), "title {title:?}");
 }
 
+// ---------------------------------------------------------------- seeding
+
+/// A team of two (under the minimum group size of 5, so every one of its
+/// days is suppressed in the overview) whose first member's burnout steps
+/// from about 30 to about 85 three days ago: the anomaly the test clicks.
+const TINY_TEAM: &str = "Browser Tiny";
+const STEP_EMPLOYEE: &str = "emp_browser_step";
+const STEADY_EMPLOYEE: &str = "emp_browser_steady";
+const STEP_DAYS_AGO: i64 = 3;
+const TINY_DAYS: i64 = 25;
+
+/// The intervention whose effect the test shows, activated ten days ago.
+const EFFECT_ID: &str = "iv-browser-effect";
+const EFFECT_DAYS_AGO: i64 = 10;
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The tiny team's samples, four a day for [`TINY_DAYS`] whole days before
+/// today; returns the day of the step.
+async fn seed_tiny_team(api: &Api) -> String {
+    let today = chrono::Utc::now().date_naive();
+    let mut rows = Vec::new();
+    for ago in 1..=TINY_DAYS {
+        let day = today - chrono::Duration::days(ago);
+        for (employee, offset) in [(STEP_EMPLOYEE, 0.0), (STEADY_EMPLOYEE, 2.0)] {
+            // Day-to-day wiggle of a few points, so the usual changes vary.
+            let usual = 30.0 + offset + 3.0 * (ago as f64 * 1.7).sin();
+            let burnout = if employee == STEP_EMPLOYEE && ago <= STEP_DAYS_AGO {
+                85.0 + (ago as f64).sin()
+            } else {
+                usual
+            };
+            for hour in [1, 7, 13, 19] {
+                let time = day.and_hms_opt(hour, 0, 0).expect("a valid hour").and_utc();
+                rows.push(json!({
+                    "time": rfc3339(time), "employee_id": employee, "team": TINY_TEAM,
+                    "degree_centrality": 0.2, "betweenness_centrality": 0.01,
+                    "clustering_coeff": 0.4, "burnout_score": burnout,
+                }));
+            }
+        }
+    }
+    let status = api
+        .send(reqwest::Method::POST, "/api/metrics", Value::Array(rows))
+        .await;
+    assert_eq!(status, 200, "write the tiny team's samples");
+    (today - chrono::Duration::days(STEP_DAYS_AGO)).to_string()
+}
+
+/// An intervention for a member of the largest team (so that the
+/// comparison group is large enough), recorded now but approved eleven
+/// and activated ten days ago.
+async fn seed_effect(api: &Api) -> String {
+    let overview = api.get("/api/analytics/overview?days=7").await;
+    let largest = overview["teams"]
+        .as_array()
+        .expect("teams")
+        .iter()
+        .max_by_key(|t| t["days"][0]["members"].as_i64().unwrap_or_default())
+        .and_then(|t| t["team"].as_str())
+        .expect("a team")
+        .to_string();
+    let directory = api
+        .get("/api/trends/burnout-alerts?threshold=0&days=7")
+        .await;
+    let target = directory["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .find(|a| a["team"] == json!(largest))
+        .and_then(|a| a["employee_id"].as_str())
+        .expect("a member of the largest team")
+        .to_string();
+    let created = api
+        .send(
+            reqwest::Method::POST,
+            "/api/interventions",
+            json!({"intervention_id": EFFECT_ID, "kind": "workload_rebalance",
+                   "target_employee_id": target, "details": {"note": "browser test"},
+                   "actor": "browser-test@example.org"}),
+        )
+        .await;
+    assert_eq!(created, 201, "create the effect intervention");
+    let now = chrono::Utc::now();
+    for (status, ago) in [
+        ("approved", EFFECT_DAYS_AGO + 1),
+        ("active", EFFECT_DAYS_AGO),
+    ] {
+        let changed = api
+            .send(
+                reqwest::Method::PATCH,
+                &format!("/api/interventions/{EFFECT_ID}"),
+                json!({"status": status, "actor": "hr@example.org",
+                       "effective_at": rfc3339(now - chrono::Duration::days(ago))}),
+            )
+            .await;
+        assert_eq!(changed, 200, "{EFFECT_ID} {status} after the fact");
+    }
+    target
+}
+
+// ------------------------------------------------------- analytics panels
+
+fn close(a: f64, b: f64, tolerance: f64) -> bool {
+    (a - b).abs() <= tolerance
+}
+
+fn number(v: &Value) -> f64 {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+/// The overview: a cell per team-day the API returns, coloured by its
+/// value, the tiny team's suppressed days grey like the legend's swatch.
+async fn expect_overview(page: &Client, api: &Api) -> TestResult {
+    wait_until(
+        page,
+        "document.querySelector('#overview-panel[data-state=\"ready\"]')",
+        "the overview heat map",
+    )
+    .await;
+    let overview = api.get("/api/analytics/overview?days=30").await;
+    let teams = overview["teams"].as_array().expect("teams");
+    let cells: Value = js(
+        page,
+        "return [...document.querySelectorAll('#heatmap td.cell')].map(td => ({
+            team: td.dataset.team, day: td.dataset.day, value: td.dataset.value ?? null,
+            suppressed: td.classList.contains('suppressed'), empty: td.classList.contains('empty'),
+            colour: getComputedStyle(td).backgroundColor }));",
+    )
+    .await;
+    let cells = cells.as_array().expect("cells");
+    let find = |team: &str, day: &str| {
+        cells
+            .iter()
+            .find(|c| c["team"] == json!(team) && c["day"] == json!(day))
+            .unwrap_or_else(|| panic!("no heat-map cell for {team} on {day}"))
+    };
+    let mut shown = 0;
+    for team in teams {
+        let name = team["team"].as_str().unwrap_or_default();
+        for day in team["days"].as_array().into_iter().flatten() {
+            let cell = find(name, day["day"].as_str().unwrap_or_default());
+            shown += 1;
+            assert_eq!(cell["empty"], json!(false), "{cell}");
+            if day["suppressed"] == json!(true) {
+                assert_eq!(cell["suppressed"], json!(true), "{cell} should be grey");
+            } else {
+                assert!(
+                    close(number(&cell["value"]), number(&day["burnout_score"]), 1e-9),
+                    "{cell} shows {day}"
+                );
+            }
+        }
+    }
+    assert!(shown > 0, "the overview has team-days");
+    let with_data = cells.iter().filter(|c| c["empty"] == json!(false)).count();
+    assert_eq!(with_data, shown, "one coloured or grey cell per team-day");
+
+    let tiny: Vec<&Value> = cells
+        .iter()
+        .filter(|c| c["team"] == json!(TINY_TEAM) && c["suppressed"] == json!(true))
+        .collect();
+    assert!(
+        tiny.len() >= TINY_DAYS as usize - 1,
+        "the team of two is grey on its days: {tiny:?}"
+    );
+    let swatch = js(
+        page,
+        "return getComputedStyle(document.getElementById('legend-suppressed')).backgroundColor;",
+    )
+    .await;
+    let grey = tiny[0]["colour"].as_str().unwrap_or_default();
+    assert_eq!(
+        json!(grey),
+        swatch,
+        "a suppressed cell has the legend's grey"
+    );
+    let rgb: Vec<u32> = grey
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    assert!(
+        rgb.len() == 3 && rgb[0] == rgb[1] && rgb[1] == rgb[2] && rgb[0] < 230,
+        "suppressed cells are grey, not white: {grey}"
+    );
+    let coloured = cells
+        .iter()
+        .find(|c| c["value"].is_string())
+        .expect("a cell with a value");
+    assert_ne!(coloured["colour"], json!(grey), "{coloured}");
+    Ok(())
+}
+
+/// The statistics table: one row per metric with the API's sample count.
+async fn expect_statistics(page: &Client, api: &Api) -> TestResult {
+    wait_until(
+        page,
+        "document.querySelector('#stats-panel[data-state=\"ready\"]')",
+        "the metric statistics",
+    )
+    .await;
+    for metric in [
+        "burnout_score",
+        "degree_centrality",
+        "betweenness_centrality",
+        "clustering_coeff",
+    ] {
+        let stats = api
+            .get(&format!("/api/trends/statistics/{metric}?days=30"))
+            .await;
+        let count = js(
+            page,
+            &format!(
+                "return document.querySelector('#stats-table tr[data-metric=\"{metric}\"] td:nth-child(2)')?.textContent ?? null;"
+            ),
+        )
+        .await;
+        assert_eq!(count, json!(stats["count"].to_string()), "{metric} samples");
+    }
+    Ok(())
+}
+
+/// In a chart's canvas: whether the pixel at (x value, y value on
+/// `scale`) is tinted purple, the forecast band's colour.
+async fn purple_at(page: &Client, chart: &str, x: f64, y: f64) -> bool {
+    js(
+        page,
+        &format!(
+            "const u = window.organismDashboard.{chart};
+             const px = Math.round(u.valToPos({x}, 'x', true));
+             const py = Math.round(u.valToPos({y}, 'score', true));
+             const [r, g, b] = u.ctx.getImageData(px, py, 1, 1).data;
+             return b > g + 15 && r > g + 5;"
+        ),
+    )
+    .await
+        == json!(true)
+}
+
+/// A forecast band drawn on `chart` for `forecast` (the API's answer):
+/// inside the 80% interval is purple, well above the 95% one is not, and
+/// the threshold line is drawn.
+async fn expect_band(page: &Client, chart: &str, box_css: &str, forecast: &Value, noon: bool) {
+    let points = forecast["points"].as_array().expect("points");
+    assert_eq!(
+        attr_number(page, box_css, "data-forecast-points").await,
+        points.len(),
+        "{chart}: one forecast point per day"
+    );
+    assert_eq!(
+        attr(page, box_css, "data-threshold").await,
+        THRESHOLD.to_string()
+    );
+    let mid = &points[points.len() / 2];
+    let day =
+        chrono::NaiveDate::parse_from_str(mid["day"].as_str().unwrap_or_default(), "%Y-%m-%d")
+            .expect("a forecast day");
+    let x = day
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp() as f64
+        + if noon { 43_200.0 } else { 0.0 };
+    let (value, lower) = (number(&mid["value"]), number(&mid["lower_80"]));
+    assert!(
+        purple_at(page, chart, x, (value + lower) / 2.0).await,
+        "{chart}: the 80% band is drawn under the forecast line ({mid})"
+    );
+    let upper = number(&mid["upper_95"]);
+    if upper < 80.0 {
+        assert!(
+            !purple_at(page, chart, x, (upper + 100.0) / 2.0).await,
+            "{chart}: nothing purple well above the 95% band ({mid})"
+        );
+    }
+    let amber = js(
+        page,
+        &format!("return window.organismDashboard.colourPixels(window.organismDashboard.{chart}, [183, 149, 11], 30);"),
+    )
+    .await;
+    assert!(
+        amber.as_i64().unwrap_or_default() > 0,
+        "{chart}: the threshold line is drawn"
+    );
+}
+
+/// The forecasts under the employee chart (of `employee`) and the team
+/// chart (of `team`), as the API answers them with the page's threshold.
+async fn expect_forecasts(page: &Client, api: &Api, employee: &str, team: &str) -> TestResult {
+    let query = format!("metric=burnout_score&horizon_days=14&threshold={THRESHOLD}");
+    wait_until(
+        page,
+        "document.querySelector('#employee-chart[data-forecast]')",
+        "the employee forecast",
+    )
+    .await;
+    let forecast = api
+        .get(&format!(
+            "/api/analytics/forecast/employee/{employee}?{query}"
+        ))
+        .await;
+    expect_band(page, "employeeChart", "#employee-chart", &forecast, true).await;
+    let reached = forecast["threshold_reached_on"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        attr(page, "#employee-chart", "data-threshold-reached-on").await,
+        reached
+    );
+
+    wait_until(
+        page,
+        "document.querySelector('#team-chart[data-forecast]')",
+        "the team forecast",
+    )
+    .await;
+    let (status, forecast) = api
+        .try_get(&format!(
+            "/api/analytics/forecast/team/{}?{query}",
+            team.replace(' ', "%20")
+        ))
+        .await;
+    if status == 200 {
+        expect_band(page, "teamChart", "#team-chart", &forecast, false).await;
+    } else {
+        assert_eq!(attr(page, "#team-chart", "data-forecast").await, "absent");
+        let text = page
+            .find(Locator::Css("#team-forecast-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(text.starts_with("No forecast"), "{text}");
+    }
+    Ok(())
+}
+
+/// The 4×4 matrix: every pair's Pearson coefficient written in both of
+/// its cells, 1.00 on the diagonal.
+async fn expect_correlations(page: &Client, api: &Api) -> TestResult {
+    wait_until(
+        page,
+        "document.querySelector('#correlations-panel[data-state=\"ready\"]')",
+        "the correlation matrix",
+    )
+    .await;
+    let answer = api.get("/api/analytics/correlations?days=90").await;
+    assert_eq!(answer["suppressed"], json!(false), "{answer}");
+    let cells: Value = js(
+        page,
+        "return [...document.querySelectorAll('#correlation-matrix td.corr')].map(td => ({
+            x: td.dataset.x, y: td.dataset.y, text: td.textContent,
+            colour: getComputedStyle(td).backgroundColor }));",
+    )
+    .await;
+    let cells = cells.as_array().expect("cells");
+    assert_eq!(cells.len(), 16, "a 4×4 matrix");
+    let text = |x: &str, y: &str| {
+        cells
+            .iter()
+            .find(|c| c["x"] == json!(x) && c["y"] == json!(y))
+            .and_then(|c| c["text"].as_str())
+            .unwrap_or_else(|| panic!("no cell for {x} × {y}"))
+            .to_string()
+    };
+    for c in cells.iter().filter(|c| c["x"] == c["y"]) {
+        assert_eq!(c["text"], json!("1.00"), "the diagonal: {c}");
+    }
+    let pairs = answer["pairs"].as_array().expect("pairs");
+    assert_eq!(pairs.len(), 6);
+    for pair in pairs {
+        let (x, y) = (
+            pair["x"].as_str().unwrap_or_default(),
+            pair["y"].as_str().unwrap_or_default(),
+        );
+        let r = number(&pair["pearson"]["coefficient"]);
+        for shown in [text(x, y), text(y, x)] {
+            let value: f64 = shown.parse().unwrap_or(f64::NAN);
+            assert!(
+                close(value, r, 0.005 + 1e-12),
+                "{x} × {y}: the cell says {shown:?}, the API {r}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The effect panel for [`EFFECT_ID`], picked from the list: the counts of
+/// both fitted segments and of the comparison group's days are the API's,
+/// both segments' colours are on the canvas on their side of the start,
+/// and the estimates are written.
+async fn expect_effect(page: &Client, api: &Api) -> TestResult {
+    wait_until(
+        page,
+        &format!("document.querySelector('#effect-pick option[value=\"{EFFECT_ID}\"]')"),
+        "the intervention picker",
+    )
+    .await;
+    page.find(Locator::Css("#effect-pick"))
+        .await?
+        .select_by_value(EFFECT_ID)
+        .await?;
+    wait_until(
+        page,
+        &format!(
+            "document.querySelector('#effect-chart[data-state=\"ready\"][data-intervention=\"{EFFECT_ID}\"]')"
+        ),
+        "the intervention effect",
+    )
+    .await;
+    let effect = api
+        .get(&format!("/api/analytics/interventions/{EFFECT_ID}/effect"))
+        .await;
+    let its = &effect["interrupted_time_series"];
+    assert!(its.is_object(), "the API fits the series: {effect}");
+    let segment = |name: &str| {
+        its["fitted"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["segment"] == json!(name))
+            .count()
+    };
+    assert!(segment("before") >= 3 && segment("after") >= 3, "{its}");
+    assert_eq!(
+        attr_number(page, "#effect-chart", "data-fitted-before").await,
+        segment("before")
+    );
+    assert_eq!(
+        attr_number(page, "#effect-chart", "data-fitted-after").await,
+        segment("after")
+    );
+    let did = &effect["difference_in_differences"];
+    assert!(
+        did.is_object(),
+        "the largest team gives a comparison group: {}",
+        effect["comparison_unavailable"]
+    );
+    assert_eq!(
+        attr_number(page, "#effect-chart", "data-comparison").await,
+        did["comparison_daily_means"].as_array().map_or(0, Vec::len)
+    );
+    // Each fitted line's colour, left and right of the start.
+    let sides = js(
+        page,
+        "const u = window.organismDashboard.effectChart;
+         const start = u.valToPos(Date.parse(u.root.parentNode.dataset.activatedAt) / 1000, 'x', true);
+         const b = u.bbox;
+         const count = (rgb, left) => {
+           const x0 = left ? b.left : start + 2, x1 = left ? start - 2 : b.left + b.width;
+           const d = u.ctx.getImageData(Math.round(x0), Math.round(b.top), Math.round(x1 - x0), Math.round(b.height)).data;
+           let n = 0;
+           for (let i = 0; i < d.length; i += 4)
+             if (Math.abs(d[i] - rgb[0]) < 30 && Math.abs(d[i + 1] - rgb[1]) < 30 && Math.abs(d[i + 2] - rgb[2]) < 30) n++;
+           return n;
+         };
+         const before = [31, 95, 153], after = [230, 126, 34];
+         return { beforeLeft: count(before, true), beforeRight: count(before, false),
+                  afterLeft: count(after, true), afterRight: count(after, false) };",
+    )
+    .await;
+    let n = |k: &str| sides[k].as_i64().unwrap_or(-1);
+    assert!(
+        n("beforeLeft") > 0 && n("afterRight") > 0,
+        "both fitted segments are drawn: {sides}"
+    );
+    assert!(
+        n("beforeRight") == 0 && n("afterLeft") == 0,
+        "each segment on its side of the start: {sides}"
+    );
+    let estimate = |name: &str| {
+        let name = name.to_string();
+        async move {
+            js(
+                page,
+                &format!(
+                    "return document.querySelector('#effect-estimates tr[data-estimate=\"{name}\"] td:nth-child(2)')?.textContent ?? null;"
+                ),
+            )
+            .await
+        }
+    };
+    let level = estimate("Level change at the start").await;
+    assert!(
+        close(
+            level
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(f64::NAN),
+            number(&its["level_change"]["estimate"]),
+            0.05 + 1e-9
+        ),
+        "level change {level} against {}",
+        its["level_change"]
+    );
+    let shown = estimate("Difference in differences").await;
+    assert!(
+        close(
+            shown
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(f64::NAN),
+            number(&did["estimate"]["estimate"]),
+            0.05 + 1e-9
+        ),
+        "DiD {shown} against {}",
+        did["estimate"]
+    );
+    Ok(())
+}
+
+/// The anomaly list is the API's, in order; it includes the injected step,
+/// and a click on it opens that employee's trend zoomed on that day.
+async fn expect_anomalies(page: &Client, api: &Api, step_day: &str) -> TestResult {
+    wait_until(
+        page,
+        "document.querySelector('#anomalies-panel[data-state=\"ready\"]')",
+        "the anomaly list",
+    )
+    .await;
+    let answer = api
+        .get("/api/analytics/anomalies?metric=burnout_score&days=30")
+        .await;
+    let expected: Vec<(String, String)> = answer["anomalies"]
+        .as_array()
+        .expect("anomalies")
+        .iter()
+        .map(|a| {
+            (
+                a["employee_id"].as_str().unwrap_or_default().to_string(),
+                a["day"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        expected.contains(&(STEP_EMPLOYEE.to_string(), step_day.to_string())),
+        "the API finds the injected step on {step_day}: {expected:?}"
+    );
+    let shown: Vec<(String, String)> = serde_json::from_value(
+        js(
+            page,
+            "return [...document.querySelectorAll('#anomalies-table tbody tr')].map(r => [r.dataset.employee, r.dataset.day]);",
+        )
+        .await,
+    )?;
+    assert_eq!(shown, expected, "anomaly rows, highest score first");
+    click(
+        page,
+        &format!(
+            "#anomalies-table tr[data-employee=\"{STEP_EMPLOYEE}\"][data-day=\"{step_day}\"] button"
+        ),
+    )
+    .await;
+    wait_until(
+        page,
+        &format!(
+            "document.querySelector('#employee-chart[data-state=\"ready\"][data-employee=\"{STEP_EMPLOYEE}\"][data-focus-day=\"{step_day}\"]')"
+        ),
+        "the anomaly's employee at its day",
+    )
+    .await;
+    let day = chrono::NaiveDate::parse_from_str(step_day, "%Y-%m-%d")?
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp();
+    let scale = js(
+        page,
+        "const x = window.organismDashboard.employeeChart.scales.x; return [x.min, x.max];",
+    )
+    .await;
+    let (min, max) = (number(&scale[0]), number(&scale[1]));
+    assert!(
+        min <= day as f64 && max >= (day + 86_400) as f64 && max - min <= 8.0 * 86_400.0,
+        "the chart is zoomed on {step_day}: {scale}"
+    );
+    assert!(
+        attr_number(page, "#employee-chart", "data-points").await > 0,
+        "the employee's samples are drawn"
+    );
+    let title = page
+        .find(Locator::Css("#employee-title"))
+        .await?
+        .text()
+        .await?;
+    assert!(title.contains(STEP_EMPLOYEE), "title {title:?}");
+    Ok(())
+}
+
+/// The whole page, however tall, in one picture.
+async fn full_page_screenshot(page: &Client) -> TestResult {
+    let height = js(page, "return document.documentElement.scrollHeight;")
+        .await
+        .as_u64()
+        .unwrap_or(2100);
+    page.set_window_size(1400, height as u32 + 140).await?;
+    // Let the charts take the new width before the picture.
+    js(
+        page,
+        "return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))));",
+    )
+    .await;
+    let png = page.screenshot().await?;
+    let shot = Path::new(env!("CARGO_BIN_EXE_organism"))
+        .ancestors()
+        .nth(2)
+        .map_or_else(
+            || PathBuf::from("dashboard-screenshot.png"),
+            |target| target.join("dashboard-screenshot.png"),
+        );
+    std::fs::write(&shot, &png)?;
+    println!("screenshot: {}", shot.display());
+    Ok(())
+}
+
 // ------------------------------------------------------------------ test
 
 fn browser_installed() -> Result<(), String> {
@@ -464,7 +1105,8 @@ fn browser_installed() -> Result<(), String> {
 }
 
 #[test]
-fn the_dashboard_shows_alerts_trends_teams_interventions_and_health_in_chromium() -> TestResult {
+fn the_dashboard_shows_alerts_trends_teams_interventions_analytics_and_health_in_chromium()
+-> TestResult {
     if let Err(why) = browser_installed() {
         println!("SKIPPED dashboard browser test: {why}");
         return Ok(());
@@ -502,6 +1144,11 @@ async fn drive(demo: &Demo) -> TestResult {
         base: demo.base.clone(),
         key: demo.admin_key.clone(),
     };
+
+    // The analytics panels' data: a team of two with a step, and an
+    // intervention activated after the fact.
+    let step_day = seed_tiny_team(&api).await;
+    seed_effect(&api).await;
 
     // What the API says, before the page asks.
     let alerts = api
@@ -778,16 +1425,15 @@ async fn drive(demo: &Demo) -> TestResult {
         .select_by_value("raw")
         .await?;
     expect_employee_chart(&page, &api, &clicked, false, before).await;
-    let png = page.screenshot().await?;
-    let shot = Path::new(env!("CARGO_BIN_EXE_organism"))
-        .ancestors()
-        .nth(2)
-        .map_or_else(
-            || PathBuf::from("dashboard-screenshot.png"),
-            |target| target.join("dashboard-screenshot.png"),
-        );
-    std::fs::write(&shot, &png)?;
-    println!("screenshot: {}", shot.display());
+
+    // The analytics panels.
+    expect_forecasts(&page, &api, &clicked, &clicked_team).await?;
+    expect_overview(&page, &api).await?;
+    expect_statistics(&page, &api).await?;
+    expect_correlations(&page, &api).await?;
+    expect_effect(&page, &api).await?;
+    expect_anomalies(&page, &api, &step_day).await?;
+    full_page_screenshot(&page).await?;
 
     // A wrong key gets a clear message, and the right one can be entered again.
     let key = demo
