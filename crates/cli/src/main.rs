@@ -63,6 +63,10 @@ enum Command {
     /// checkpoint.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Analytics for operators, as the /api/analytics endpoints answer an
+    /// admin: an intervention's effect, forecasts, anomalies, correlations,
+    /// and the forecast's backtest.
+    Analyze(commands::analyze::AnalyzeArgs),
 }
 
 /// Errors are printed as one line of causes (`error: a: b: c`), without the
@@ -107,6 +111,7 @@ fn run(cli: Cli, data_dir_given: bool) -> anyhow::Result<()> {
             Command::Keys(command) => commands::keys::run(&cli.global, command).await,
             Command::Bench(args) => commands::bench::run(&cli.global, args, data_dir_given).await,
             Command::Audit(command) => commands::audit::run(&cli.global, command).await,
+            Command::Analyze(args) => commands::analyze::run(&cli.global, args).await,
         }
     })
 }

@@ -102,7 +102,7 @@ async fn demo(
             org.employees.len() * org.samples_per_day() * args.days as usize
         );
         let written = generate(store, &org).await?;
-        let interventions = record_interventions(store, &org).await?;
+        let interventions = record_interventions(store, &org).await?.len();
         let secs = started.elapsed().as_secs_f64();
         println!(
             "Wrote {written} samples and {interventions} interventions in {secs:.1} s ({:.0} samples/s).",
@@ -189,9 +189,13 @@ async fn generate(store: &Store, org: &SyntheticOrg) -> anyhow::Result<usize> {
 /// One intervention per drifting employee whose drift has peaked: created,
 /// approved and activated; completed once the recovery is well under way.
 /// A few more are left proposed or cancelled, so every status shows.
-async fn record_interventions(store: &Store, org: &SyntheticOrg) -> anyhow::Result<usize> {
+/// Returns the ids of the interventions recorded.
+pub(crate) async fn record_interventions(
+    store: &Store,
+    org: &SyntheticOrg,
+) -> anyhow::Result<Vec<InterventionId>> {
     let elapsed_days = (Utc::now() - org.start()).num_seconds() as f64 / 86_400.0;
-    let mut count = 0;
+    let mut recorded = Vec::new();
     for (i, e) in org.employees.iter().enumerate() {
         let Some(drift) = e.drift else { continue };
         if drift.intervention_day > elapsed_days {
@@ -246,7 +250,7 @@ async fn record_interventions(store: &Store, org: &SyntheticOrg) -> anyhow::Resu
                 )
                 .await?;
         }
-        count += 1;
+        recorded.push(id);
     }
     for (n, to) in [(1, None), (2, Some(InterventionStatus::Cancelled))] {
         let Some(e) = org.employees.get(n * 7) else {
@@ -275,7 +279,7 @@ async fn record_interventions(store: &Store, org: &SyntheticOrg) -> anyhow::Resu
                 )
                 .await?;
         }
-        count += 1;
+        recorded.push(id);
     }
-    Ok(count)
+    Ok(recorded)
 }

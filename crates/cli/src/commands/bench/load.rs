@@ -28,10 +28,18 @@ pub enum ReadKind {
     BurnoutAlerts,
     Statistics365,
     Health,
+    Effect,
+    ForecastEmployee,
+    ForecastTeam,
+    AnomaliesTeam,
+    AnomaliesOrg,
+    CorrelationsTeam,
+    CorrelationsOrg,
+    Overview,
 }
 
 impl ReadKind {
-    pub const ALL: [ReadKind; 8] = [
+    pub const ALL: [ReadKind; 16] = [
         ReadKind::EmployeeRaw90,
         ReadKind::EmployeeHourly90,
         ReadKind::EmployeeHourly730,
@@ -40,7 +48,23 @@ impl ReadKind {
         ReadKind::BurnoutAlerts,
         ReadKind::Statistics365,
         ReadKind::Health,
+        ReadKind::Effect,
+        ReadKind::ForecastEmployee,
+        ReadKind::ForecastTeam,
+        ReadKind::AnomaliesTeam,
+        ReadKind::AnomaliesOrg,
+        ReadKind::CorrelationsTeam,
+        ReadKind::CorrelationsOrg,
+        ReadKind::Overview,
     ];
+
+    /// An analysis of every employee-day of its window.
+    pub fn organisation_wide(self) -> bool {
+        matches!(
+            self,
+            ReadKind::AnomaliesOrg | ReadKind::CorrelationsOrg | ReadKind::Overview
+        )
+    }
 
     /// A stable key for the JSON report.
     pub fn key(self) -> &'static str {
@@ -53,6 +77,14 @@ impl ReadKind {
             ReadKind::BurnoutAlerts => "burnout_alerts_7d",
             ReadKind::Statistics365 => "statistics_365d",
             ReadKind::Health => "health",
+            ReadKind::Effect => "intervention_effect",
+            ReadKind::ForecastEmployee => "forecast_employee_90d",
+            ReadKind::ForecastTeam => "forecast_team_90d",
+            ReadKind::AnomaliesTeam => "anomalies_team_30d",
+            ReadKind::AnomaliesOrg => "anomalies_org_30d",
+            ReadKind::CorrelationsTeam => "correlations_team_90d",
+            ReadKind::CorrelationsOrg => "correlations_org_90d",
+            ReadKind::Overview => "overview_30d",
         }
     }
 
@@ -69,6 +101,14 @@ impl ReadKind {
             ReadKind::BurnoutAlerts => "GET /api/trends/burnout-alerts?threshold=60..80&days=7",
             ReadKind::Statistics365 => "GET /api/trends/statistics/{metric}?days=365",
             ReadKind::Health => "GET /api/trends/health",
+            ReadKind::Effect => "GET /api/analytics/interventions/{id}/effect",
+            ReadKind::ForecastEmployee => "GET /api/analytics/forecast/employee/{id}",
+            ReadKind::ForecastTeam => "GET /api/analytics/forecast/team/{team}",
+            ReadKind::AnomaliesTeam => "GET /api/analytics/anomalies?team={team}&days=30",
+            ReadKind::AnomaliesOrg => "GET /api/analytics/anomalies?days=30",
+            ReadKind::CorrelationsTeam => "GET /api/analytics/correlations?team={team}&days=90",
+            ReadKind::CorrelationsOrg => "GET /api/analytics/correlations?days=90",
+            ReadKind::Overview => "GET /api/analytics/overview?days=30",
         }
     }
 }
@@ -80,6 +120,8 @@ pub struct Population {
     pub teams: Vec<String>,
     /// Days of data (a range request falls inside them).
     pub days: u32,
+    /// Activated interventions (the effect endpoint's ids).
+    pub interventions: Vec<String>,
 }
 
 /// The outcome of one endpoint's requests, as the report gives it.
@@ -146,6 +188,20 @@ fn url(
             ]
         }
         ReadKind::Health => vec!["api", "trends", "health"],
+        ReadKind::Effect => {
+            let id = population
+                .interventions
+                .get(rng.random_range(0..population.interventions.len().max(1)))
+                .map_or("", String::as_str);
+            vec!["api", "analytics", "interventions", id, "effect"]
+        }
+        ReadKind::ForecastEmployee => vec!["api", "analytics", "forecast", "employee", employee],
+        ReadKind::ForecastTeam => vec!["api", "analytics", "forecast", "team", team],
+        ReadKind::AnomaliesTeam | ReadKind::AnomaliesOrg => vec!["api", "analytics", "anomalies"],
+        ReadKind::CorrelationsTeam | ReadKind::CorrelationsOrg => {
+            vec!["api", "analytics", "correlations"]
+        }
+        ReadKind::Overview => vec!["api", "analytics", "overview"],
     };
     if let Ok(mut path) = url.path_segments_mut() {
         path.clear().extend(segments);
@@ -168,10 +224,21 @@ fn url(
         ReadKind::Team730 => "days=730".to_string(),
         ReadKind::BurnoutAlerts => format!("threshold={}&days=7", 60 + 5 * rng.random_range(0..5)),
         ReadKind::Statistics365 => "days=365".to_string(),
-        ReadKind::Health => String::new(),
+        ReadKind::Health | ReadKind::Effect => String::new(),
+        ReadKind::ForecastEmployee | ReadKind::ForecastTeam => "history_days=90".to_string(),
+        ReadKind::AnomaliesTeam => format!("team={}&days=30", encode(team)),
+        ReadKind::AnomaliesOrg => "days=30".to_string(),
+        ReadKind::CorrelationsTeam => format!("team={}&days=90", encode(team)),
+        ReadKind::CorrelationsOrg => "days=90".to_string(),
+        ReadKind::Overview => "days=30".to_string(),
     };
     url.set_query((!query.is_empty()).then_some(query.as_str()));
     url
+}
+
+/// A query parameter's value, form-encoded (team names have spaces).
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Sends `requests` requests of `kind`, `concurrency` at a time.
