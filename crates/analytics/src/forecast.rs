@@ -109,6 +109,10 @@ pub struct ModelInfo {
     /// Bayesian information criterion of the chosen model (the criterion
     /// the candidates were compared on).
     pub bic: f64,
+    /// The weekly profile taken off the series before the model was fitted
+    /// and added back to its forecasts: each weekday's offset, Monday to
+    /// Sunday (they sum to 0); absent when the series is forecast as it is.
+    pub weekly_profile: Option<[f64; 7]>,
     /// Observed days the model was fitted on (gaps excluded).
     pub observations: usize,
 }
@@ -137,10 +141,10 @@ pub fn forecast(
     bounds: Option<(f64, f64)>,
 ) -> Result<Forecast> {
     let daily = DailySeries::new(series)?;
-    let fit = fit_best(&daily.values)?;
+    let (fit, profile, values) = fit_with_or_without_weekly_profile(&daily)?;
     let mut points = Vec::with_capacity(horizon as usize);
     for (h, (mean, variance)) in
-        (1..=u64::from(horizon)).zip(fit.forecast(&daily.values, horizon as usize))
+        (1..=u64::from(horizon)).zip(fit.forecast(&values, horizon as usize))
     {
         let day = daily.last.checked_add_days(Days::new(h)).ok_or_else(|| {
             AnalyticsError::Degenerate(format!(
@@ -148,6 +152,7 @@ pub fn forecast(
                 daily.last
             ))
         })?;
+        let mean = mean + profile.map_or(0.0, |p| p[weekday(day)]);
         let sd = variance.sqrt();
         let clamp = |x: f64| match bounds {
             Some((lo, hi)) => x.clamp(lo, hi),
@@ -164,12 +169,99 @@ pub fn forecast(
     }
     let threshold_reached_on =
         threshold.and_then(|t| points.iter().find(|p| p.value >= t).map(|p| p.day));
+    let mut model = fit.info();
+    if let Some(p) = profile {
+        model.name = format!("{} on the series net of its weekly profile", model.name);
+        model.weekly_profile = Some(p);
+    }
     Ok(Forecast {
-        model: fit.info(),
+        model,
         points,
         threshold,
         threshold_reached_on,
     })
+}
+
+/// Days of history from which a weekly profile is tried: three weeks.
+const MIN_WEEKLY_DAYS: usize = 21;
+
+/// Monday = 0 … Sunday = 6.
+fn weekday(day: NaiveDate) -> usize {
+    use chrono::Datelike;
+    day.weekday().num_days_from_monday() as usize
+}
+
+/// The weekly profile of a day-slotted series (classical additive
+/// decomposition): each day's deviation from the mean of the seven days
+/// centred on it (days whose seven are all observed), each weekday's
+/// median deviation, centred to sum to 0. `None` when a weekday has fewer
+/// than two such deviations.
+fn weekly_profile(values: &[f64], first: NaiveDate) -> Option<[f64; 7]> {
+    let mut deviations: [Vec<f64>; 7] = Default::default();
+    for i in 3..values.len().saturating_sub(3) {
+        let window = &values[i - 3..=i + 3];
+        if window.iter().all(|v| v.is_finite()) {
+            let mean = window.iter().sum::<f64>() / 7.0;
+            let day = first.checked_add_days(Days::new(i as u64))?;
+            deviations[weekday(day)].push(values[i] - mean);
+        }
+    }
+    if deviations.iter().any(|d| d.len() < 2) {
+        return None;
+    }
+    let mut profile = [0.0; 7];
+    for (offset, mut d) in profile.iter_mut().zip(deviations) {
+        d.sort_unstable_by(f64::total_cmp);
+        let n = d.len();
+        *offset = if n % 2 == 1 {
+            d[n / 2]
+        } else {
+            0.5 * (d[n / 2 - 1] + d[n / 2])
+        };
+    }
+    let centre = profile.iter().sum::<f64>() / 7.0;
+    Some(profile.map(|o| o - centre))
+}
+
+/// The best fit of the series as it is, or of the series net of its weekly
+/// profile when that has the smaller BIC with the profile's six free
+/// offsets counted as parameters (the one-step errors, hence the SSE, are
+/// those of the original series either way: an offset is added back to
+/// each one-step forecast). Returns the fit, the profile used and the
+/// values the fit was made on.
+fn fit_with_or_without_weekly_profile(
+    daily: &DailySeries,
+) -> Result<(Fit, Option<[f64; 7]>, Vec<f64>)> {
+    let plain = fit_best(&daily.values)?;
+    let observed = daily.values.iter().filter(|v| v.is_finite()).count();
+    let first = daily
+        .last
+        .checked_sub_days(Days::new(daily.values.len() as u64 - 1))
+        .unwrap_or(daily.last);
+    let profile = (observed >= MIN_WEEKLY_DAYS)
+        .then(|| weekly_profile(&daily.values, first))
+        .flatten();
+    let Some(profile) = profile else {
+        return Ok((plain, None, daily.values.clone()));
+    };
+    let adjusted: Vec<f64> = daily
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let day = first.checked_add_days(Days::new(i as u64)).unwrap_or(first);
+            v - profile[weekday(day)]
+        })
+        .collect();
+    let Ok(seasonal) = fit_best(&adjusted) else {
+        return Ok((plain, None, daily.values.clone()));
+    };
+    let penalty = 6.0 * (observed as f64).ln();
+    if seasonal.bic + penalty < plain.bic {
+        Ok((seasonal, Some(profile), adjusted))
+    } else {
+        Ok((plain, None, daily.values.clone()))
+    }
 }
 
 /// The series laid out one slot per calendar day from its first to its last
@@ -439,6 +531,7 @@ impl Fit {
             sigma: self.sigma2().sqrt(),
             aicc: self.aicc,
             bic: self.bic,
+            weekly_profile: None,
             observations: self.run.observed,
         }
     }
@@ -847,6 +940,49 @@ mod tests {
                 assert!((PHI_BOUNDS.0..=PHI_BOUNDS.1).contains(&p.phi));
             }
         }
+    }
+
+    /// Deterministic noise in [-1, 1) (a linear congruential generator).
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_weekly_rhythm_is_taken_off_and_added_back_to_the_forecast() {
+        // 84 days of 50 on weekdays and 43 at weekends, with noise of ±1.
+        let values: Vec<f64> = noise(84, 7)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let weekend = weekday(day(i as u64)) >= 5;
+                50.0 - if weekend { 7.0 } else { 0.0 } + e
+            })
+            .collect();
+        let f = forecast(&series(&values), 14, None, None).expect("forecast");
+        let profile = f.model.weekly_profile.expect("a weekly profile");
+        assert!((profile[5] - profile[2] + 7.0).abs() < 1.0, "{profile:?}");
+        assert!(profile.iter().sum::<f64>().abs() < 1e-9);
+        assert!(f.model.name.contains("weekly profile"), "{}", f.model.name);
+        for p in &f.points {
+            let expected = if weekday(p.day) >= 5 { 43.0 } else { 50.0 };
+            assert!((p.value - expected).abs() < 1.5, "{p:?}");
+            assert!(p.lower_95 < expected && expected < p.upper_95, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn a_series_without_a_weekly_rhythm_is_forecast_as_it_is() {
+        let values: Vec<f64> = noise(84, 11).into_iter().map(|e| 50.0 + 2.0 * e).collect();
+        let f = forecast(&series(&values), 14, None, None).expect("forecast");
+        assert_eq!(f.model.weekly_profile, None, "{:?}", f.model);
     }
 
     #[test]
