@@ -319,22 +319,35 @@ pub async fn effect(
         Err(e) => (None, Some(e.to_string())),
     };
 
-    let team = cx.store.team_at(&target, activated_at).await?;
-    let (did, comparison_unavailable) = match comparison(
-        cx,
-        principal,
-        id,
-        &target,
-        team.as_deref(),
-        &daily_means,
-        before,
-        after,
-        params.metric,
-    )
-    .await?
-    {
-        Ok(did) => (Some(did), None),
-        Err(why) => (None, Some(why)),
+    // The target's team at activation, unless it is outside the key's
+    // teams: then not even its name is shown.
+    let team = cx
+        .store
+        .team_at(&target, activated_at)
+        .await?
+        .filter(|t| principal.require_team(Some(t)).is_ok());
+    let team_hidden = team.is_none() && principal.teams().is_some();
+    let (did, comparison_unavailable) = if team_hidden {
+        (
+            None,
+            Some("the target's team at activation is not one of this key's teams".to_string()),
+        )
+    } else {
+        match comparison(
+            cx,
+            id,
+            &target,
+            team.as_deref(),
+            &daily_means,
+            before,
+            after,
+            params.metric,
+        )
+        .await?
+        {
+            Ok(did) => (Some(did), None),
+            Err(why) => (None, Some(why)),
+        }
     };
     Ok(EffectAnswer {
         intervention_id: id.to_string(),
@@ -357,7 +370,6 @@ pub async fn effect(
 #[allow(clippy::too_many_arguments)]
 async fn comparison(
     cx: Context<'_>,
-    principal: &Principal,
     id: &InterventionId,
     target: &EmployeeId,
     team: Option<&str>,
@@ -371,11 +383,6 @@ async fn comparison(
             "the target had no sample in the 14 days before activation, so it had no team to compare with".into(),
         ));
     };
-    if principal.require_team(Some(team)).is_err() {
-        return Ok(Err(format!(
-            "the comparison team {team:?} is not among this key's teams"
-        )));
-    }
     let team_name = TeamName::parse(team)?;
     let activation_day = before.end;
     // The team at activation: its members on the day of activation or the

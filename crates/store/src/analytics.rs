@@ -57,9 +57,9 @@ pub struct Timeline {
 }
 
 impl Store {
-    /// Employee `employee`'s daily means in [`lo`, `hi`), from the hourly
-    /// rollup (real-time hours included); restricted to the hours of
-    /// `teams` when given.
+    /// Employee `employee`'s daily means in [`lo`, `hi`) (whole days), from
+    /// the member-days (migration 12's `employee_member_days`, real-time
+    /// hours included); restricted to the hours of `teams` when given.
     pub async fn employee_days(
         &self,
         employee: &EmployeeId,
@@ -68,11 +68,10 @@ impl Store {
         teams: Option<&[String]>,
     ) -> Result<Vec<MemberDay>> {
         let sql = format!(
-            "SELECT (date_trunc('day', bucket, 'UTC') AT TIME ZONE 'UTC')::date AS day,
+            "SELECT (bucket AT TIME ZONE 'UTC')::date AS day,
                     employee_id, NULL::text AS team, sum(samples)::bigint AS samples, {sums}
-             FROM employee_metrics_hourly
-             WHERE employee_id = $1 AND bucket >= $2 AND bucket < $3
-               AND ($4::text[] IS NULL OR team = ANY($4::text[]))
+             FROM employee_member_days($1, $2, $3)
+             WHERE $4::text[] IS NULL OR team = ANY($4::text[])
              GROUP BY 1, 2 ORDER BY 1",
             sums = per_metric(|c| format!("sum({c}_sum) AS {c}")),
         );

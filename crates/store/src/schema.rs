@@ -460,12 +460,12 @@ mod tests {
         (
             Engine::Portable,
             12,
-            "07b8b31cf908af1ae3e159f16cb762eff58efce857fce44e57cb6b4ba401b027",
+            "9bd40b3e2993f1d9fa9d547fc5c863ef5a4a30a7e266e7aa189da7651bdea781",
         ),
         (
             Engine::Timescale,
             12,
-            "61591ed8ae48365e435e1cc2ef233b16585db16515e9217598f7730aa6fabe7a",
+            "03e69d21e2175efb71d2e37d86e30900db45f4d4ecf46c465352d042f6403e4f",
         ),
     ];
 

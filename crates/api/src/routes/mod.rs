@@ -85,8 +85,16 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Access::Admin, &[400, 503], routes!(audit::events)),
         endpoint(Access::Admin, &[400, 503], routes!(audit::verify)),
         endpoint(Access::Read, ANALYSIS, routes!(analytics::effect)),
-        endpoint(Access::Read, ANALYSIS, routes!(analytics::forecast_employee)),
-        endpoint(Access::Aggregate, ANALYSIS, routes!(analytics::forecast_team)),
+        endpoint(
+            Access::Read,
+            ANALYSIS,
+            routes!(analytics::forecast_employee),
+        ),
+        endpoint(
+            Access::Aggregate,
+            ANALYSIS,
+            routes!(analytics::forecast_team),
+        ),
         endpoint(Access::Read, READ, routes!(analytics::anomalies)),
         endpoint(Access::Aggregate, READ, routes!(analytics::correlations)),
         endpoint(Access::Aggregate, &[400, 503], routes!(analytics::overview)),

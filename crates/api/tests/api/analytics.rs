@@ -370,12 +370,40 @@ async fn analytics_follow_the_read_rules(store: Store) {
         assert_eq!(status, 403, "{path}: {body}");
         assert_eq!(error_code(&body), "team_forbidden", "{path}");
     }
+    // Once the target has an hour in Edge, the Edge reader sees that hour's
+    // day of its effect, but not the team it was in at activation, not
+    // even by name.
+    let (status, body) = app
+        .post_json(
+            "/api/metrics",
+            &json!([sample(
+                "core_t",
+                "Edge",
+                noon(30) + Duration::hours(1),
+                60.0
+            )]),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .get_as(
+            Some(&edge_reader),
+            "/api/analytics/interventions/iv-t/effect?before_days=14",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["team"].is_null(), "{body}");
+    assert!(!body.to_string().contains("Core"), "{body}");
+    assert_eq!(body["daily_means"].as_array().unwrap().len(), 1, "{body}");
+    assert!(body["difference_in_differences"].is_null());
+
     // Without a team: only its teams' employees and teams.
     let (status, body) = app
         .get_as(Some(&edge_reader), "/api/analytics/correlations?days=30")
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["employees"], 6);
+    // Edge's six, and core_t's Edge hour.
+    assert_eq!(body["employees"], 7);
     let (_, body) = app
         .get_as(Some(&edge_reader), "/api/analytics/overview?days=30")
         .await;

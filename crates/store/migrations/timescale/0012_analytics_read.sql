@@ -24,3 +24,29 @@ LANGUAGE sql STABLE AS $$
     FROM employee_team_daily_backfill b
     WHERE b.bucket >= lo AND b.bucket < hi
 $$;
+
+-- One employee's parts, through an index (a forecast or an effect reads
+-- 90 rows instead of 2,160 hours).
+CREATE INDEX IF NOT EXISTS employee_team_daily_employee
+    ON employee_team_daily (employee_id, bucket);
+CREATE INDEX IF NOT EXISTS employee_team_daily_backfill_employee
+    ON employee_team_daily_backfill (employee_id, bucket);
+
+CREATE OR REPLACE FUNCTION employee_member_days(e text, lo timestamptz, hi timestamptz)
+RETURNS TABLE (bucket timestamptz, employee_id text, team text, samples bigint,
+               degree_centrality_sum double precision, betweenness_centrality_sum double precision,
+               clustering_coeff_sum double precision, burnout_score_sum double precision,
+               burnout_score_max double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT d.bucket, d.employee_id, d.team, d.samples, d.degree_centrality_sum,
+           d.betweenness_centrality_sum, d.clustering_coeff_sum, d.burnout_score_sum,
+           d.burnout_score_max
+    FROM employee_team_daily d
+    WHERE d.employee_id = e AND d.bucket >= lo AND d.bucket < hi
+    UNION ALL
+    SELECT b.bucket, b.employee_id, b.team, b.samples, b.degree_centrality_sum,
+           b.betweenness_centrality_sum, b.clustering_coeff_sum, b.burnout_score_sum,
+           b.burnout_score_max
+    FROM employee_team_daily_backfill b
+    WHERE b.employee_id = e AND b.bucket >= lo AND b.bucket < hi
+$$;

@@ -120,6 +120,8 @@ pub struct Population {
     pub teams: Vec<String>,
     /// Days of data (a range request falls inside them).
     pub days: u32,
+    /// The teams of at least the minimum group size.
+    pub shown_teams: Vec<String>,
     /// Activated interventions (the effect endpoint's ids).
     pub interventions: Vec<String>,
 }
@@ -196,7 +198,13 @@ fn url(
             vec!["api", "analytics", "interventions", id, "effect"]
         }
         ReadKind::ForecastEmployee => vec!["api", "analytics", "forecast", "employee", employee],
-        ReadKind::ForecastTeam => vec!["api", "analytics", "forecast", "team", team],
+        ReadKind::ForecastTeam => {
+            let shown = &population.shown_teams;
+            let team = shown
+                .get(rng.random_range(0..shown.len().max(1)))
+                .unwrap_or(team);
+            vec!["api", "analytics", "forecast", "team", team]
+        }
         ReadKind::AnomaliesTeam | ReadKind::AnomaliesOrg => vec!["api", "analytics", "anomalies"],
         ReadKind::CorrelationsTeam | ReadKind::CorrelationsOrg => {
             vec!["api", "analytics", "correlations"]
