@@ -253,7 +253,11 @@ fn fit_with_or_without_weekly_profile(
             v - profile[weekday(day)]
         })
         .collect();
-    let Ok(seasonal) = fit_best(&adjusted) else {
+    // Without a trend: on the demo's organisation (a weekly swing and a
+    // slower cycle) the damped trend fitted to the adjusted series followed
+    // the cycle's last slope and lost to the naive forecast (MAE 5.51
+    // against 4.70 in `organism analyze backtest`).
+    let Ok(seasonal) = fit_best_of(&adjusted, &[Trend::None]) else {
         return Ok((plain, None, daily.values.clone()));
     };
     let penalty = 6.0 * (observed as f64).ln();
@@ -540,9 +544,15 @@ impl Fit {
 /// Fits every candidate the history can support and keeps the smallest
 /// BIC.
 fn fit_best(y: &[f64]) -> Result<Fit> {
+    fit_best_of(y, &Trend::CANDIDATES)
+}
+
+/// [`fit_best`] among `candidates`.
+fn fit_best_of(y: &[f64], candidates: &[Trend]) -> Result<Fit> {
     let start = Start::new(y);
-    Trend::CANDIDATES
-        .into_iter()
+    candidates
+        .iter()
+        .copied()
         .filter(|t| start.observed >= t.n_params() + 3)
         .map(|t| fit_model(y, t, &start))
         .min_by(|a, b| a.bic.total_cmp(&b.bic))
