@@ -32,6 +32,15 @@ fn team_param(params: &Params) -> Result<Option<TeamName>, ApiError> {
     params.optional("team", |s| TeamName::parse(s))
 }
 
+/// The schema of `metric`: one of the four, `burnout_score` when absent.
+fn metric_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(MetricName::ALL.iter().map(|m| m.column())))
+        .default(Some("burnout_score".into()))
+        .build()
+}
+
 /// The schema of `max_lag_days`: 0 to 30, 14 when absent.
 fn lag_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::ObjectBuilder::new()
@@ -58,7 +67,7 @@ fn forecast_threshold_schema() -> utoipa::openapi::schema::Object {
 #[allow(dead_code)]
 pub struct EffectQuery {
     /// The metric whose daily means are analysed.
-    #[param(inline, default = "burnout_score")]
+    #[param(schema_with = metric_schema)]
     metric: Option<MetricName>,
     /// Whole days before the day of activation.
     #[param(schema_with = days_schema::<365, 28>)]
@@ -113,7 +122,7 @@ pub async fn effect(
 #[allow(dead_code)]
 pub struct ForecastQuery {
     /// The metric to forecast.
-    #[param(inline, default = "burnout_score")]
+    #[param(schema_with = metric_schema)]
     metric: Option<MetricName>,
     /// Whole days of history the model is fitted on, ending yesterday.
     #[param(schema_with = days_schema::<365, 90>)]
@@ -201,7 +210,7 @@ pub async fn forecast_team(
 #[allow(dead_code)]
 pub struct AnomalyQuery {
     /// The metric whose day-over-day changes are judged.
-    #[param(inline, default = "burnout_score")]
+    #[param(schema_with = metric_schema)]
     metric: Option<MetricName>,
     /// Whole days searched, ending yesterday.
     #[param(schema_with = days_schema::<90, 30>)]

@@ -75,7 +75,7 @@ pub struct ChangeBody {
     /// audit event; the effect analysis starts at an activation's
     /// `effective_at`. Without it, the change took effect when recorded.
     #[serde(default)]
-    #[schema(schema_with = organism_domain::schema::timestamp)]
+    #[schema(schema_with = organism_domain::schema::timestamp_or_null)]
     effective_at: Option<String>,
 }
 
