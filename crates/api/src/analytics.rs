@@ -195,6 +195,27 @@ pub fn per_employee_day(days: &[MemberDay]) -> (Vec<String>, Vec<PanelDay>) {
     (units, panel)
 }
 
+/// The member-days in [`lo`, `hi`) a reader may see: of `team` (403
+/// outside the key's teams, 404 for a team without data), else of every
+/// team the key may see.
+async fn readable_member_days(
+    cx: Context<'_>,
+    principal: &Principal,
+    team: Option<&TeamName>,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<Vec<MemberDay>, ApiError> {
+    let Some(team) = team else {
+        return Ok(cx.store.member_days(lo, hi, principal.teams()).await?);
+    };
+    principal.require_team(Some(team.as_str()))?;
+    let days = cx.store.team_member_days(team, lo, hi).await?;
+    if days.is_empty() {
+        cx.store.ensure_team_known(team).await?;
+    }
+    Ok(days)
+}
+
 /// One metric of a panel.
 pub fn one_metric(panel: &[PanelDay], metric: MetricName) -> Vec<PanelValue> {
     let i = index(metric);
@@ -555,39 +576,49 @@ async fn team_days(
     // Whole days from window.start to yesterday, today left out.
     let span = (cx.today() - window.start).num_days().max(1);
     let days = TrendDays::new(span)?;
-    let mut out = Vec::new();
-    if principal.is_manager() {
-        let trend = cx
-            .store
+    // Each shown day's four means, the same from either kind of trend.
+    let shown = |day: NaiveDate, values: [Option<f64>; 4]| {
+        let [a, b, c, e] = values;
+        Some((day, [a?, b?, c?, e?]))
+    };
+    let mut out: Vec<(NaiveDate, [f64; 4])> = if principal.is_manager() {
+        cx.store
             .team_trend_for_manager(team, days, cx.now, &cx.manager_privacy())
-            .await?;
-        for d in trend.days {
-            if let (Some(a), Some(b), Some(c), Some(e)) = (
-                d.degree_centrality,
-                d.betweenness_centrality,
-                d.clustering_coeff,
-                d.burnout_score,
-            ) {
-                out.push((d.day, [a, b, c, e]));
-            }
-        }
+            .await?
+            .days
+            .into_iter()
+            .filter_map(|d| {
+                shown(
+                    d.day,
+                    [
+                        d.degree_centrality,
+                        d.betweenness_centrality,
+                        d.clustering_coeff,
+                        d.burnout_score,
+                    ],
+                )
+            })
+            .collect()
     } else {
-        let trend = cx
-            .store
+        cx.store
             .team_trend(team, TrendDays::new(span + 1)?, cx.now)
             .await?
-            .with_minimum_group(cx.min_group_size);
-        for d in trend.days {
-            if let (Some(a), Some(b), Some(c), Some(e)) = (
-                d.degree_centrality,
-                d.betweenness_centrality,
-                d.clustering_coeff,
-                d.burnout_score,
-            ) {
-                out.push((d.day, [a, b, c, e]));
-            }
-        }
-    }
+            .with_minimum_group(cx.min_group_size)
+            .days
+            .into_iter()
+            .filter_map(|d| {
+                shown(
+                    d.day,
+                    [
+                        d.degree_centrality,
+                        d.betweenness_centrality,
+                        d.clustering_coeff,
+                        d.burnout_score,
+                    ],
+                )
+            })
+            .collect()
+    };
     out.retain(|(day, _)| (window.start..window.end).contains(day));
     Ok(out)
 }
@@ -664,17 +695,7 @@ pub async fn anomalies(
     };
     let lo = midnight(window.start - Duration::days(ANOMALY_BASELINE_DAYS));
     let hi = midnight(window.end);
-    let days = match &params.team {
-        Some(team) => {
-            principal.require_team(Some(team.as_str()))?;
-            let days = cx.store.team_member_days(team, lo, hi).await?;
-            if days.is_empty() {
-                cx.store.ensure_team_known(team).await?;
-            }
-            days
-        }
-        None => cx.store.member_days(lo, hi, principal.teams()).await?,
-    };
+    let days = readable_member_days(cx, principal, params.team.as_ref(), lo, hi).await?;
     let (units, panel) = per_employee_day(&days);
     let found = organism_analytics::anomaly::detect(
         &one_metric(&panel, params.metric),
@@ -779,17 +800,7 @@ pub async fn correlations(
     }
     let lo = midnight(window.start);
     let hi = midnight(window.end);
-    let days = match &params.team {
-        Some(team) => {
-            principal.require_team(Some(team.as_str()))?;
-            let days = cx.store.team_member_days(team, lo, hi).await?;
-            if days.is_empty() {
-                cx.store.ensure_team_known(team).await?;
-            }
-            days
-        }
-        None => cx.store.member_days(lo, hi, principal.teams()).await?,
-    };
+    let days = readable_member_days(cx, principal, params.team.as_ref(), lo, hi).await?;
     let (units, panel) = per_employee_day(&days);
     let min = cx.min_group_size;
     let suppressed = min.suppresses(units.len() as i64);
