@@ -101,8 +101,10 @@ def test_team_trend_alerts_and_statistics_follow_the_written_samples(server: Ser
             time=at,
         )
     with queries:
-        days = queries.get_team_trend(team, days=1)
-        day_records = queries.get_team_trend_records(team, days=1)
+        # days=2: a team trend is calendar days (today and the day before),
+        # and two hours ago is yesterday in the first two hours of a UTC day.
+        days = queries.get_team_trend(team, days=2)
+        day_records = queries.get_team_trend_records(team, days=2)
         alerts = queries.get_burnout_alerts(threshold=99.5, days=1)
         alert_records = queries.get_burnout_alerts_records(threshold=99.5, days=1)
         after = queries.get_metric_statistics("burnout_score", days=1)
