@@ -183,6 +183,43 @@ mod tests {
         assert!(b.coverage_80 < b.coverage_95, "{b:?}");
     }
 
+    /// Series shaped like the demo's: a base, a weekend dip, a 17-day
+    /// cycle of random phase and amplitude, and daily noise.
+    fn cyclic_organisation(seed: u64, employees: usize, days: u64) -> Vec<Vec<DayValue>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..employees)
+            .map(|_| {
+                let base: f64 = rng.random_range(20.0..70.0);
+                let amplitude: f64 = rng.random_range(2.0..6.0);
+                let phase: f64 = rng.random_range(0.0..std::f64::consts::TAU);
+                let dip: f64 = rng.random_range(0.0..7.0);
+                let noise: f64 = rng.random_range(0.3..1.5);
+                (0..days)
+                    .map(|d| {
+                        use chrono::Datelike;
+                        let weekend = day(d).weekday().num_days_from_monday() >= 5;
+                        let cycle = (d as f64 / 17.0 * std::f64::consts::TAU + phase).sin();
+                        DayValue {
+                            day: day(d),
+                            value: base + amplitude * cycle - if weekend { dip } else { 0.0 }
+                                + noise * gaussian(&mut rng),
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn on_an_organisation_with_cycles_the_model_beats_naive_and_covers_95_percent() {
+        let b = backtest(&cyclic_organisation(17, 200, 90), 14).expect("backtest");
+        println!("{b:?}");
+        assert_eq!(b.units, 200);
+        assert!(b.mae_model < 0.5 * b.mae_naive, "{b:?}");
+        assert!((0.90..=0.99).contains(&b.coverage_95), "{b:?}");
+        assert!(b.coverage_80 < b.coverage_95, "{b:?}");
+    }
+
     #[test]
     fn the_baselines_are_the_last_value_and_the_line_through_the_ends() {
         // Fitted days 0..=9 on the line 2t, then held-out values of 100.

@@ -161,7 +161,7 @@ fn forecast_params(query: Option<&str>) -> Result<ForecastParams, ApiError> {
     operation_id = "get_employee_forecast",
     params(("employee_id" = inline(EmployeeId), Path, description = "pseudonymous employee id"), ForecastQuery),
     responses((status = 200, description = "the forecast", body = ForecastAnswer,
-        example = json!({"subject": "employee", "id": "emp_017", "metric": "burnout_score", "history_window": {"start": "2026-03-12", "end": "2026-06-10"}, "history": [{"day": "2026-06-09", "value": 66.2}], "model": {"name": "ETS(A,Ad,N)", "alpha": 0.41, "beta": 0.05, "phi": 0.9, "sigma": 2.1, "aicc": 412.7, "bic": 425.1, "weekly_profile": null, "observations": 90}, "points": [{"day": "2026-06-10", "value": 67.0, "lower_80": 64.3, "upper_80": 69.7, "lower_95": 62.9, "upper_95": 71.1}], "threshold": 70.0, "threshold_reached_on": null}))),
+        example = json!({"subject": "employee", "id": "emp_017", "metric": "burnout_score", "history_window": {"start": "2026-03-12", "end": "2026-06-10"}, "history": [{"day": "2026-06-09", "value": 66.2}], "model": {"name": "ETS(A,Ad,N)", "alpha": 0.41, "beta": 0.05, "phi": 0.9, "sigma": 2.1, "aicc": 412.7, "bic": 425.1, "weekly_profile": null, "cycle": null, "observations": 90}, "points": [{"day": "2026-06-10", "value": 67.0, "lower_80": 64.3, "upper_80": 69.7, "lower_95": 62.9, "upper_95": 71.1}], "threshold": 70.0, "threshold_reached_on": null}))),
 )]
 pub async fn forecast_employee(
     State(state): State<AppState>,
@@ -188,7 +188,7 @@ pub async fn forecast_employee(
     operation_id = "get_team_forecast",
     params(("team_name" = inline(TeamName), Path, description = "team name"), ForecastQuery),
     responses((status = 200, description = "the forecast", body = ForecastAnswer,
-        example = json!({"subject": "team", "id": "Payments", "metric": "burnout_score", "history_window": {"start": "2026-03-12", "end": "2026-06-10"}, "history": [{"day": "2026-06-09", "value": 48.3}], "model": {"name": "ETS(A,N,N) on the series net of its weekly profile", "alpha": 0.3, "beta": null, "phi": null, "sigma": 1.2, "aicc": 301.5, "bic": 306.0, "weekly_profile": [0.8, 0.9, 1.1, 0.7, 0.5, -2.1, -1.9], "observations": 90}, "points": [{"day": "2026-06-10", "value": 48.1, "lower_80": 46.6, "upper_80": 49.6, "lower_95": 45.8, "upper_95": 50.4}], "threshold": null, "threshold_reached_on": null}))),
+        example = json!({"subject": "team", "id": "Payments", "metric": "burnout_score", "history_window": {"start": "2026-03-12", "end": "2026-06-10"}, "history": [{"day": "2026-06-09", "value": 48.3}], "model": {"name": "ETS(A,N,N) on the series net of its weekly profile", "alpha": 0.3, "beta": null, "phi": null, "sigma": 1.2, "aicc": 301.5, "bic": 306.0, "weekly_profile": [0.8, 0.9, 1.1, 0.7, 0.5, -2.1, -1.9], "cycle": null, "observations": 90}, "points": [{"day": "2026-06-10", "value": 48.1, "lower_80": 46.6, "upper_80": 49.6, "lower_95": 45.8, "upper_95": 50.4}], "threshold": null, "threshold_reached_on": null}))),
 )]
 pub async fn forecast_team(
     State(state): State<AppState>,
