@@ -83,6 +83,15 @@ impl Context<'_> {
     }
 }
 
+/// The `days` whole days before today: the window of the anomalies, the
+/// correlations and the overview.
+pub fn window_of(cx: Context<'_>, days: u32) -> DayRange {
+    DayRange {
+        start: cx.today() - Duration::days(i64::from(days)),
+        end: cx.today(),
+    }
+}
+
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
@@ -111,6 +120,61 @@ fn only_for_readers(principal: &Principal, what: &str) -> Result<(), ApiError> {
         });
     }
     Ok(())
+}
+
+/// An organisation-wide or team answer as JSON text, kept in the database
+/// between requests and served again while the data of its window is
+/// unchanged (migration 13; docs/ANALYTICS.md, "Kept answers"). `kind` and
+/// `params` name the computation; the key adds the window, the minimum
+/// group size and the teams the key may see, so an answer is served only
+/// to a caller who would have computed the same one. A manager's answers
+/// (its published days) are not kept.
+pub async fn kept<T, F, Fut>(
+    cx: Context<'_>,
+    principal: &Principal,
+    kind: &str,
+    params: String,
+    window: DayRange,
+    compute: F,
+) -> Result<String, ApiError>
+where
+    T: Serialize,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let to_text =
+        |answer: &T| serde_json::to_string(answer).map_err(|e| ApiError::Internal(e.to_string()));
+    if principal.is_manager() {
+        return to_text(&compute().await?);
+    }
+    let scope = match principal.teams() {
+        None => "all".to_owned(),
+        Some(teams) => {
+            let sorted: BTreeSet<&String> = teams.iter().collect();
+            serde_json::to_string(&sorted).map_err(|e| ApiError::Internal(e.to_string()))?
+        }
+    };
+    let key = format!(
+        "{kind}|{params}|{}|{}|min {}|{scope}",
+        window.start,
+        window.end,
+        cx.min_group_size.get()
+    );
+    let end = midnight(window.end);
+    let found = cx.store.kept_analytics_answer(&key, end).await?;
+    if let Some(answer) = found.answer {
+        return Ok(answer);
+    }
+    let answer = to_text(&compute().await?)?;
+    if found.keepable
+        && let Err(e) = cx
+            .store
+            .keep_analytics_answer(&key, found.generation, end, &answer)
+            .await
+    {
+        tracing::warn!(kind, error = %e, "could not keep an analytics answer");
+    }
+    Ok(answer)
 }
 
 /// A threshold within the metric's range.
@@ -689,10 +753,7 @@ pub async fn anomalies(
     params: AnomalyParams,
 ) -> Result<AnomaliesAnswer, ApiError> {
     only_for_readers(principal, "the anomaly list")?;
-    let window = DayRange {
-        start: cx.today() - Duration::days(i64::from(params.days.get())),
-        end: cx.today(),
-    };
+    let window = window_of(cx, params.days.get());
     let lo = midnight(window.start - Duration::days(ANOMALY_BASELINE_DAYS));
     let hi = midnight(window.end);
     let days = readable_member_days(cx, principal, params.team.as_ref(), lo, hi).await?;
@@ -761,10 +822,7 @@ pub async fn correlations(
     principal: &Principal,
     params: CorrelationParams,
 ) -> Result<CorrelationsAnswer, ApiError> {
-    let window = DayRange {
-        start: cx.today() - Duration::days(i64::from(params.days.get())),
-        end: cx.today(),
-    };
+    let window = window_of(cx, params.days.get());
     if principal.is_manager() {
         // A manager key of one team means that team.
         let only = match principal.teams() {
@@ -859,10 +917,7 @@ pub async fn overview(
     principal: &Principal,
     days: AnalysisDays,
 ) -> Result<OverviewAnswer, ApiError> {
-    let window = DayRange {
-        start: cx.today() - Duration::days(i64::from(days.get())),
-        end: cx.today(),
-    };
+    let window = window_of(cx, days.get());
     if principal.is_manager() {
         let privacy = cx.manager_privacy();
         let mut teams = Vec::new();

@@ -261,4 +261,92 @@ impl Store {
             })
         }
     }
+
+    /// The kept answer under `key` if it is still current, with what
+    /// [`Store::keep_analytics_answer`] needs: the generation now, and
+    /// whether an answer whose window ends at `window_end` may be kept at
+    /// all (only once the database's clock is a minute past that end, so
+    /// that a write of the window's last day that judged it "today" has
+    /// committed; see migration 13).
+    pub async fn kept_analytics_answer(
+        &self,
+        key: &str,
+        window_end: DateTime<Utc>,
+    ) -> Result<KeptAnswer> {
+        let key = answer_key(key);
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT g.generation,
+                        clock_timestamp() >= $2::timestamptz + interval '1 minute',
+                        a.answer
+                 FROM analytics_generation g
+                 LEFT JOIN analytics_answers a ON a.key = $1 AND a.generation = g.generation",
+            )
+            .await?;
+        let row = client.query_one(&statement, &[&key, &window_end]).await?;
+        Ok(KeptAnswer {
+            generation: row.get(0),
+            keepable: row.get(1),
+            answer: row.get(2),
+        })
+    }
+
+    /// Keeps `answer` under `key` as computed at `generation` (read before
+    /// the computation began), and forgets answers of older generations or
+    /// of windows that ended more than a day before this one.
+    pub async fn keep_analytics_answer(
+        &self,
+        key: &str,
+        generation: i64,
+        window_end: DateTime<Utc>,
+        answer: &str,
+    ) -> Result<()> {
+        let key = answer_key(key);
+        let client = self.client().await?;
+        let (keep, forget) = futures_util::try_join!(
+            client.prepare_cached(
+                "INSERT INTO analytics_answers (key, generation, window_end, answer)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (key) DO UPDATE
+                 SET generation = EXCLUDED.generation, window_end = EXCLUDED.window_end,
+                     answer = EXCLUDED.answer, computed_at = now()
+                 WHERE analytics_answers.generation <= EXCLUDED.generation",
+            ),
+            client.prepare_cached(
+                "DELETE FROM analytics_answers
+                 WHERE generation < $1 OR window_end < $2::timestamptz - interval '1 day'",
+            ),
+        )?;
+        client
+            .execute(&keep, &[&key, &generation, &window_end, &answer])
+            .await?;
+        client.execute(&forget, &[&generation, &window_end]).await?;
+        Ok(())
+    }
 }
+
+/// The stored key of a kept answer: the SHA-256 of the caller's key (which
+/// may list many teams, longer than an index entry may be).
+fn answer_key(key: &str) -> String {
+    crate::schema::checksum(key)
+}
+
+/// What [`Store::kept_analytics_answer`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptAnswer {
+    /// The generation of the data now.
+    pub generation: i64,
+    /// Whether an answer of this window may be kept.
+    pub keepable: bool,
+    /// The kept answer, when there is one of this generation.
+    pub answer: Option<String>,
+}
+
+/// The statement every write runs last before its commit (migration 13):
+/// one more generation when the write touched a day before the database's
+/// UTC today, since kept analytics answers cover past days only. `$1` is
+/// the earliest day written. On a write of today only it locks nothing.
+pub(crate) const BUMP_GENERATION: &str = "UPDATE analytics_generation
+     SET generation = generation + 1
+     WHERE $1::date < (clock_timestamp() AT TIME ZONE 'UTC')::date";

@@ -71,6 +71,12 @@ impl Store {
             &[&raw_kept_from],
         )
         .await?;
+        // Kept analytics answers may have read what was dropped.
+        tx.execute(
+            "UPDATE analytics_generation SET generation = generation + 1 WHERE $1",
+            &[&(raw_parts_dropped > 0 || rollup_dropped > 0)],
+        )
+        .await?;
         // The latest sample of an employee whose samples were all dropped.
         tx.execute(
             "DELETE FROM employee_latest WHERE time < $1",

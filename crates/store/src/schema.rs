@@ -48,6 +48,8 @@ const COMMON_API_KEYS: Migration = migration!(6, "api_keys", "common/0006_api_ke
 const COMMON_LATEST: Migration =
     migration!(7, "employee_latest", "common/0007_employee_latest.sql");
 const COMMON_TRUST: Migration = migration!(9, "trust", "common/0009_trust.sql");
+const COMMON_ANSWERS: Migration =
+    migration!(13, "analytics_answers", "common/0013_analytics_answers.sql");
 
 // The lifecycle jobs' table is version 4 on portable and 5 on timescale
 // (each engine's compression took the other number), so each engine has
@@ -69,6 +71,7 @@ const PORTABLE: &[Migration] = &[
     ),
     migration!(11, "read_interface", "portable/0011_read_interface.sql"),
     migration!(12, "analytics_read", "portable/0012_analytics_read.sql"),
+    COMMON_ANSWERS,
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -84,6 +87,7 @@ const TIMESCALE: &[Migration] = &[
     COMMON_TRUST,
     migration!(11, "read_interface", "timescale/0011_read_interface.sql"),
     migration!(12, "analytics_read", "timescale/0012_analytics_read.sql"),
+    COMMON_ANSWERS,
 ];
 
 /// The migrations of an engine, in order.
@@ -466,6 +470,16 @@ mod tests {
             Engine::Timescale,
             12,
             "03e69d21e2175efb71d2e37d86e30900db45f4d4ecf46c465352d042f6403e4f",
+        ),
+        (
+            Engine::Portable,
+            13,
+            "189597c7721891f69b2eeeff6dc4c36c052f8745f14935f2b8a407c119757bc8",
+        ),
+        (
+            Engine::Timescale,
+            13,
+            "189597c7721891f69b2eeeff6dc4c36c052f8745f14935f2b8a407c119757bc8",
         ),
     ];
 

@@ -267,11 +267,12 @@ impl Store {
                 None => Ok(None),
             }
         };
-        let (insert, latest, unpack, invalidate) = futures_util::try_join!(
+        let (insert, latest, unpack, invalidate, bump) = futures_util::try_join!(
             tx.prepare_cached(INSERT_ONE),
             tx.prepare_cached(UPDATE_LATEST),
             optional(hooks.before),
             optional(hooks.after),
+            tx.prepare_cached(crate::analytics::BUMP_GENERATION),
         )?;
         let unpacked = async {
             if let Some(unpack) = &unpack {
@@ -317,8 +318,12 @@ impl Store {
             }
             Ok::<_, tokio_postgres::Error>(())
         };
-        let ((), changed, _, ()) =
-            futures_util::try_join!(unpacked, upserted, latest, invalidated)?;
+        // Last before the commit (pipelined after the others, which the
+        // server runs in order).
+        let day_param: [&(dyn ToSql + Sync); 1] = [&day];
+        let bumped = tx.execute(&bump, &day_param);
+        let ((), changed, _, (), _) =
+            futures_util::try_join!(unpacked, upserted, latest, invalidated, bumped)?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -367,6 +372,9 @@ impl Store {
             )
             .await?;
         }
+        // Last before the commit: kept analytics answers of past days.
+        tx.execute(crate::analytics::BUMP_GENERATION, &[&lo.date_naive()])
+            .await?;
         tx.commit().await?;
         self.ops().after_write(self, lo, hi).await;
         Ok(WriteSummary {

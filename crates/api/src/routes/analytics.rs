@@ -3,6 +3,8 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use organism_domain::{EmployeeId, InterventionId, MetricName, TeamName};
 
@@ -22,6 +24,11 @@ fn context(state: &AppState) -> Context<'_> {
         manager_epsilon: state.config.manager_epsilon,
         now: state.config.clock.now(),
     }
+}
+
+/// A JSON answer already serialised (a kept one, or one just computed).
+fn json_text(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 fn metric(params: &Params) -> Result<MetricName, ApiError> {
@@ -239,16 +246,21 @@ pub async fn anomalies(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
-) -> Result<Json<AnomaliesAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::documented::<AnomalyQuery>(query.as_deref())?;
     let params = AnomalyParams {
         metric: metric(&params)?,
         days: params.or("days", AnomalyDays::new(30)?, AnomalyDays::parse)?,
         team: team_param(&params)?,
     };
-    Ok(Json(
-        analytics::anomalies(context(&state), &principal, params).await?,
-    ))
+    let cx = context(&state);
+    let key = format!("metric={} team={:?}", params.metric, params.team);
+    let window = analytics::window_of(cx, params.days.get());
+    let text = analytics::kept(cx, &principal, "anomalies", key, window, || {
+        analytics::anomalies(cx, &principal, params)
+    })
+    .await?;
+    Ok(json_text(text))
 }
 
 /// `days`, `team` and `max_lag_days` of the correlations (documentation).
@@ -288,16 +300,21 @@ pub async fn correlations(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
-) -> Result<Json<CorrelationsAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::documented::<CorrelationQuery>(query.as_deref())?;
     let params = CorrelationParams {
         days: params.or("days", AnalysisDays::new(90)?, AnalysisDays::parse)?,
         team: team_param(&params)?,
         max_lag_days: params.or("max_lag_days", 14, analytics::lag_days)?,
     };
-    Ok(Json(
-        analytics::correlations(context(&state), &principal, params).await?,
-    ))
+    let cx = context(&state);
+    let key = format!("team={:?} max_lag={}", params.team, params.max_lag_days);
+    let window = analytics::window_of(cx, params.days.get());
+    let text = analytics::kept(cx, &principal, "correlations", key, window, || {
+        analytics::correlations(cx, &principal, params)
+    })
+    .await?;
+    Ok(json_text(text))
 }
 
 /// `days` of the overview (documentation).
@@ -328,10 +345,14 @@ pub async fn overview(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
-) -> Result<Json<OverviewAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::documented::<OverviewQuery>(query.as_deref())?;
     let days = params.or("days", AnalysisDays::new(30)?, AnalysisDays::parse)?;
-    Ok(Json(
-        analytics::overview(context(&state), &principal, days).await?,
-    ))
+    let cx = context(&state);
+    let window = analytics::window_of(cx, days.get());
+    let text = analytics::kept(cx, &principal, "overview", String::new(), window, || {
+        analytics::overview(cx, &principal, days)
+    })
+    .await?;
+    Ok(json_text(text))
 }

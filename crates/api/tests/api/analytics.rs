@@ -502,10 +502,163 @@ async fn analytics_follow_the_read_rules(store: Store) {
     assert!(solo["days"][0]["burnout_score"].is_null(), "{solo}");
 }
 
+/// The kept answers' table and the generation, through a superuser
+/// connection (not the API's own view of them).
+async fn kept_state(app: &TestApp) -> (i64, i64) {
+    let client = organism_testkit::superuser(app.store.settings(), "organism").await;
+    let kept: i64 = client
+        .query_one("SELECT count(*) FROM analytics_answers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let generation: i64 = client
+        .query_one("SELECT generation FROM analytics_generation", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (kept, generation)
+}
+
+async fn body_of(app: &TestApp, key: Option<&str>, path: &str) -> String {
+    let client = match key {
+        Some(key) => crate::helpers::client_with_key(key),
+        None => app.http.clone(),
+    };
+    let r = client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    r.text().await.unwrap()
+}
+
+fn edge_members(overview: &Value, day: &str) -> i64 {
+    overview["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["team"] == "Edge")
+        .and_then(|t| {
+            t["days"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["day"] == day)
+                .cloned()
+        })
+        .map_or(0, |d| d["members"].as_i64().unwrap())
+}
+
+async fn kept_answers_are_served_until_a_past_day_changes(store: Store) {
+    let app = seeded(store, 6).await;
+    const PATHS: [&str; 3] = [
+        "/api/analytics/overview?days=30",
+        "/api/analytics/correlations?days=30",
+        "/api/analytics/anomalies?days=30",
+    ];
+    let (kept_before, generation) = kept_state(&app).await;
+    assert_eq!(kept_before, 0);
+    let mut first = Vec::new();
+    for path in PATHS {
+        first.push(body_of(&app, None, path).await);
+    }
+    assert_eq!(
+        kept_state(&app).await,
+        (3, generation),
+        "one kept answer each"
+    );
+    // Served again byte for byte, and nothing new is kept.
+    for (path, body) in PATHS.iter().zip(&first) {
+        assert_eq!(&body_of(&app, None, path).await, body, "{path}");
+    }
+    assert_eq!(kept_state(&app).await, (3, generation));
+
+    // A write of the database's today (through the store: the API's clock
+    // is in June) touches no kept window: the generation stays.
+    let today = organism_domain::MetricSample {
+        time: Utc::now(),
+        employee_id: organism_domain::EmployeeId::parse("edge_today").unwrap(),
+        team: Some(organism_domain::TeamName::parse("Edge").unwrap()),
+        values: organism_domain::MetricValues {
+            degree_centrality: 0.2,
+            betweenness_centrality: 0.1,
+            clustering_coeff: 0.5,
+            burnout_score: 40.0,
+        },
+    };
+    app.store
+        .write_batch(std::slice::from_ref(&today))
+        .await
+        .unwrap();
+    app.store.write_sample(&today).await.unwrap();
+    assert_eq!(kept_state(&app).await.1, generation, "a write of today");
+    assert_eq!(body_of(&app, None, PATHS[0]).await, first[0]);
+    // What is served is the kept text itself, not a new computation.
+    let client = organism_testkit::superuser(app.store.settings(), "organism").await;
+    let marked = client
+        .execute(
+            "UPDATE analytics_answers SET answer = '{\"kept\": true}' WHERE answer LIKE '%\"values\":\"exact\"%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked, 1);
+    assert_eq!(body_of(&app, None, PATHS[0]).await, r#"{"kept": true}"#);
+
+    // A late sample, three days ago, of a new Edge member: every kept
+    // answer is stale and the next answers count it.
+    let day = (noon(3)).date_naive().to_string();
+    let before: Value = serde_json::from_str(&first[0]).unwrap();
+    assert_eq!(edge_members(&before, &day), 6);
+    let (status, body) = app
+        .post_json(
+            "/api/metrics",
+            &json!([sample("edge_late", "Edge", noon(3), 31.0)]),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, bumped) = kept_state(&app).await;
+    assert_eq!(bumped, generation + 1);
+    let after: Value = serde_json::from_str(&body_of(&app, None, PATHS[0]).await).unwrap();
+    assert_eq!(edge_members(&after, &day), 7, "{after}");
+    let correlations: Value = serde_json::from_str(&body_of(&app, None, PATHS[1]).await).unwrap();
+    let was: Value = serde_json::from_str(&first[1]).unwrap();
+    assert_eq!(
+        correlations["employees"].as_i64().unwrap(),
+        was["employees"].as_i64().unwrap() + 1,
+        "{correlations}"
+    );
+    // The stale answers of the older generation are gone.
+    let (kept, _) = kept_state(&app).await;
+    assert_eq!(kept, 2, "overview and correlations of the new generation");
+
+    // A key limited to Edge is not served the organisation's answer.
+    let reader = app.key(Role::Reader, &["Edge"]).await;
+    let limited: Value =
+        serde_json::from_str(&body_of(&app, Some(&reader), PATHS[0]).await).unwrap();
+    let teams: Vec<&str> = limited["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["team"].as_str().unwrap())
+        .collect();
+    assert_eq!(teams, ["Edge"], "{limited}");
+    assert_eq!(kept_state(&app).await.0, 3, "kept under its own scope");
+
+    // A manager's answer (its published days) is not kept.
+    let manager = app.key(Role::Manager, &["Edge"]).await;
+    let managed: Value =
+        serde_json::from_str(&body_of(&app, Some(&manager), PATHS[0]).await).unwrap();
+    assert_eq!(managed["values"], "laplace", "{managed}");
+    assert_eq!(kept_state(&app).await.0, 3);
+}
+
 organism_testkit::engine_tests!(
     an_effect_is_measured_from_the_recorded_activation,
     a_comparison_group_below_the_minimum_is_absent_with_the_reason,
     effective_times_and_effects_refuse_what_cannot_be,
     forecasts_anomalies_and_correlations_answer,
     analytics_follow_the_read_rules,
+    kept_answers_are_served_until_a_past_day_changes,
 );

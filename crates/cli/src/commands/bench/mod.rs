@@ -784,7 +784,11 @@ fn read_line(r: &EndpointResult) -> Line {
             ("p99 < 100 ms", Bound::Below(100.0), s.p99_ms),
         ),
     };
-    latency_line(r.endpoint, s, req, target)
+    let mut line = latency_line(r.endpoint, s, req, target);
+    if let Some(first) = r.first_ms {
+        line.shown = format!("first {} ms, then {}", ms(Some(first)), line.shown);
+    }
+    line
 }
 
 fn latency_line(
