@@ -94,7 +94,7 @@ impl Store {
         let sql = format!(
             "SELECT (bucket AT TIME ZONE 'UTC')::date AS day, employee_id, NULL::text AS team,
                     sum(samples)::bigint AS samples, {sums}
-             FROM team_member_days($1, $2, $3)
+             FROM team_member_days_read($1, $2, $3)
              GROUP BY 1, 2 ORDER BY 2, 1",
             sums = per_metric(|c| format!("sum({c}_sum) AS {c}")),
         );

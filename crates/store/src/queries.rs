@@ -367,7 +367,7 @@ fn samples_between(lo: &str, hi: &str) -> String {
 
 /// A team's member-days in [$2, $3) for team $1 (one row per day, employee
 /// and part), from the read interface (`team_member_days`, migration 11).
-const MEMBER_DAYS: &str = "team_member_days($1, $2, $3)";
+const MEMBER_DAYS: &str = "team_member_days_read($1, $2, $3)";
 
 /// One expression per metric, in `MetricName::ALL` order, separated by
 /// commas: `expression` is given each metric's column name (from the enum,

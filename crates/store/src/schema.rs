@@ -72,6 +72,11 @@ const PORTABLE: &[Migration] = &[
     migration!(11, "read_interface", "portable/0011_read_interface.sql"),
     migration!(12, "analytics_read", "portable/0012_analytics_read.sql"),
     COMMON_ANSWERS,
+    migration!(
+        14,
+        "team_member_days_store",
+        "portable/0014_team_member_days_store.sql"
+    ),
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -88,6 +93,11 @@ const TIMESCALE: &[Migration] = &[
     migration!(11, "read_interface", "timescale/0011_read_interface.sql"),
     migration!(12, "analytics_read", "timescale/0012_analytics_read.sql"),
     COMMON_ANSWERS,
+    migration!(
+        14,
+        "team_member_days_store",
+        "timescale/0014_team_member_days_store.sql"
+    ),
 ];
 
 /// The migrations of an engine, in order.
@@ -480,6 +490,16 @@ mod tests {
             Engine::Timescale,
             13,
             "189597c7721891f69b2eeeff6dc4c36c052f8745f14935f2b8a407c119757bc8",
+        ),
+        (
+            Engine::Portable,
+            14,
+            "ce5789f0ebd1cf3b2ecebc16e8d922969366b61feb4396a49d0fcdf39a5dff08",
+        ),
+        (
+            Engine::Timescale,
+            14,
+            "8ec7c96ce22c9b9a3116b43efd4829bac4f8037d4fdf5d4af683d2a977c9d84c",
         ),
     ];
 
