@@ -178,16 +178,12 @@ impl Store {
     ) -> Result<Option<String>> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached(
-                "SELECT team FROM employee_metrics_hourly
-                 WHERE employee_id = $1 AND bucket <= $2 AND bucket > $2 - INTERVAL '14 days'
-                 ORDER BY bucket DESC LIMIT 1",
-            )
+            .prepare_cached("SELECT employee_team_at($1, $2)")
             .await?;
         let row = client
-            .query_opt(&statement, &[&employee.as_str(), &at])
+            .query_one(&statement, &[&employee.as_str(), &at])
             .await?;
-        Ok(row.and_then(|r| r.get(0)))
+        Ok(row.get(0))
     }
 
     /// An intervention with when it became active and when it stopped.

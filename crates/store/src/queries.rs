@@ -395,9 +395,8 @@ fn hourly_trend_sql() -> String {
                 burnout_score_min, burnout_score_max
          FROM (SELECT bucket, team, samples, burnout_score_min, burnout_score_max,
                       {cols}
-               FROM employee_metrics_hourly
-               WHERE employee_id = $1 AND bucket >= $2 AND bucket < $3
-                 AND ($4::text[] IS NULL OR team = ANY($4::text[]))) h
+               FROM employee_hours($1, $2, $3)
+               WHERE $4::text[] IS NULL OR team = ANY($4::text[])) h
          ORDER BY bucket",
         avgs = per_metric(|c| format!("{c}_sum / samples AS {c}")),
         cols = per_metric(|c| format!("{c}_sum")),

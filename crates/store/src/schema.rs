@@ -77,6 +77,17 @@ const PORTABLE: &[Migration] = &[
         "team_member_days_store",
         "portable/0014_team_member_days_store.sql"
     ),
+    migration!(15, "team_at", "portable/0015_team_at.sql"),
+    migration!(
+        16,
+        "team_days_covering",
+        "portable/0016_team_days_covering.sql"
+    ),
+    migration!(
+        17,
+        "bounded_hour_reads",
+        "portable/0017_bounded_hour_reads.sql"
+    ),
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -97,6 +108,12 @@ const TIMESCALE: &[Migration] = &[
         14,
         "team_member_days_store",
         "timescale/0014_team_member_days_store.sql"
+    ),
+    migration!(15, "team_at", "timescale/0015_team_at.sql"),
+    migration!(
+        17,
+        "bounded_hour_reads",
+        "timescale/0017_bounded_hour_reads.sql"
     ),
 ];
 
@@ -500,6 +517,31 @@ mod tests {
             Engine::Timescale,
             14,
             "8ec7c96ce22c9b9a3116b43efd4829bac4f8037d4fdf5d4af683d2a977c9d84c",
+        ),
+        (
+            Engine::Portable,
+            15,
+            "f051bf7b91e8e91b1b1da6c06d61996fbb0fea641e9f3e318a087e6a7c3b0651",
+        ),
+        (
+            Engine::Timescale,
+            15,
+            "7dc48fc6f8505ad04a325a503b3a4901407050b05a7dd27452ddf3aed253a385",
+        ),
+        (
+            Engine::Portable,
+            16,
+            "d03853ff71e43eea192914d2651dd82d1233284719d390f9ef690352b1f03f32",
+        ),
+        (
+            Engine::Portable,
+            17,
+            "483fd66b6b8cc25dfb663697d68b5c265edc04f819ac1be583f58b74247c1d5f",
+        ),
+        (
+            Engine::Timescale,
+            17,
+            "4c21145834b0ae02fca382fa2a40af5805186b439db7964885262662cdc71b9e",
         ),
     ];
 

@@ -275,10 +275,70 @@ async fn upgrading_from_version_7_keeps_every_answer(store: Store) {
     assert_same(&before, &answers(&upgraded).await);
 }
 
+/// An employee's team at an instant (the intervention effect's team at
+/// activation): the team of its last hour within the 14 days before, the
+/// same whether the hours are raw, stored, or stored and invalidated.
+async fn the_team_at_an_instant_is_the_last_hours_team(store: Store) {
+    seed(&store).await;
+    let emp = |e: &str| EmployeeId::parse(e).unwrap();
+    // emp_c was in Edge on 1 and 10 June; it moves to Core at 10 June 11:00.
+    let moved = sample("emp_c", Some("Core"), at(10, 11, 0), 0.9, 0.8, 0.6, 70.0);
+    store.write_sample(&moved).await.unwrap();
+    let check = |what: &'static str| {
+        let store = store.clone();
+        async move {
+            let team_at = |e: &'static str, t| {
+                let store = store.clone();
+                async move { store.team_at(&emp(e), t).await.unwrap() }
+            };
+            // The hour that holds the instant counts.
+            assert_eq!(
+                team_at("emp_c", at(10, 10, 30)).await.as_deref(),
+                Some("Edge"),
+                "{what}"
+            );
+            assert_eq!(
+                team_at("emp_c", at(10, 11, 30)).await.as_deref(),
+                Some("Core"),
+                "{what}"
+            );
+            assert_eq!(
+                team_at("emp_c", at(9, 0, 0)).await.as_deref(),
+                Some("Edge"),
+                "{what}"
+            );
+            // No hour within the 14 days before: no team.
+            assert_eq!(team_at("emp_d", at(10, 0, 0)).await, None, "{what}");
+            assert_eq!(team_at("emp_a", at(9, 9, 0)).await, None, "{what}");
+            assert_eq!(
+                team_at("emp_a", at(9, 10, 0)).await.as_deref(),
+                Some("Core"),
+                "{what}"
+            );
+            assert_eq!(team_at("nobody", at(10, 0, 0)).await, None, "{what}");
+        }
+    };
+    check("raw hours").await;
+    store.refresh_rollup(now()).await.unwrap();
+    check("stored hours").await;
+    // A late sample moves emp_a to Edge in its already stored 10 June 09:00
+    // hour (the hour's team is its last sample's): seen at once.
+    let late = sample("emp_a", Some("Edge"), at(10, 9, 50), 0.5, 0.1, 0.3, 80.0);
+    store.write_sample(&late).await.unwrap();
+    let team = store.team_at(&emp("emp_a"), at(10, 9, 55)).await.unwrap();
+    assert_eq!(team.as_deref(), Some("Edge"), "an invalidated hour");
+    check("invalidated hours").await;
+    store.refresh_rollup(now()).await.unwrap();
+    let team = store.team_at(&emp("emp_a"), at(10, 9, 55)).await.unwrap();
+    assert_eq!(team.as_deref(), Some("Edge"), "the hour recomputed");
+    check("recomputed hours").await;
+}
+
 organism_testkit::engine_tests!(
     upgrading_from_version_7_keeps_every_answer,
     writes_racing_refreshes_are_all_rolled_up,
     the_materialised_rollup_equals_the_raw_aggregation,
     late_data_is_visible_at_once_and_materialised_at_the_next_refresh,
     hours_after_the_watermark_come_from_raw_rows,
+    the_team_at_an_instant_is_the_last_hours_team,
 );
