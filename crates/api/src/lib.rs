@@ -119,6 +119,8 @@ pub struct AppState {
     /// One permit per snapshot allowed to compute at once
     /// (`config.snapshot.concurrency`); public so a test can hold one.
     pub snapshot_permits: Arc<tokio::sync::Semaphore>,
+    /// Health's figures counted from stored data, kept (routes/health.rs).
+    pub health: Arc<routes::health::KeptFigures>,
 }
 
 impl AppState {
@@ -128,6 +130,7 @@ impl AppState {
             snapshot_permits: Arc::new(tokio::sync::Semaphore::new(config.snapshot.concurrency)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            health: Arc::default(),
         }
     }
 }

@@ -188,6 +188,7 @@ impl Store {
             .execute("SELECT pg_advisory_unlock($1)", &[&job.lock_key()])
             .await;
         recorded?;
+        self.note_change();
         Ok(JobOutcome::Ran {
             job,
             ok,

@@ -55,6 +55,9 @@ pub struct Store {
     /// The engine's implementation, chosen once at open (engines/).
     ops: Arc<dyn engines::StorageEngine>,
     settings: Arc<DbSettings>,
+    /// Writes and job runs committed through this store (all its clones):
+    /// what a figure read earlier may not count yet ([`Store::changes`]).
+    changes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -72,6 +75,7 @@ impl Store {
             maintenance,
             ops: engines::for_engine(engine),
             settings: Arc::new(settings),
+            changes: Arc::default(),
         };
         store.ops.configure(&store).await?;
         Ok(store)
@@ -84,6 +88,20 @@ impl Store {
     /// What differs by engine (engines/).
     pub(crate) fn ops(&self) -> &dyn engines::StorageEngine {
         &*self.ops
+    }
+
+    /// How many writes of samples and lifecycle job runs this store (and
+    /// its clones) has committed. A figure read from the database while
+    /// this stayed the same counts every one of them; the service's health
+    /// keeps its stored figures on that condition (and for a second).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// After a commit that [`Store::changes`] counts.
+    pub(crate) fn note_change(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     pub fn settings(&self) -> &DbSettings {

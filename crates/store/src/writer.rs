@@ -235,6 +235,7 @@ impl Store {
             }
             other => other?,
         };
+        self.note_change();
         self.ops().after_write(self, sample.time, sample.time).await;
         Ok(WriteSummary {
             received: 1,
@@ -376,6 +377,7 @@ impl Store {
         tx.execute(crate::analytics::BUMP_GENERATION, &[&lo.date_naive()])
             .await?;
         tx.commit().await?;
+        self.note_change();
         self.ops().after_write(self, lo, hi).await;
         Ok(WriteSummary {
             received: staged.received,

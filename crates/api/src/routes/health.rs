@@ -40,7 +40,7 @@ pub struct PoolHealth {
     pub waiting: usize,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RollupHealth {
     /// The hourly rollup is complete up to this hour (none before the
     /// first refresh).
@@ -49,8 +49,12 @@ pub struct RollupHealth {
 
 /// What is counted from stored data: for keys other than writers (module
 /// docs of [`health`]).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredHealth {
+    /// When these figures were read from the database (wall clock): at most
+    /// [`KEPT_FOR`] before the answer, and after the last sample or job
+    /// run this service committed.
+    pub figures_as_of: DateTime<Utc>,
     pub samples_last_hour: i64,
     pub rollup: RollupHealth,
     /// Each lifecycle job's last run.
@@ -58,6 +62,62 @@ pub struct StoredHealth {
     /// Failed TimescaleDB background job runs in the last day (timescale
     /// engine; null on the portable one).
     pub timescaledb_job_errors_last_day: Option<i64>,
+}
+
+/// How long health keeps its figures counted from stored data.
+pub const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The figures counted from stored data as last read, with when and at
+/// which [`Store::changes`](organism_store::Store::changes) count. Health
+/// pings the database on every request (one short query) and reads the
+/// figures again only when they are older than [`KEPT_FOR`] or this
+/// service has committed a write or a job run since: a monitoring probe
+/// every second costs one query, not five scans, and a client that writes
+/// and then asks sees its write counted. Writes by other processes (an
+/// `ingest`, another `serve`) are counted within [`KEPT_FOR`].
+#[derive(Debug, Default)]
+pub struct KeptFigures {
+    last: tokio::sync::Mutex<Option<Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    read_at: std::time::Instant,
+    changes: u64,
+    figures: StoredHealth,
+}
+
+impl KeptFigures {
+    /// The kept figures while they are fresh, else read anew (one reader at
+    /// a time: requests arriving meanwhile wait for its answer).
+    async fn get(&self, state: &AppState) -> Result<StoredHealth, organism_store::StoreError> {
+        let store = &state.store;
+        let mut last = self.last.lock().await;
+        let changes = store.changes();
+        if let Some(kept) = last.as_ref()
+            && kept.changes == changes
+            && kept.read_at.elapsed() < KEPT_FOR
+        {
+            return Ok(kept.figures.clone());
+        }
+        let read_at = std::time::Instant::now();
+        let now = state.config.clock.now();
+        let figures = StoredHealth {
+            figures_as_of: Utc::now(),
+            samples_last_hour: store.recent_samples(Duration::hours(1), now).await?,
+            rollup: RollupHealth {
+                materialised_until: store.rollup_watermark().await?,
+            },
+            jobs: store.job_status().await?,
+            timescaledb_job_errors_last_day: store.timescaledb_job_errors().await?,
+        };
+        *last = Some(Kept {
+            read_at,
+            changes,
+            figures: figures.clone(),
+        });
+        Ok(figures)
+    }
 }
 
 /// The health answer. A writer key gets no figure counted from stored data,
@@ -79,7 +139,9 @@ pub struct HealthAnswer {
 /// last hour, the rollup's watermark, each lifecycle job's last run, pool.
 /// A writer key gets no figure counted from stored data (samples, rollup,
 /// jobs), which would tell it how its snapshots compare with the stored
-/// scores (DESIGN.md §11).
+/// scores (DESIGN.md §11). The database is asked on every request; the
+/// figures are kept for up to a second unless this service wrote since
+/// ([`KeptFigures`]; `figures_as_of` says when they were read).
 #[utoipa::path(
     get,
     path = "/api/trends/health",
@@ -87,7 +149,7 @@ pub struct HealthAnswer {
     operation_id = "get_health",
     responses(
         (status = 200, description = "the service and its database are up", body = HealthAnswer,
-            example = json!({"status": "ok", "database": {"reachable": true, "engine": "timescale", "schema_version": 11}, "samples_last_hour": 40000, "rollup": {"materialised_until": "2026-06-10T11:00:00Z"}, "jobs": [{"job": "refresh", "last_started": "2026-06-10T11:02:00Z", "last_finished": "2026-06-10T11:02:01Z", "last_seconds": 0.8, "last_rows": 10000, "last_ok": true, "last_error": null, "last_detail": {}, "runs": 240, "failures": 0}], "timescaledb_job_errors_last_day": 0, "pool": {"max_size": 20, "size": 3, "available": 3, "waiting": 0}})),
+            example = json!({"status": "ok", "database": {"reachable": true, "engine": "timescale", "schema_version": 16}, "figures_as_of": "2026-06-10T11:02:30Z", "samples_last_hour": 40000, "rollup": {"materialised_until": "2026-06-10T11:00:00Z"}, "jobs": [{"job": "refresh", "last_started": "2026-06-10T11:02:00Z", "last_finished": "2026-06-10T11:02:01Z", "last_seconds": 0.8, "last_rows": 10000, "last_ok": true, "last_error": null, "last_detail": {}, "runs": 240, "failures": 0}], "timescaledb_job_errors_last_day": 0, "pool": {"max_size": 20, "size": 3, "available": 3, "waiting": 0}})),
         (status = 503, description = "the database does not answer; retry after `Retry-After` seconds", body = HealthAnswer,
             headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
     ),
@@ -106,17 +168,14 @@ pub async fn health(
         available: pool.available,
         waiting: pool.waiting,
     };
+    let writer = principal.role == organism_domain::Role::Writer;
     let probe = async {
+        // The ping, on every request: the database answers now.
         let version = store.schema_version().await?;
-        let stored = StoredHealth {
-            samples_last_hour: store
-                .recent_samples(Duration::hours(1), state.config.clock.now())
-                .await?,
-            rollup: RollupHealth {
-                materialised_until: store.rollup_watermark().await?,
-            },
-            jobs: store.job_status().await?,
-            timescaledb_job_errors_last_day: store.timescaledb_job_errors().await?,
+        let stored = if writer {
+            None
+        } else {
+            Some(state.health.get(&state).await?)
         };
         Ok::<_, organism_store::StoreError>((version, stored))
     };
@@ -136,7 +195,6 @@ pub async fn health(
                 )))
             })
     };
-    let writer = principal.role == organism_domain::Role::Writer;
     let (status, body) = match probe.await {
         Ok((version, stored)) => (
             StatusCode::OK,
@@ -148,7 +206,7 @@ pub async fn health(
                     schema_version: Some(version),
                     error: None,
                 },
-                stored: (!writer).then_some(stored),
+                stored,
                 pool,
             },
         ),

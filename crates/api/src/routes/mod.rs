@@ -5,7 +5,7 @@ mod analytics;
 mod audit;
 mod dashboard;
 mod graph;
-mod health;
+pub mod health;
 pub(crate) mod ingest;
 mod interventions;
 mod openapi;

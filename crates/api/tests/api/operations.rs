@@ -4,7 +4,9 @@ use organism_api::ApiConfig;
 use organism_pgcluster::EmbeddedCluster;
 use organism_store::{DbSettings, Store};
 
-use crate::helpers::{choice_of, error_code, private_cluster, spawn_app, spawn_on, spawn_with};
+use crate::helpers::{
+    batch, choice_of, error_code, private_cluster, spawn_app, spawn_on, spawn_with,
+};
 
 async fn health_reports_the_engine_and_schema_version(store: Store) {
     let engine = store.engine().to_string();
@@ -16,6 +18,45 @@ async fn health_reports_the_engine_and_schema_version(store: Store) {
     assert_eq!(body["database"]["engine"], engine.as_str());
     assert!(body["database"]["schema_version"].as_i64().unwrap() >= 2);
     assert_eq!(body["samples_last_hour"], 0);
+}
+
+/// Health keeps its figures counted from stored data for a second, and
+/// never past a write of its own: its own writes are counted by the next
+/// answer, another process's within the second.
+async fn health_counts_its_own_writes_at_once_and_others_within_a_second(store: Store) {
+    let app = spawn_app(store.clone()).await;
+    let (_, first) = app.get_json("/api/trends/health").await;
+    assert_eq!(first["samples_last_hour"], 0, "{first}");
+    assert!(first["figures_as_of"].is_string(), "{first}");
+    let (status, body) = app.post_json("/api/metrics", &batch("mine", 3)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, mine) = app.get_json("/api/trends/health").await;
+    assert_eq!(mine["samples_last_hour"], 3, "{mine}");
+
+    // Another service on the same database writes two more.
+    let other = spawn_app(Store::open(store.settings().clone()).await.unwrap()).await;
+    let (status, body) = other.post_json("/api/metrics", &batch("theirs", 2)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, next) = app.get_json("/api/trends/health").await;
+    let expected = if next["figures_as_of"] == mine["figures_as_of"] {
+        3 // the kept figures, read before the other write
+    } else {
+        5
+    };
+    assert_eq!(next["samples_last_hour"], expected, "{next}");
+    tokio::time::sleep(
+        organism_api::routes::health::KEPT_FOR + std::time::Duration::from_millis(100),
+    )
+    .await;
+    let (status, later) = app.get_json("/api/trends/health").await;
+    assert_eq!(status, 200, "{later}");
+    assert_eq!(later["samples_last_hour"], 5, "{later}");
+    assert_ne!(later["figures_as_of"], mine["figures_as_of"], "read again");
+    // A writer key is still told nothing counted.
+    let writer = app.key(organism_domain::Role::Writer, &[]).await;
+    let (_, told) = app.get_as(Some(&writer), "/api/trends/health").await;
+    assert!(told.get("samples_last_hour").is_none(), "{told}");
+    assert!(told.get("figures_as_of").is_none(), "{told}");
 }
 
 // The OpenAPI document, the dashboard's files and the 404 for an unknown
@@ -197,6 +238,7 @@ async fn with_every_connection_busy_requests_get_503_pool_exhausted(store: Store
 
 organism_testkit::engine_tests!(
     health_reports_the_engine_and_schema_version,
+    health_counts_its_own_writes_at_once_and_others_within_a_second,
     prometheus_metrics_count_requests,
     with_the_database_down_requests_get_503_with_retry_after,
     with_every_connection_busy_requests_get_503_pool_exhausted,
