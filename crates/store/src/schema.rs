@@ -115,6 +115,11 @@ const TIMESCALE: &[Migration] = &[
         "bounded_hour_reads",
         "timescale/0017_bounded_hour_reads.sql"
     ),
+    migration!(
+        18,
+        "team_days_materialised",
+        "timescale/0018_team_days_materialised.sql"
+    ),
 ];
 
 /// The migrations of an engine, in order.
@@ -542,6 +547,11 @@ mod tests {
             Engine::Timescale,
             17,
             "4c21145834b0ae02fca382fa2a40af5805186b439db7964885262662cdc71b9e",
+        ),
+        (
+            Engine::Timescale,
+            18,
+            "dc28528b141118a151f3f330d91c87e4c5871c59bca05d40dca08d60b84a2724",
         ),
     ];
 
