@@ -551,7 +551,7 @@ mod tests {
         (
             Engine::Timescale,
             18,
-            "dc28528b141118a151f3f330d91c87e4c5871c59bca05d40dca08d60b84a2724",
+            "0aaa0337b28417647684512fccef86890ae0c2e8d1c55556faff1201521db8d4",
         ),
     ];
 
