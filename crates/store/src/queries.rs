@@ -904,7 +904,7 @@ impl Store {
         let statement = client
             .prepare_cached(&format!(
                 "SELECT coalesce(sum(samples), 0)::bigint, min({c}_min), max({c}_max), sum({c}_sum), sum({c}_sumsq)
-                 FROM metrics_hourly_org WHERE bucket >= $1 AND bucket < $2"
+                 FROM org_hours($1, $2)"
             ))
             .await?;
         let row = client.query_one(&statement, &[&start, &end]).await?;

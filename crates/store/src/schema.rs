@@ -88,6 +88,7 @@ const PORTABLE: &[Migration] = &[
         "bounded_hour_reads",
         "portable/0017_bounded_hour_reads.sql"
     ),
+    migration!(19, "org_hours", "portable/0019_org_hours.sql"),
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -120,6 +121,7 @@ const TIMESCALE: &[Migration] = &[
         "team_days_materialised",
         "timescale/0018_team_days_materialised.sql"
     ),
+    migration!(19, "org_hours", "timescale/0019_org_hours.sql"),
 ];
 
 /// The migrations of an engine, in order.
@@ -552,6 +554,16 @@ mod tests {
             Engine::Timescale,
             18,
             "0aaa0337b28417647684512fccef86890ae0c2e8d1c55556faff1201521db8d4",
+        ),
+        (
+            Engine::Portable,
+            19,
+            "4a7d41b9701f1d1ff2689be0e0ec190c5f4f1c9d942a849fe1fd687db3fd7c45",
+        ),
+        (
+            Engine::Timescale,
+            19,
+            "b5f0a7f9bf276d5ba821ce564ceead8de7904ea67505c294f9b1fd53d5157dd9",
         ),
     ];
 
