@@ -543,7 +543,7 @@ mod tests {
         (
             Engine::Portable,
             17,
-            "483fd66b6b8cc25dfb663697d68b5c265edc04f819ac1be583f58b74247c1d5f",
+            "e258de3090c81fcd55e3330c2a2331f98bed4765ef6dc0f253f03454f2f8816b",
         ),
         (
             Engine::Timescale,
@@ -553,7 +553,7 @@ mod tests {
         (
             Engine::Timescale,
             18,
-            "0aaa0337b28417647684512fccef86890ae0c2e8d1c55556faff1201521db8d4",
+            "b31e59440fedb00198a52b37e1eae4a2266779e67cacce9d5f46fd9c0085b4df",
         ),
         (
             Engine::Portable,

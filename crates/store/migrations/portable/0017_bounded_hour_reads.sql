@@ -65,6 +65,7 @@ RETURNS TABLE (bucket timestamptz, employee_id text, team text, samples bigint,
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     stored_until timestamptz;
+    hours_from timestamptz;
 BEGIN
     SELECT date_trunc('day', s.watermark, 'UTC') INTO stored_until FROM rollup_state s;
     RETURN QUERY
@@ -76,24 +77,23 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM rollup_invalid_days v WHERE v.day = d.bucket);
     IF EXISTS (SELECT 1 FROM rollup_invalid_days v
                WHERE v.day >= date_trunc('day', lo, 'UTC') AND v.day < least(hi, stored_until)) THEN
-        -- Rare (until the next refresh): every hour of the window, and the
-        -- days of the watermark and after or with an invalidated hour.
-        RETURN QUERY
-        SELECT date_trunc('day', h.bucket, 'UTC'), e, h.team, sum(h.samples)::bigint,
-               sum(h.degree_centrality_sum), sum(h.betweenness_centrality_sum),
-               sum(h.clustering_coeff_sum), sum(h.burnout_score_sum), max(h.burnout_score_max)
-        FROM employee_hours(e, lo, hi) h
-        WHERE h.bucket >= stored_until
-           OR date_trunc('day', h.bucket, 'UTC') IN (SELECT v.day FROM rollup_invalid_days v)
-        GROUP BY 1, 2, 3;
+        -- Rare (until the next refresh): the hours of the whole window,
+        -- for the invalidated days among them.
+        hours_from := lo;
     ELSIF hi > stored_until THEN
-        RETURN QUERY
-        SELECT date_trunc('day', h.bucket, 'UTC'), e, h.team, sum(h.samples)::bigint,
-               sum(h.degree_centrality_sum), sum(h.betweenness_centrality_sum),
-               sum(h.clustering_coeff_sum), sum(h.burnout_score_sum), max(h.burnout_score_max)
-        FROM employee_hours(e, greatest(lo, stored_until), hi) h
-        GROUP BY 1, 2, 3;
+        hours_from := greatest(lo, stored_until);
+    ELSE
+        RETURN;
     END IF;
+    -- The days of the watermark and after, and the invalidated days.
+    RETURN QUERY
+    SELECT date_trunc('day', h.bucket, 'UTC'), e, h.team, sum(h.samples)::bigint,
+           sum(h.degree_centrality_sum), sum(h.betweenness_centrality_sum),
+           sum(h.clustering_coeff_sum), sum(h.burnout_score_sum), max(h.burnout_score_max)
+    FROM employee_hours(e, hours_from, hi) h
+    WHERE h.bucket >= stored_until
+       OR date_trunc('day', h.bucket, 'UTC') IN (SELECT v.day FROM rollup_invalid_days v)
+    GROUP BY 1, 2, 3;
 END
 $$;
 

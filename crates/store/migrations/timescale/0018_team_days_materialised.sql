@@ -26,6 +26,17 @@
 CREATE INDEX IF NOT EXISTS employee_metrics_hourly_cagg_team
     ON employee_metrics_hourly_cagg (team, bucket);
 
+-- A continuous aggregate of this schema: its materialised hypertable (a
+-- quoted name) and its watermark; nulls when there is no such aggregate.
+CREATE OR REPLACE FUNCTION cagg_materialised(view_name text, OUT hypertable text, OUT watermark timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT format('%I.%I', h.schema_name, h.table_name),
+           _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id))
+    FROM _timescaledb_catalog.continuous_agg c
+    JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
+    WHERE c.user_view_name = view_name AND c.user_view_schema = current_schema()
+$$;
+
 CREATE OR REPLACE FUNCTION team_member_days_read(t text, lo timestamptz, hi timestamptz)
 RETURNS TABLE (bucket timestamptz, employee_id text, samples bigint,
                degree_centrality_sum double precision, betweenness_centrality_sum double precision,
@@ -38,18 +49,10 @@ DECLARE
     hourly text;
     hourly_until timestamptz;
 BEGIN
-    SELECT format('%I.%I', h.schema_name, h.table_name),
-           _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id))
-    INTO daily, daily_until
-    FROM _timescaledb_catalog.continuous_agg c
-    JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
-    WHERE c.user_view_name = 'employee_team_daily' AND c.user_view_schema = current_schema();
-    SELECT format('%I.%I', h.schema_name, h.table_name),
-           _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id))
-    INTO hourly, hourly_until
-    FROM _timescaledb_catalog.continuous_agg c
-    JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
-    WHERE c.user_view_name = 'employee_metrics_hourly_cagg' AND c.user_view_schema = current_schema();
+    SELECT m.hypertable, m.watermark INTO daily, daily_until
+    FROM cagg_materialised('employee_team_daily') m;
+    SELECT m.hypertable, m.watermark INTO hourly, hourly_until
+    FROM cagg_materialised('employee_metrics_hourly_cagg') m;
     IF daily IS NULL OR hourly IS NULL OR daily_until IS NULL OR hourly_until IS NULL
        OR hourly_until < daily_until THEN
         RETURN QUERY SELECT * FROM team_member_days(t, lo, hi);
