@@ -12,6 +12,7 @@ pub mod auth;
 pub mod bulk;
 pub mod error;
 mod params;
+pub mod realtime;
 pub mod routes;
 mod server;
 pub mod snapshots;
@@ -121,6 +122,9 @@ pub struct AppState {
     pub snapshot_permits: Arc<tokio::sync::Semaphore>,
     /// Health's figures counted from stored data, kept (routes/health.rs).
     pub health: Arc<routes::health::KeptFigures>,
+    /// Set when the server starts to stop: live streams end, so that the
+    /// server's drain is not held open by them.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -131,6 +135,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             health: Arc::default(),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }
@@ -247,5 +252,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let config = state.config.clone();
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
     server::serve(listener, app(state), config, shutdown).await
 }

@@ -72,6 +72,8 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), RequestStats>>,
     pub samples_written: AtomicU64,
     pub batches_written: AtomicU64,
+    /// The alert evaluator's, the webhook sender's and the live streams'.
+    pub realtime: crate::realtime::Counters,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -149,6 +151,7 @@ impl Metrics {
             "organism_batches_written_total {}",
             self.batches_written.load(Ordering::Relaxed)
         );
+        self.realtime.render(&mut out);
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");

@@ -199,7 +199,11 @@ impl FromStr for InterventionStatus {
     }
 }
 
-/// What an audit event records.
+/// What an audit event records: an intervention's creation and status
+/// changes, and (in the same chain) an alert rule's creation, change and
+/// deletion and each (rule, employee) episode's start and end. An alert
+/// event's `intervention_id` is [`ALERT_SUBJECT_PREFIX`] and the rule's id,
+/// which no intervention id can be (`/` is not allowed in one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
@@ -209,17 +213,42 @@ pub enum AuditAction {
     Completed,
     Cancelled,
     RolledBack,
+    AlertRuleCreated,
+    AlertRuleChanged,
+    AlertRuleDeleted,
+    AlertFiring,
+    AlertResolved,
 }
 
+/// The subject of an alert rule's audit events: this, then the rule's id.
+pub const ALERT_SUBJECT_PREFIX: &str = "alert-rule/";
+
 impl AuditAction {
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 11] = [
         Self::Created,
         Self::Approved,
         Self::Activated,
         Self::Completed,
         Self::Cancelled,
         Self::RolledBack,
+        Self::AlertRuleCreated,
+        Self::AlertRuleChanged,
+        Self::AlertRuleDeleted,
+        Self::AlertFiring,
+        Self::AlertResolved,
     ];
+
+    /// An alert rule's event, not an intervention's.
+    pub const fn is_alert(self) -> bool {
+        matches!(
+            self,
+            Self::AlertRuleCreated
+                | Self::AlertRuleChanged
+                | Self::AlertRuleDeleted
+                | Self::AlertFiring
+                | Self::AlertResolved
+        )
+    }
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -229,6 +258,11 @@ impl AuditAction {
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
             Self::RolledBack => "rolled_back",
+            Self::AlertRuleCreated => "alert_rule_created",
+            Self::AlertRuleChanged => "alert_rule_changed",
+            Self::AlertRuleDeleted => "alert_rule_deleted",
+            Self::AlertFiring => "alert_firing",
+            Self::AlertResolved => "alert_resolved",
         }
     }
 }
@@ -240,7 +274,7 @@ impl FromStr for AuditAction {
             ValidationError::new(
                 "action",
                 format!(
-                    "must be one of created, approved, activated, completed, cancelled, rolled_back; got {s:?}"
+                    "must be one of created, approved, activated, completed, cancelled, rolled_back, alert_rule_created, alert_rule_changed, alert_rule_deleted, alert_firing, alert_resolved; got {s:?}"
                 ),
             )
         })

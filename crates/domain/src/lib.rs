@@ -6,6 +6,7 @@
 //! edge, code takes these types and never re-checks: a bad value cannot reach
 //! SQL. This crate does no I/O.
 
+pub mod alert;
 mod employee_id;
 mod error;
 mod intervention;
@@ -21,7 +22,9 @@ mod window;
 
 pub use employee_id::EmployeeId;
 pub use error::{RowError, ValidationError};
-pub use intervention::{Actor, AuditAction, InterventionId, InterventionKind, InterventionStatus};
+pub use intervention::{
+    ALERT_SUBJECT_PREFIX, Actor, AuditAction, InterventionId, InterventionKind, InterventionStatus,
+};
 pub use metric::{FLUSH_TO_ZERO_BELOW, MetricName, MetricValues};
 pub use role::{MinGroupSize, Role, TeamsRule};
 pub use sample::{MAX_FUTURE_SKEW, MetricSample, RawSample, SampleWindow};

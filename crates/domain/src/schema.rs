@@ -6,6 +6,7 @@
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
+use crate::alert::{RuleId, WebhookUrl};
 use crate::{Actor, EmployeeId, InterventionId, InterventionKind, TeamName};
 
 /// Pseudonymous ids (employees, interventions): 1-128 of `[A-Za-z0-9_.:@-]`.
@@ -77,6 +78,21 @@ text_schema!(
     128,
     "who made the change: 1-128 characters without control characters, not blank",
     "hr.partner@example.com"
+);
+
+text_schema!(
+    RuleId,
+    IDENTIFIER_PATTERN,
+    128,
+    "alert rule id: 1-128 characters of A-Z a-z 0-9 _ . : @ -",
+    "rule-high-burnout"
+);
+text_schema!(
+    WebhookUrl,
+    WebhookUrl::PATTERN,
+    WebhookUrl::MAX_LEN,
+    "webhook address: http:// or https://, a host (and port) of letters, digits and . : [ ] - (no user name or password), then optionally a path or query of printable ASCII; at most 2048 characters",
+    "https://hooks.example.com/organism"
 );
 
 /// A timestamp of the one grammar ([`crate::time`]) as text.

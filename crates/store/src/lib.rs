@@ -17,6 +17,7 @@
 //! * [`keys`]: API keys, stored as hashes.
 //! * [`sizes`]: on-disk size of raw samples (benchmark, compression).
 
+pub mod alerts;
 pub mod analytics;
 pub mod audit;
 pub mod baseline;

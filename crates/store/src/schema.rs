@@ -50,6 +50,7 @@ const COMMON_LATEST: Migration =
 const COMMON_TRUST: Migration = migration!(9, "trust", "common/0009_trust.sql");
 const COMMON_ANSWERS: Migration =
     migration!(13, "analytics_answers", "common/0013_analytics_answers.sql");
+const COMMON_REALTIME: Migration = migration!(20, "realtime", "common/0020_realtime.sql");
 
 // The lifecycle jobs' table is version 4 on portable and 5 on timescale
 // (each engine's compression took the other number), so each engine has
@@ -89,6 +90,7 @@ const PORTABLE: &[Migration] = &[
         "portable/0017_bounded_hour_reads.sql"
     ),
     migration!(19, "org_hours", "portable/0019_org_hours.sql"),
+    COMMON_REALTIME,
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -122,6 +124,7 @@ const TIMESCALE: &[Migration] = &[
         "timescale/0018_team_days_materialised.sql"
     ),
     migration!(19, "org_hours", "timescale/0019_org_hours.sql"),
+    COMMON_REALTIME,
 ];
 
 /// The migrations of an engine, in order.
@@ -564,6 +567,16 @@ mod tests {
             Engine::Timescale,
             19,
             "b5f0a7f9bf276d5ba821ce564ceead8de7904ea67505c294f9b1fd53d5157dd9",
+        ),
+        (
+            Engine::Portable,
+            20,
+            "0d4d32900e64b1d4a2c6dfbb2a006f338e0dd2d7bfa37bed7ed5a2b457985578",
+        ),
+        (
+            Engine::Timescale,
+            20,
+            "0d4d32900e64b1d4a2c6dfbb2a006f338e0dd2d7bfa37bed7ed5a2b457985578",
         ),
     ];
 

@@ -216,6 +216,21 @@ impl RepeatCheck {
 
 const INSERT_ONE: &str = upsert!("VALUES ($1, $2, $3, $4, $5, $6, $7)");
 
+/// The samples of this transaction into the real-time inbox (common
+/// migration 20), while an alert rule or a live stream wants them: the
+/// condition is evaluated once per statement, so without either the
+/// statement reads nothing.
+const INBOX_ONE: &str = "INSERT INTO realtime_inbox (time, employee_id, team, degree_centrality,
+        betweenness_centrality, clustering_coeff, burnout_score)
+    SELECT $1::timestamptz, $2::text, $3::text, $4::float8, $5::float8, $6::float8, $7::float8
+    WHERE realtime_wanted()";
+const INBOX_BATCH: &str = "INSERT INTO realtime_inbox (time, employee_id, team, degree_centrality,
+        betweenness_centrality, clustering_coeff, burnout_score)
+    SELECT DISTINCT ON (employee_id, time) time, employee_id, team, degree_centrality,
+        betweenness_centrality, clustering_coeff, burnout_score
+    FROM metrics_staging WHERE realtime_wanted()
+    ORDER BY employee_id, time, ord DESC";
+
 impl Store {
     /// Writes one sample (replacing an earlier one for the same employee and
     /// time).
@@ -268,12 +283,13 @@ impl Store {
                 None => Ok(None),
             }
         };
-        let (insert, latest, unpack, invalidate, bump) = futures_util::try_join!(
+        let (insert, latest, unpack, invalidate, bump, inbox) = futures_util::try_join!(
             tx.prepare_cached(INSERT_ONE),
             tx.prepare_cached(UPDATE_LATEST),
             optional(hooks.before),
             optional(hooks.after),
             tx.prepare_cached(crate::analytics::BUMP_GENERATION),
+            tx.prepare_cached(INBOX_ONE),
         )?;
         let unpacked = async {
             if let Some(unpack) = &unpack {
@@ -291,6 +307,7 @@ impl Store {
             &v.burnout_score,
         ];
         let upserted = tx.execute(&insert, &row);
+        let queued = tx.execute(&inbox, &row);
         let ids = [employee];
         let times = [sample.time];
         let teams = [team];
@@ -323,8 +340,8 @@ impl Store {
         // server runs in order).
         let day_param: [&(dyn ToSql + Sync); 1] = [&day];
         let bumped = tx.execute(&bump, &day_param);
-        let ((), changed, _, (), _) =
-            futures_util::try_join!(unpacked, upserted, latest, invalidated, bumped)?;
+        let ((), changed, _, _, (), _) =
+            futures_util::try_join!(unpacked, upserted, queued, latest, invalidated, bumped)?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -373,9 +390,14 @@ impl Store {
             )
             .await?;
         }
-        // Last before the commit: kept analytics answers of past days.
-        tx.execute(crate::analytics::BUMP_GENERATION, &[&lo.date_naive()])
-            .await?;
+        // Last before the commit: kept analytics answers of past days (and,
+        // pipelined with it, the batch into the real-time inbox).
+        let lo_day = lo.date_naive();
+        let bump: [&(dyn ToSql + Sync); 1] = [&lo_day];
+        futures_util::try_join!(
+            tx.execute(INBOX_BATCH, &[]),
+            tx.execute(crate::analytics::BUMP_GENERATION, &bump),
+        )?;
         tx.commit().await?;
         self.note_change();
         self.ops().after_write(self, lo, hi).await;

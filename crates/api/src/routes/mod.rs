@@ -1,6 +1,7 @@
 //! The route table: every endpoint, its handler, who may call it and its
 //! documentation.
 
+mod alerts;
 mod analytics;
 mod audit;
 mod dashboard;
@@ -10,6 +11,7 @@ pub(crate) mod ingest;
 mod interventions;
 mod openapi;
 mod respond;
+mod stream;
 mod trends;
 
 use std::sync::LazyLock;
@@ -98,6 +100,21 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Access::Read, READ, routes!(analytics::anomalies)),
         endpoint(Access::Aggregate, READ, routes!(analytics::correlations)),
         endpoint(Access::Aggregate, &[400, 503], routes!(analytics::overview)),
+        endpoint(
+            Access::Admin,
+            &[400, 409, 413, 415, 503],
+            routes!(alerts::create),
+        ),
+        endpoint(Access::Admin, &[400, 503], routes!(alerts::list)),
+        endpoint(Access::Admin, READ, routes!(alerts::get)),
+        endpoint(
+            Access::Admin,
+            &[400, 404, 413, 415, 503],
+            routes!(alerts::change),
+        ),
+        endpoint(Access::Admin, READ, routes!(alerts::delete)),
+        endpoint(Access::Admin, &[400, 503], routes!(alerts::deliveries)),
+        endpoint(Access::Read, &[400, 503], routes!(stream::stream)),
         endpoint(Access::AnyKey, &[], routes!(health::prometheus)),
         endpoint(Access::Public, &[], routes!(openapi::document)),
     ]

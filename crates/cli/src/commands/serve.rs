@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::Args;
+use organism_api::realtime::RealtimeSettings;
 use organism_api::{ApiConfig, AppState, AuthMode, Epsilon, MinGroupSize};
 use organism_store::scheduler::{Schedule, Scheduler};
 
@@ -47,6 +48,19 @@ pub struct ServeArgs {
     /// Graph snapshots computing at once; more get 503 with Retry-After.
     #[arg(long, env = "ORGANISM_SNAPSHOT_CONCURRENCY", default_value_t = organism_api::snapshots::SnapshotSettings::DEFAULT_CONCURRENCY)]
     pub snapshot_concurrency: usize,
+    /// Seconds before a failed webhook delivery's first retry; each next
+    /// one waits twice as long (up to an hour), less a random part of up to
+    /// half (jitter).
+    #[arg(long, env = "ORGANISM_ALERT_RETRY_BASE_SECS", default_value_t = 5.0)]
+    pub alert_retry_base_secs: f64,
+    /// Seconds after which a webhook delivery not yet delivered is given up
+    /// (status `dead` in /api/alert-deliveries).
+    #[arg(
+        long,
+        env = "ORGANISM_ALERT_GIVE_UP_AFTER_SECS",
+        default_value_t = 86_400
+    )]
+    pub alert_give_up_after_secs: u64,
     #[command(flatten)]
     pub snapshot: crate::commands::graph::SnapshotArgs,
     #[command(flatten)]
@@ -69,6 +83,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
 pub struct Prepared {
     listener: tokio::net::TcpListener,
     config: ApiConfig,
+    realtime: RealtimeSettings,
     checkpoints: Option<crate::commands::audit::CheckpointPlan>,
 }
 
@@ -105,12 +120,22 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         clock: organism_api::Clock::System,
     };
     let checkpoints = args.audit_checkpoints.check()?;
+    let retry_base = args.alert_retry_base_secs;
+    if !(retry_base.is_finite() && (0.01..=3600.0).contains(&retry_base)) {
+        anyhow::bail!("--alert-retry-base-secs must be from 0.01 to 3600, got {retry_base}");
+    }
+    let realtime = RealtimeSettings {
+        retry_base: std::time::Duration::from_secs_f64(retry_base),
+        give_up_after: positive_secs("--alert-give-up-after-secs", args.alert_give_up_after_secs)?,
+        ..RealtimeSettings::default()
+    };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| anyhow::anyhow!("--bind: cannot listen on {}: {e}", args.bind))?;
     Ok(Prepared {
         listener,
         config,
+        realtime,
         checkpoints,
     })
 }
@@ -123,6 +148,7 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
     let Prepared {
         listener,
         config,
+        realtime,
         checkpoints,
     } = prepared;
     let state = AppState::new(db.store.clone(), config);
@@ -136,6 +162,19 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
     let scheduler = tokio::spawn(
         Scheduler::new(db.store.clone(), Schedule::default()).run_until_stopped(stopped.clone()),
     );
+    // The alert evaluator and the webhook sender (docs/REALTIME.md).
+    let evaluator = tokio::spawn(organism_api::realtime::run_evaluator(
+        db.store.clone(),
+        realtime.clone(),
+        state.metrics.clone(),
+        stopped.clone(),
+    ));
+    let sender = tokio::spawn(organism_api::realtime::run_sender(
+        db.store.clone(),
+        realtime,
+        state.metrics.clone(),
+        stopped.clone(),
+    ));
     let checkpointer = checkpoints.map(|job| tokio::spawn(job.run_until_stopped(stopped)));
     let signal = async move {
         shutdown::signal().await;
@@ -145,6 +184,11 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
     let served = organism_api::serve(listener, state, signal).await;
     if let Err(e) = scheduler.await {
         tracing::error!(error = %e, "the scheduler ended abnormally");
+    }
+    for (name, task) in [("alert evaluator", evaluator), ("webhook sender", sender)] {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "the {name} ended abnormally");
+        }
     }
     if let Some(checkpointer) = checkpointer
         && let Err(e) = checkpointer.await

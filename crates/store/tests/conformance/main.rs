@@ -4,6 +4,7 @@
 //! Every test gets a fresh database in the process's throwaway cluster.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod alerts;
 mod audit;
 mod backfill;
 mod compression;
