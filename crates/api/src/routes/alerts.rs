@@ -30,15 +30,15 @@ pub struct DestinationBody {
     /// `json` (the alert event, default) or `slack` (`{"text": …}` for a
     /// Slack incoming webhook).
     #[serde(default)]
-    #[schema(value_type = Option<DestinationFormat>, nullable = false)]
+    #[schema(value_type = Option<DestinationFormat>)]
     format: Option<DestinationFormat>,
     /// How long an attempt may take, in milliseconds (default 5000).
     #[serde(default)]
-    #[schema(minimum = 100, maximum = 60000, nullable = false)]
+    #[schema(minimum = 100, maximum = 60000)]
     timeout_ms: Option<u32>,
     /// Attempts to this destination at once, at most (default 4).
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 64, nullable = false)]
+    #[schema(minimum = 1, maximum = 64)]
     max_in_flight: Option<u32>,
 }
 
@@ -49,7 +49,7 @@ pub struct DestinationBody {
 pub struct CreateRuleBody {
     /// Chosen by the client so that a retry is safe; generated when absent.
     #[serde(default)]
-    #[schema(value_type = Option<RuleId>, nullable = false)]
+    #[schema(value_type = Option<RuleId>)]
     rule_id: Option<String>,
     #[schema(value_type = Actor)]
     name: String,
@@ -63,19 +63,18 @@ pub struct CreateRuleBody {
     /// `threshold − hysteresis` (`+` for `below`); within the metric's
     /// range; default 0.
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 100, nullable = false)]
+    #[schema(minimum = 0, maximum = 100)]
     hysteresis: Option<f64>,
     /// Only samples recorded with this team.
     #[serde(default)]
-    #[schema(value_type = Option<TeamName>, nullable = false)]
+    #[schema(value_type = Option<TeamName>)]
     team: Option<String>,
     /// Samples in a row past the threshold before it fires (default 1).
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 1000, nullable = false)]
+    #[schema(minimum = 1, maximum = 1000)]
     min_samples: Option<u32>,
     /// Default true.
     #[serde(default)]
-    #[schema(nullable = false)]
     enabled: Option<bool>,
     /// Where its notifications go (at most 10; none: the feed and the
     /// audit log only).
