@@ -360,19 +360,6 @@ pub struct DeliveriesQuery {
     limit: Option<u32>,
 }
 
-fn limit(text: &str) -> Result<i64, ValidationError> {
-    text.parse::<u32>()
-        .ok()
-        .filter(|v| (1..=1000).contains(v))
-        .map(i64::from)
-        .ok_or_else(|| {
-            ValidationError::new(
-                "limit",
-                format!("must be a whole number from 1 to 1000, got {text:?}"),
-            )
-        })
-}
-
 /// The webhook deliveries, newest first, each with every attempt.
 #[utoipa::path(
     get,
@@ -389,7 +376,7 @@ pub async fn deliveries(
     let params = Params::documented::<DeliveriesQuery>(query.as_deref())?;
     let rule = params.optional("rule_id", |r| RuleId::parse(r))?;
     let status = params.optional("status", DeliveryStatus::parse)?;
-    let limit = params.or("limit", 100, limit)?;
+    let limit = i64::from(params.or("limit", 100, super::interventions::limit)?);
     Ok(Json(
         state
             .store

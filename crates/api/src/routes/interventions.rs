@@ -247,7 +247,8 @@ pub async fn change_status(
     ))
 }
 
-fn limit(text: &str) -> Result<u32, ValidationError> {
+/// `limit`: 1 to 1000 (also the alert deliveries').
+pub(super) fn limit(text: &str) -> Result<u32, ValidationError> {
     text.parse::<u32>()
         .ok()
         .filter(|v| (1..=1000).contains(v))
