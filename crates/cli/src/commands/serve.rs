@@ -51,6 +51,13 @@ pub struct ServeArgs {
     pub snapshot: crate::commands::graph::SnapshotArgs,
     #[command(flatten)]
     pub audit_checkpoints: crate::commands::audit::CheckpointArgs,
+    /// A NATS server to consume metric batches from, beside the API (as
+    /// `organism consume`, with the --nats-* settings); unset, no stream
+    /// ingest.
+    #[arg(long, env = "ORGANISM_NATS_URL")]
+    pub nats_url: Option<String>,
+    #[command(flatten)]
+    pub nats: crate::commands::consume::NatsArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -70,6 +77,8 @@ pub struct Prepared {
     listener: tokio::net::TcpListener,
     config: ApiConfig,
     checkpoints: Option<crate::commands::audit::CheckpointPlan>,
+    /// The stream consumer, connected and bound, with --nats-url.
+    consumer: Option<organism_stream::Consumer>,
 }
 
 /// Checks every flag, then binds the socket.
@@ -105,6 +114,10 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         clock: organism_api::Clock::System,
     };
     let checkpoints = args.audit_checkpoints.check()?;
+    let consumer = match &args.nats_url {
+        Some(url) => Some(crate::commands::consume::connect(url, &args.nats).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| anyhow::anyhow!("--bind: cannot listen on {}: {e}", args.bind))?;
@@ -112,6 +125,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         listener,
         config,
         checkpoints,
+        consumer,
     })
 }
 
@@ -124,6 +138,7 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
         listener,
         config,
         checkpoints,
+        consumer,
     } = prepared;
     let state = AppState::new(db.store.clone(), config);
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
@@ -136,11 +151,20 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
     let scheduler = tokio::spawn(
         Scheduler::new(db.store.clone(), Schedule::default()).run_until_stopped(stopped.clone()),
     );
+    let consuming = consumer.map(|consumer| {
+        tokio::spawn(consumer.run_until_stopped(
+            db.store.clone(),
+            state.metrics.clone(),
+            stopped.clone(),
+        ))
+    });
     let checkpointer = checkpoints.map(|job| tokio::spawn(job.run_until_stopped(stopped)));
     let signal = async move {
         shutdown::signal().await;
         let _ = stop.send(true);
-        tracing::info!("stopping: lifecycle jobs finish the job in progress");
+        tracing::info!(
+            "stopping: lifecycle jobs (and the stream consumer) finish the one in progress"
+        );
     };
     let served = organism_api::serve(listener, state, signal).await;
     if let Err(e) = scheduler.await {
@@ -150,6 +174,17 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
         && let Err(e) = checkpointer.await
     {
         tracing::error!(error = %e, "the audit checkpointer ended abnormally");
+    }
+    if let Some(consuming) = consuming {
+        match consuming.await {
+            Ok(totals) => tracing::info!(
+                messages = totals.messages,
+                samples = totals.samples,
+                dead_lettered = totals.dead_lettered,
+                "the stream consumer stopped"
+            ),
+            Err(e) => tracing::error!(error = %e, "the stream consumer ended abnormally"),
+        }
     }
     served?;
     Ok(())
