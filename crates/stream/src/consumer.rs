@@ -89,7 +89,7 @@ impl Consumer {
             .connection_timeout(Duration::from_secs(5))
             .connect(settings.url.as_str())
             .await
-            .map_err(|e| StreamError::Connect(format!("{}: {e}", settings.url)))?;
+            .map_err(|e| StreamError::Connect(format!("{}: {e}", settings.printable_url())))?;
         let jetstream = jetstream::new(client);
         let stream = open_stream(
             &jetstream,

@@ -95,6 +95,22 @@ impl StreamSettings {
         })
     }
 
+    /// The URL with any user and password in it replaced by `***`, for
+    /// messages and logs.
+    pub fn printable_url(&self) -> String {
+        self.url
+            .split(',')
+            .map(|server| match (server.find("://"), server.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    format!("{}***{}", &server[..scheme + 3], &server[at..])
+                }
+                (None, Some(at)) => format!("***{}", &server[at..]),
+                _ => server.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// The stream `--create-stream` makes for the dead letters.
     pub fn dead_letter_stream(&self) -> String {
         format!("{}_DEAD", self.stream)
@@ -205,6 +221,14 @@ mod tests {
         assert!(e.to_string().contains("consumed again"), "{e}");
         let e = StreamSettings::new(raw("*.in", Some("dead.in"))).unwrap_err();
         assert!(e.to_string().contains("--nats-dead-letter-subject"), "{e}");
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_never_printed() {
+        let mut r = raw("metrics.>", None);
+        r.url = "nats://ingest:s3cret@a:4222,nats://b:4222,tok@c:4222".into();
+        let printable = StreamSettings::new(r).unwrap().printable_url();
+        assert_eq!(printable, "nats://***@a:4222,nats://b:4222,***@c:4222");
     }
 
     #[test]

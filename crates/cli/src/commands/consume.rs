@@ -16,8 +16,9 @@ use crate::shutdown;
 
 #[derive(Debug, Clone, Args)]
 pub struct ConsumeArgs {
-    /// The NATS server (nats://host:port; several comma-separated).
-    #[arg(long, env = "ORGANISM_NATS_URL")]
+    /// The NATS server (nats://host:port; several comma-separated; a
+    /// user and password in it are never printed).
+    #[arg(long, env = "ORGANISM_NATS_URL", hide_env_values = true)]
     pub nats_url: String,
     #[command(flatten)]
     pub nats: NatsArgs,
@@ -67,7 +68,8 @@ pub struct NatsArgs {
     #[arg(
         long = "nats-create-stream",
         visible_alias = "create-stream",
-        env = "ORGANISM_NATS_CREATE_STREAM"
+        env = "ORGANISM_NATS_CREATE_STREAM",
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub create_stream: bool,
     /// Seconds the server waits for an acknowledgement before it

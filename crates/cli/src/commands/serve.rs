@@ -54,7 +54,7 @@ pub struct ServeArgs {
     /// A NATS server to consume metric batches from, beside the API (as
     /// `organism consume`, with the --nats-* settings); unset, no stream
     /// ingest.
-    #[arg(long, env = "ORGANISM_NATS_URL")]
+    #[arg(long, env = "ORGANISM_NATS_URL", hide_env_values = true)]
     pub nats_url: Option<String>,
     #[command(flatten)]
     pub nats: crate::commands::consume::NatsArgs,
@@ -162,9 +162,7 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
     let signal = async move {
         shutdown::signal().await;
         let _ = stop.send(true);
-        tracing::info!(
-            "stopping: lifecycle jobs (and the stream consumer) finish the one in progress"
-        );
+        tracing::info!("stopping: lifecycle jobs finish the job in progress");
     };
     let served = organism_api::serve(listener, state, signal).await;
     if let Err(e) = scheduler.await {
