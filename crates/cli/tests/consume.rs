@@ -7,6 +7,8 @@
 //!   change nothing), the consumer's lag 0, both in NATS and in `/metrics`;
 //! - bad messages land on the dead-letter subject with the error naming
 //!   the field, the good ones around them are stored (`organism consume`);
+//! - a database failure is retried, not dead-lettered, and the message is
+//!   stored once the database recovers;
 //! - a stream that does not exist is said, not created, without
 //!   `--nats-create-stream`.
 //!
@@ -204,6 +206,8 @@ fn serve(db: &str, nats: &str, port: u16, engine: Engine) -> tokio::process::Chi
         .args(["--nats-ack-wait-secs", "3", "--nats-batch", "8"])
         .env("DATABASE_URL", db)
         .env("ORGANISM_LOG", "warn")
+        // A lock held by a test fails a write quickly (a database failure).
+        .env("ORGANISM_LOCK_TIMEOUT_MS", "300")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -601,4 +605,84 @@ async fn a_missing_stream_is_said_and_not_created_without_create_stream() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("would be consumed again"), "{stderr}");
+}
+
+/// A database failure is not the message's fault: it is handed back and
+/// retried (never dead-lettered), and stored once the database recovers.
+/// The failure is a lock the test holds on the employee's latest-sample
+/// row, past the server's lock timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_failure_is_retried_not_dead_lettered() {
+    let Some(nats) = nats_or_skip("stream ingest database failure").await else {
+        return;
+    };
+    let db = database().await;
+    let js = jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    make_stream(&js, "METRICS", "metrics.>").await;
+    make_stream(&js, "METRICS_DEAD", "dead.metrics").await;
+    let port = free_port();
+    let mut child = serve(&db, &nats.url, port, Engine::Portable);
+    let observer = connect(&db).await;
+    let earlier = chrono::Utc::now() - chrono::Duration::minutes(20);
+    publish(
+        &js,
+        "metrics.a",
+        vec![body(&[sample(0, earlier, 10.0)], false)],
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rows(&observer).await < 1 {
+        assert!(Instant::now() < deadline, "the first sample was not stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut holder = connect(&db).await;
+    let lock = holder.transaction().await.unwrap();
+    lock.batch_execute(
+        "SELECT 1 FROM organism.employee_latest WHERE employee_id = 'emp_00000' FOR UPDATE",
+    )
+    .await
+    .unwrap();
+    let later = earlier + chrono::Duration::minutes(10);
+    publish(
+        &js,
+        "metrics.a",
+        vec![body(&[sample(0, later, 20.0)], false)],
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no retry seen");
+        if let Some(text) = prometheus(port).await
+            && series(&text, "organism_stream_retried_total").is_some_and(|n| n >= 1.0)
+        {
+            assert_eq!(
+                series(&text, "organism_stream_dead_lettered_total"),
+                Some(0.0)
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows(&observer).await, 1, "nothing of the failed write");
+    lock.rollback().await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rows(&observer).await < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the retried message was not stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dead = js
+        .get_stream("METRICS_DEAD")
+        .await
+        .unwrap()
+        .get_info()
+        .await
+        .unwrap();
+    assert_eq!(dead.state.messages, 0, "nothing dead-lettered");
+    kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGTERM).unwrap();
+    assert!(child.wait().await.unwrap().success());
 }
