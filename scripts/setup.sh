@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and run Organism Trends:
-# the PostgreSQL server binaries (the embedded cluster is made from them).
+# the PostgreSQL server binaries (the embedded cluster is made from them) and,
+# for the stream-ingest tests, the NATS server.
 # Sourced by demo.sh and test.sh. Starts nothing: the Debian package's own
 # cluster is kept from starting, and stopped if it started anyway.
 
@@ -25,6 +26,23 @@ ensure_pg_server() {
             as_root pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
         done
     fi
+}
+
+have_nats_server() {
+    command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]
+}
+
+# Debian's NATS server, for the stream-ingest tests (crates/cli/tests/
+# consume.rs start their own on a free port; nothing is left running). The
+# package's systemd unit is not started (policy-rc.d, as for PostgreSQL).
+ensure_nats_server() {
+    have_nats_server && return 0
+    echo "== installing the NATS server (Debian package nats-server) for the stream-ingest tests"
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nats-server
+    as_root rm -f /usr/sbin/policy-rc.d
 }
 
 have_chromium() {

@@ -8,6 +8,8 @@
 # "SKIPPED … timescale engine: <why>" otherwise. The dashboard's browser test
 # drives Debian's headless Chromium (installed here when absent) and prints
 # "SKIPPED dashboard browser test: <why>" only when it is not installed.
+# The stream-ingest tests start Debian's nats-server (installed here when
+# absent; a skip then fails the run).
 # Last, the Python client's tests and the API contract test (schemathesis,
 # every check) run with pytest against a real `organism serve` started on an
 # embedded cluster (scripts/python.sh; a venv under target/).
@@ -19,6 +21,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/python.sh
 . scripts/python.sh
 ensure_pg_server
+ensure_nats_server
 ensure_chromium
 ensure_python_env
 
@@ -34,6 +37,11 @@ if [ -n "$sharedir" ] && [ -f "$sharedir/extension/timescaledb.control" ]; then
     export ORGANISM_REQUIRE_TIMESCALE=1
 else
     echo "== TimescaleDB is not installed: the timescale engine's tests will be SKIPPED (each prints why)"
+fi
+
+if have_nats_server; then
+    echo "== nats-server is installed: the stream-ingest tests will run, and a skipped one fails"
+    export ORGANISM_REQUIRE_NATS=1
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -34,7 +34,7 @@ pub use auth::{AuthMode, Principal};
 pub use error::ApiError;
 pub use organism_domain::MinGroupSize;
 pub use organism_domain::privacy::Epsilon;
-pub use telemetry::Metrics;
+pub use telemetry::{Metrics, StreamMetrics};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]

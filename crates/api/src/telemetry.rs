@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
@@ -74,6 +74,96 @@ pub struct Metrics {
     pub batches_written: AtomicU64,
     /// The alert evaluator's, the webhook sender's and the live streams'.
     pub realtime: crate::realtime::Counters,
+    /// The NATS JetStream consumer's figures, when one runs in this
+    /// process (crates/stream).
+    pub stream: StreamMetrics,
+}
+
+/// What the stream consumer counts: messages and samples consumed (their
+/// rate is the throughput), dead letters, retries, and its lag as the
+/// server last reported it. Rendered only once a consumer has started.
+#[derive(Debug, Default)]
+pub struct StreamMetrics {
+    pub enabled: AtomicBool,
+    /// Messages whose batch was committed and acknowledged.
+    pub messages: AtomicU64,
+    /// Samples in those messages.
+    pub samples: AtomicU64,
+    /// Messages sent to the dead-letter subject.
+    pub dead_lettered: AtomicU64,
+    /// Messages handed back for redelivery (database failures).
+    pub retried: AtomicU64,
+    /// Messages that arrived for a second or later time.
+    pub redelivered: AtomicU64,
+    /// Microseconds spent writing committed batches.
+    pub write_micros: AtomicU64,
+    /// The consumer's lag: messages in the stream not yet delivered to it.
+    pub pending: AtomicU64,
+    /// Messages delivered and not yet acknowledged.
+    pub ack_pending: AtomicU64,
+}
+
+impl StreamMetrics {
+    fn render(&self, out: &mut String) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let load = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        let counters: [(&str, &str, f64); 6] = [
+            (
+                "organism_stream_messages_total",
+                "Stream messages whose batch was committed and acknowledged.",
+                load(&self.messages) as f64,
+            ),
+            (
+                "organism_stream_samples_total",
+                "Metric samples committed from stream messages.",
+                load(&self.samples) as f64,
+            ),
+            (
+                "organism_stream_dead_lettered_total",
+                "Stream messages sent to the dead-letter subject.",
+                load(&self.dead_lettered) as f64,
+            ),
+            (
+                "organism_stream_retried_total",
+                "Stream messages handed back for redelivery after a database failure.",
+                load(&self.retried) as f64,
+            ),
+            (
+                "organism_stream_redelivered_total",
+                "Stream messages received for a second or later time.",
+                load(&self.redelivered) as f64,
+            ),
+            (
+                "organism_stream_write_seconds_sum",
+                "Time spent writing committed stream batches.",
+                load(&self.write_micros) as f64 / 1e6,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {value}");
+        }
+        let gauges: [(&str, &str, f64); 2] = [
+            (
+                "organism_stream_pending_messages",
+                "Consumer lag: stream messages not yet delivered to the consumer.",
+                load(&self.pending) as f64,
+            ),
+            (
+                "organism_stream_ack_pending_messages",
+                "Stream messages delivered and not yet acknowledged.",
+                load(&self.ack_pending) as f64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -157,6 +247,7 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} gauge");
             let _ = writeln!(out, "{name} {value}");
         }
+        self.stream.render(&mut out);
         out
     }
 }
@@ -178,6 +269,30 @@ mod tests {
         ));
         assert!(text.contains("organism_samples_written_total 10"));
         assert!(text.contains("organism_pool_size 20"));
+        assert!(
+            !text.contains("organism_stream_"),
+            "no consumer, no stream figures"
+        );
+    }
+
+    #[test]
+    fn a_running_stream_consumer_shows_its_counts_and_lag() {
+        let m = Metrics::default();
+        m.stream.enabled.store(true, Ordering::Relaxed);
+        m.stream.messages.store(3, Ordering::Relaxed);
+        m.stream.samples.store(1500, Ordering::Relaxed);
+        m.stream.pending.store(7, Ordering::Relaxed);
+        let text = m.render(&[]);
+        assert!(text.contains("organism_stream_messages_total 3"), "{text}");
+        assert!(
+            text.contains("organism_stream_samples_total 1500"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE organism_stream_pending_messages gauge"));
+        assert!(
+            text.contains("organism_stream_pending_messages 7"),
+            "{text}"
+        );
     }
 
     /// Every span and event field seen: (span or event name, field, value).

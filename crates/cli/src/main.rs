@@ -67,6 +67,11 @@ enum Command {
     /// admin: an intervention's effect, forecasts, anomalies, correlations,
     /// and the forecast's backtest.
     Analyze(commands::analyze::AnalyzeArgs),
+    /// Ingest from an event stream: metric batches (the body format of
+    /// POST /api/metrics) from a NATS JetStream durable consumer, each
+    /// acknowledged once committed, bad ones to a dead-letter subject;
+    /// until Ctrl-C or SIGTERM.
+    Consume(commands::consume::ConsumeArgs),
 }
 
 /// Errors are printed as one line of causes (`error: a: b: c`), without the
@@ -112,6 +117,7 @@ fn run(cli: Cli, data_dir_given: bool) -> anyhow::Result<()> {
             Command::Bench(args) => commands::bench::run(&cli.global, args, data_dir_given).await,
             Command::Audit(command) => commands::audit::run(&cli.global, command).await,
             Command::Analyze(args) => commands::analyze::run(&cli.global, args).await,
+            Command::Consume(args) => commands::consume::run(&cli.global, args).await,
         }
     })
 }

@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod audit;
 pub mod bench;
+pub mod consume;
 pub mod demo;
 pub mod graph;
 pub mod ingest;

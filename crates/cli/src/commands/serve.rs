@@ -65,6 +65,13 @@ pub struct ServeArgs {
     pub snapshot: crate::commands::graph::SnapshotArgs,
     #[command(flatten)]
     pub audit_checkpoints: crate::commands::audit::CheckpointArgs,
+    /// A NATS server to consume metric batches from, beside the API (as
+    /// `organism consume`, with the --nats-* settings); unset, no stream
+    /// ingest.
+    #[arg(long, env = "ORGANISM_NATS_URL", hide_env_values = true)]
+    pub nats_url: Option<String>,
+    #[command(flatten)]
+    pub nats: crate::commands::consume::NatsArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -85,6 +92,8 @@ pub struct Prepared {
     config: ApiConfig,
     realtime: RealtimeSettings,
     checkpoints: Option<crate::commands::audit::CheckpointPlan>,
+    /// The stream consumer, connected and bound, with --nats-url.
+    consumer: Option<organism_stream::Consumer>,
 }
 
 /// Checks every flag, then binds the socket.
@@ -129,6 +138,10 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         give_up_after: positive_secs("--alert-give-up-after-secs", args.alert_give_up_after_secs)?,
         ..RealtimeSettings::default()
     };
+    let consumer = match &args.nats_url {
+        Some(url) => Some(crate::commands::consume::connect(url, &args.nats).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| anyhow::anyhow!("--bind: cannot listen on {}: {e}", args.bind))?;
@@ -137,6 +150,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         config,
         realtime,
         checkpoints,
+        consumer,
     })
 }
 
@@ -150,6 +164,7 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
         config,
         realtime,
         checkpoints,
+        consumer,
     } = prepared;
     let state = AppState::new(db.store.clone(), config);
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
@@ -175,6 +190,13 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
         state.metrics.clone(),
         stopped.clone(),
     ));
+    let consuming = consumer.map(|consumer| {
+        tokio::spawn(consumer.run_until_stopped(
+            db.store.clone(),
+            state.metrics.clone(),
+            stopped.clone(),
+        ))
+    });
     let checkpointer = checkpoints.map(|job| tokio::spawn(job.run_until_stopped(stopped)));
     let signal = async move {
         shutdown::signal().await;
@@ -194,6 +216,17 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
         && let Err(e) = checkpointer.await
     {
         tracing::error!(error = %e, "the audit checkpointer ended abnormally");
+    }
+    if let Some(consuming) = consuming {
+        match consuming.await {
+            Ok(totals) => tracing::info!(
+                messages = totals.messages,
+                samples = totals.samples,
+                dead_lettered = totals.dead_lettered,
+                "the stream consumer stopped"
+            ),
+            Err(e) => tracing::error!(error = %e, "the stream consumer ended abnormally"),
+        }
     }
     served?;
     Ok(())
