@@ -43,6 +43,9 @@ use crate::{ApiError, Principal};
 pub type EffectDays = Days<365>;
 /// `history_days` of a forecast: 1 to 365.
 pub type HistoryDays = Days<365>;
+/// The days of daily means a forecast is fitted on unless asked otherwise
+/// (also a forecast alert rule's).
+pub const DEFAULT_HISTORY_DAYS: u32 = 90;
 /// `horizon_days` of a forecast: 1 to 30.
 pub type HorizonDays = Days<30>;
 /// `days` of anomalies: 1 to 90.
@@ -218,7 +221,7 @@ pub struct DayRange {
 }
 
 /// One employee's daily means of `metric` as `DayValue`s.
-fn series(days: &[MemberDay], metric: MetricName) -> Vec<DayValue> {
+pub fn series(days: &[MemberDay], metric: MetricName) -> Vec<DayValue> {
     let i = index(metric);
     days.iter()
         .map(|d| DayValue {
@@ -566,7 +569,8 @@ pub struct ForecastAnswer {
     pub forecast: Forecast,
 }
 
-fn bounds(metric: MetricName) -> Option<(f64, f64)> {
+/// A metric's range, which clamps its forecasts.
+pub fn bounds(metric: MetricName) -> Option<(f64, f64)> {
     Some((0.0, metric.max()))
 }
 

@@ -10,6 +10,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod bulk;
+pub mod daily_rules;
 pub mod error;
 mod params;
 pub mod realtime;

@@ -56,6 +56,7 @@ impl Default for RealtimeSettings {
 #[derive(Debug, Default)]
 pub struct Counters {
     samples_evaluated: AtomicU64,
+    daily_rules_evaluated: AtomicU64,
     alert_changes: AtomicU64,
     deliveries_delivered: AtomicU64,
     deliveries_failed: AtomicU64,
@@ -70,6 +71,13 @@ impl Counters {
             .fetch_add(done.samples as u64, Ordering::Relaxed);
         self.alert_changes
             .fetch_add(done.changes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn daily(&self, pass: &crate::daily_rules::DailyPass) {
+        self.daily_rules_evaluated
+            .fetch_add(pass.rules as u64, Ordering::Relaxed);
+        self.alert_changes
+            .fetch_add(pass.changes as u64, Ordering::Relaxed);
     }
 
     fn attempted(&self, record: &AttemptRecord) {
@@ -89,6 +97,11 @@ impl Counters {
                 "organism_alert_samples_evaluated_total",
                 "Committed samples the alert evaluator stepped.",
                 &self.samples_evaluated,
+            ),
+            (
+                "organism_alert_daily_rule_days_total",
+                "Days of forecast and anomaly rules evaluated.",
+                &self.daily_rules_evaluated,
             ),
             (
                 "organism_alert_state_changes_total",

@@ -11,6 +11,16 @@
 //! two lines change nothing while firing and break a run while not. A
 //! firing pair is one *episode*: notified once when it fires and once when
 //! it resolves, however many samples it lasts.
+//!
+//! A rule's [`RuleKind`] says what its values are. A `threshold` rule
+//! steps with each sample's value of the metric. A `forecast` rule steps
+//! once a day with the furthest point forecast over its next
+//! `within_days` days (the highest for `above`, the lowest for `below`):
+//! it fires when the forecast reaches the threshold within them. An
+//! `anomaly` rule steps once a day with the robust z-score of the change
+//! from the day before to the day just ended; its threshold is a score (a
+//! number of standard deviations), and `above` watches rises, `below`
+//! drops.
 
 use std::fmt;
 use std::str::FromStr;
@@ -52,17 +62,101 @@ impl FromStr for Direction {
     }
 }
 
+/// What a rule's values are (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// Each sample's value, as it is committed.
+    Threshold,
+    /// Once a day: the furthest point forecast over the next `within_days`.
+    Forecast,
+    /// Once a day: the robust z-score of the last day's change.
+    Anomaly,
+}
+
+impl RuleKind {
+    /// The longest forecast a rule looks at (the forecast endpoint's
+    /// longest horizon).
+    pub const MAX_WITHIN_DAYS: u32 = 30;
+    /// The highest anomaly score a rule may ask for.
+    pub const MAX_SCORE: f64 = 100.0;
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Threshold => "threshold",
+            RuleKind::Forecast => "forecast",
+            RuleKind::Anomaly => "anomaly",
+        }
+    }
+
+    /// Evaluated once a day from the daily means, not sample by sample.
+    pub const fn is_daily(self) -> bool {
+        !matches!(self, RuleKind::Threshold)
+    }
+
+    /// `within_days`, which a forecast rule needs and no other takes.
+    pub fn check_within_days(
+        self,
+        within_days: Option<u32>,
+    ) -> Result<Option<u32>, ValidationError> {
+        match (self, within_days) {
+            (RuleKind::Forecast, None) => Err(ValidationError::new(
+                "within_days",
+                format!("a forecast rule needs it (1 to {})", Self::MAX_WITHIN_DAYS),
+            )),
+            (RuleKind::Forecast, Some(days)) if !(1..=Self::MAX_WITHIN_DAYS).contains(&days) => {
+                Err(ValidationError::new(
+                    "within_days",
+                    format!(
+                        "must be a whole number from 1 to {}, got {days}",
+                        Self::MAX_WITHIN_DAYS
+                    ),
+                ))
+            }
+            (RuleKind::Forecast, days) => Ok(days),
+            (kind, Some(_)) => Err(ValidationError::new(
+                "within_days",
+                format!(
+                    "only a forecast rule takes it, not a {} rule",
+                    kind.as_str()
+                ),
+            )),
+            (_, None) => Ok(None),
+        }
+    }
+}
+
+impl FromStr for RuleKind {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [RuleKind::Threshold, RuleKind::Forecast, RuleKind::Anomaly]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "kind",
+                    format!("must be \"threshold\", \"forecast\" or \"anomaly\", got {s:?}"),
+                )
+            })
+    }
+}
+
 /// A rule's checked content (everything but its id and times).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRule {
     pub name: String,
     pub metric: MetricName,
+    pub kind: RuleKind,
+    /// A forecast rule's horizon, in days (only a forecast rule has one).
+    pub within_days: Option<u32>,
     pub direction: Direction,
+    /// In the metric's units, or a score for an anomaly rule.
     pub threshold: f64,
     pub hysteresis: f64,
     /// Only samples recorded with this team (the team at measurement time).
     pub team: Option<TeamName>,
-    /// How many samples in a row must be past before the rule fires.
+    /// How many values in a row must be past before the rule fires:
+    /// samples, or days for the daily kinds.
     pub min_samples: u32,
 }
 
@@ -71,9 +165,11 @@ impl AlertRule {
     pub const MAX_MIN_SAMPLES: u32 = 1000;
 
     /// Checks each field; the error names the first one that is wrong.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: String,
         metric: MetricName,
+        (kind, within_days): (RuleKind, Option<u32>),
         direction: Direction,
         threshold: f64,
         hysteresis: f64,
@@ -97,12 +193,32 @@ impl AlertRule {
             ));
         }
         check_storable_text("name", &name)?;
-        let threshold = metric
-            .check(threshold)
-            .map_err(|e| ValidationError::new("threshold", e.message))?;
-        let hysteresis = metric
-            .check(hysteresis)
-            .map_err(|e| ValidationError::new("hysteresis", e.message))?;
+        let within_days = kind.check_within_days(within_days)?;
+        let (threshold, hysteresis) = if kind == RuleKind::Anomaly {
+            let score = |field: &str, v: f64, least: f64| {
+                if v.is_finite() && v >= least && v <= RuleKind::MAX_SCORE {
+                    Ok(v)
+                } else {
+                    Err(ValidationError::new(
+                        field,
+                        format!(
+                            "an anomaly rule's {field} is a z-score from {least} to {}, got {v}",
+                            RuleKind::MAX_SCORE
+                        ),
+                    ))
+                }
+            };
+            let threshold = score("threshold", threshold, 0.5)?;
+            (threshold, score("hysteresis", hysteresis, 0.0)?)
+        } else {
+            let threshold = metric
+                .check(threshold)
+                .map_err(|e| ValidationError::new("threshold", e.message))?;
+            let hysteresis = metric
+                .check(hysteresis)
+                .map_err(|e| ValidationError::new("hysteresis", e.message))?;
+            (threshold, hysteresis)
+        };
         if !(1..=Self::MAX_MIN_SAMPLES).contains(&min_samples) {
             return Err(ValidationError::new(
                 "min_samples",
@@ -115,6 +231,8 @@ impl AlertRule {
         Ok(Self {
             name,
             metric,
+            kind,
+            within_days,
             direction,
             threshold,
             hysteresis,
@@ -123,19 +241,29 @@ impl AlertRule {
         })
     }
 
+    /// The value as the thresholds see it: an anomaly rule's score turned
+    /// so that its direction is up (a drop of `below` scores positive), and
+    /// compared with the threshold `above`.
+    fn oriented(&self, value: f64) -> (Direction, f64) {
+        match (self.kind, self.direction) {
+            (RuleKind::Anomaly, Direction::Below) => (Direction::Above, -value),
+            (_, direction) => (direction, value),
+        }
+    }
+
     /// At or beyond the threshold, in the rule's direction.
     pub fn past(&self, value: f64) -> bool {
-        match self.direction {
-            Direction::Above => value >= self.threshold,
-            Direction::Below => value <= self.threshold,
+        match self.oriented(value) {
+            (Direction::Above, v) => v >= self.threshold,
+            (Direction::Below, v) => v <= self.threshold,
         }
     }
 
     /// Beyond the hysteresis band on the other side: a firing pair resolves.
     pub fn back(&self, value: f64) -> bool {
-        match self.direction {
-            Direction::Above => value < self.threshold - self.hysteresis,
-            Direction::Below => value > self.threshold + self.hysteresis,
+        match self.oriented(value) {
+            (Direction::Above, v) => v < self.threshold - self.hysteresis,
+            (Direction::Below, v) => v > self.threshold + self.hysteresis,
         }
     }
 
@@ -365,6 +493,7 @@ mod tests {
         AlertRule::new(
             "r".into(),
             MetricName::BurnoutScore,
+            (RuleKind::Threshold, None),
             direction,
             threshold,
             hysteresis,
@@ -435,6 +564,7 @@ mod tests {
             AlertRule::new(
                 name.into(),
                 MetricName::ClusteringCoeff,
+                (RuleKind::Threshold, None),
                 Direction::Above,
                 t,
                 h,
@@ -451,6 +581,99 @@ mod tests {
         assert_eq!(make("ok", 0.5, 0.0, 0), Err("min_samples".into()));
         assert_eq!(make("ok", 0.5, 0.0, 1001), Err("min_samples".into()));
         assert!(make("ok", 0.5, 0.1, 3).is_ok());
+    }
+
+    #[test]
+    fn only_a_forecast_takes_days() {
+        let days = |k: RuleKind, d: Option<u32>| k.check_within_days(d).map_err(|e| e.field);
+        assert_eq!(days(RuleKind::Forecast, Some(14)), Ok(Some(14)));
+        assert_eq!(days(RuleKind::Threshold, None), Ok(None));
+        assert_eq!(days(RuleKind::Forecast, None), Err("within_days".into()));
+        assert_eq!(days(RuleKind::Forecast, Some(0)), Err("within_days".into()));
+        assert_eq!(
+            days(RuleKind::Forecast, Some(31)),
+            Err("within_days".into())
+        );
+        assert_eq!(days(RuleKind::Anomaly, Some(3)), Err("within_days".into()));
+        assert_eq!(
+            days(RuleKind::Threshold, Some(3)),
+            Err("within_days".into())
+        );
+        assert_eq!(
+            "trend".parse::<RuleKind>().map_err(|e| e.field),
+            Err("kind".into())
+        );
+        assert_eq!("anomaly".parse::<RuleKind>(), Ok(RuleKind::Anomaly));
+    }
+
+    #[test]
+    fn an_anomaly_rule_takes_a_score_and_watches_its_direction() {
+        let make = |direction, t: f64, h: f64| {
+            AlertRule::new(
+                "a".into(),
+                MetricName::ClusteringCoeff,
+                (RuleKind::Anomaly, None),
+                direction,
+                t,
+                h,
+                None,
+                1,
+            )
+        };
+        // A score is not in the metric's range (0 to 1 here), and is checked as one.
+        let rise = make(Direction::Above, 3.5, 1.0).expect("a score of 3.5");
+        assert_eq!(
+            make(Direction::Above, 0.0, 0.0).unwrap_err().field,
+            "threshold"
+        );
+        assert_eq!(
+            make(Direction::Above, 101.0, 0.0).unwrap_err().field,
+            "threshold"
+        );
+        assert_eq!(
+            make(Direction::Above, 3.5, -1.0).unwrap_err().field,
+            "hysteresis"
+        );
+        let rises: Vec<_> = walk(&rise, &[1.0, -9.0, 3.5, 2.6, 2.4])
+            .into_iter()
+            .map(|g| g.1)
+            .collect();
+        // A sharp drop is no rise; 2.6 is in the band; 2.4 is back.
+        assert_eq!(
+            rises,
+            [
+                None,
+                None,
+                Some(Change::Fired),
+                None,
+                Some(Change::Resolved)
+            ]
+        );
+        let drop = make(Direction::Below, 3.5, 1.0).expect("a score of 3.5");
+        let drops: Vec<_> = walk(&drop, &[9.0, -3.6, -2.4])
+            .into_iter()
+            .map(|g| g.1)
+            .collect();
+        assert_eq!(drops, [None, Some(Change::Fired), Some(Change::Resolved)]);
+    }
+
+    #[test]
+    fn a_forecast_rule_keeps_the_metrics_range() {
+        let make = |t: f64| {
+            AlertRule::new(
+                "f".into(),
+                MetricName::BurnoutScore,
+                (RuleKind::Forecast, Some(7)),
+                Direction::Above,
+                t,
+                0.0,
+                None,
+                1,
+            )
+            .map_err(|e| e.field)
+        };
+        assert!(make(80.0).is_ok());
+        assert_eq!(make(120.0), Err("threshold".into()));
     }
 
     #[test]

@@ -17,9 +17,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use organism_domain::alert::{
-    AlertRule, Change, DestinationFormat, Direction, RuleId, Tracked, WebhookUrl,
+    AlertRule, Change, DestinationFormat, Direction, RuleId, RuleKind, Tracked, WebhookUrl,
 };
 use organism_domain::{ALERT_SUBJECT_PREFIX, Actor, AuditAction, MetricName, TeamName};
 use serde::Serialize;
@@ -78,6 +78,10 @@ pub struct StoredRule {
     pub rule_id: String,
     pub name: String,
     pub metric: MetricName,
+    /// `threshold` (each sample), `forecast` or `anomaly` (once a day).
+    pub kind: RuleKind,
+    /// A forecast rule's horizon in days.
+    pub within_days: Option<i32>,
     pub direction: Direction,
     pub threshold: f64,
     pub hysteresis: f64,
@@ -106,8 +110,8 @@ pub struct CreatedRule {
     pub created: bool,
 }
 
-const RULE_COLUMNS: &str = "rule_id, name, metric, direction, threshold, hysteresis, team,
-    min_samples, enabled, created_at, updated_at";
+const RULE_COLUMNS: &str = "rule_id, name, metric, kind, within_days, direction, threshold,
+    hysteresis, team, min_samples, enabled, created_at, updated_at";
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(format!("{what}: {e}"))
@@ -116,10 +120,13 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 fn rule_from_row(row: &Row, destinations: Vec<Destination>) -> Result<StoredRule> {
     let metric: String = row.try_get("metric")?;
     let direction: String = row.try_get("direction")?;
+    let kind: String = row.try_get("kind")?;
     Ok(StoredRule {
         rule_id: row.try_get("rule_id")?,
         name: row.try_get("name")?,
         metric: metric.parse().map_err(|e| corrupt("metric", e))?,
+        kind: kind.parse().map_err(|e| corrupt("kind", e))?,
+        within_days: row.try_get("within_days")?,
         direction: direction.parse().map_err(|e| corrupt("direction", e))?,
         threshold: row.try_get("threshold")?,
         hysteresis: row.try_get("hysteresis")?,
@@ -149,6 +156,8 @@ fn rule_json(rule: &StoredRule) -> Value {
         "rule_id": rule.rule_id,
         "name": rule.name,
         "metric": rule.metric,
+        "kind": rule.kind,
+        "within_days": rule.within_days,
         "direction": rule.direction,
         "threshold": rule.threshold,
         "hysteresis": rule.hysteresis,
@@ -194,9 +203,9 @@ impl Store {
             .query_opt(
                 &format!(
                     "INSERT INTO alert_rules (rule_id, name, metric, direction, threshold, hysteresis,
-                         team, min_samples, enabled, created_at, updated_at)
+                         team, min_samples, enabled, kind, within_days, created_at, updated_at)
                      VALUES (coalesce($1, 'rule-' || gen_random_uuid()::text), $2, $3, $4, $5, $6,
-                             $7, $8, $9, now(), now())
+                             $7, $8, $9, $10, $11, now(), now())
                      ON CONFLICT (rule_id) DO NOTHING
                      RETURNING {RULE_COLUMNS}"
                 ),
@@ -210,6 +219,8 @@ impl Store {
                     &team,
                     &min_samples,
                     &new.enabled,
+                    &r.kind.as_str(),
+                    &r.within_days.map(|d| d as i32),
                 ],
             )
             .await?;
@@ -461,6 +472,8 @@ fn same_rule(stored: &StoredRule, new: &NewAlertRule) -> bool {
     let r = &new.rule;
     stored.name == r.name
         && stored.metric == r.metric
+        && stored.kind == r.kind
+        && stored.within_days == r.within_days.map(|d| d as i32)
         && stored.direction == r.direction
         && stored.threshold == r.threshold
         && stored.hysteresis == r.hysteresis
@@ -527,9 +540,63 @@ impl InboxSample {
 }
 
 /// A rule as the evaluator needs it.
-struct LiveRule {
-    stored: StoredRule,
-    rule: AlertRule,
+#[derive(Debug, Clone)]
+pub struct LiveRule {
+    pub stored: StoredRule,
+    pub rule: AlertRule,
+}
+
+impl LiveRule {
+    /// The stored rule, checked again as its kind says.
+    fn of(stored: StoredRule) -> Result<Self> {
+        let team = stored
+            .team
+            .clone()
+            .map(TeamName::parse)
+            .transpose()
+            .map_err(|e| corrupt("team", e))?;
+        let within_days = stored
+            .within_days
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|e| corrupt("within_days", e))?;
+        let rule = AlertRule::new(
+            stored.name.clone(),
+            stored.metric,
+            (stored.kind, within_days),
+            stored.direction,
+            stored.threshold,
+            stored.hysteresis,
+            team,
+            u32::try_from(stored.min_samples).map_err(|e| corrupt("min_samples", e))?,
+        )
+        .map_err(|e| corrupt("alert rule", e))?;
+        Ok(Self { stored, rule })
+    }
+}
+
+/// One value a (rule, employee) pair steps with: a sample's value of the
+/// rule's metric, or a daily rule's forecast or score.
+#[derive(Debug, Clone, Copy)]
+struct Observation<'a> {
+    time: DateTime<Utc>,
+    employee_id: &'a str,
+    team: Option<&'a str>,
+    value: f64,
+    /// What a daily rule adds to its payload (`null` for a sample).
+    evidence: &'a Value,
+}
+
+impl<'a> Observation<'a> {
+    fn of_sample(sample: &'a InboxSample, metric: MetricName) -> Self {
+        Observation {
+            time: sample.time,
+            employee_id: &sample.employee_id,
+            team: sample.team.as_deref(),
+            value: sample.value(metric),
+            evidence: &Value::Null,
+        }
+    }
 }
 
 /// One (rule, employee) state as stored.
@@ -602,7 +669,7 @@ impl Store {
 
         for live in live_rules(&tx).await? {
             let fresh_from = now - FRESH_FOR;
-            let watched: Vec<&InboxSample> = samples
+            let watched: Vec<Observation<'_>> = samples
                 .iter()
                 .filter(|s| s.time >= fresh_from)
                 .filter(|s| {
@@ -611,16 +678,12 @@ impl Store {
                         .as_ref()
                         .is_none_or(|t| s.team.as_deref() == Some(t.as_str()))
                 })
+                .map(|s| Observation::of_sample(s, live.rule.metric))
                 .collect();
             if watched.is_empty() {
                 continue;
             }
-            let changed = step_rule(&tx, &live, &watched, now).await?;
-            for (sample, change, episode) in changed {
-                done.changes += 1;
-                done.deliveries += record_change(&tx, &live, sample, change, &episode, now).await?;
-                done.feed_events += 1;
-            }
+            step_and_record(&tx, &live, &watched, now, &mut done).await?;
         }
 
         if listeners_present(&tx).await? {
@@ -643,54 +706,190 @@ impl Store {
     }
 }
 
+/// A daily rule's value for one employee on one day, computed by the
+/// caller (the serving process's analytics) from the daily means.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyObservation {
+    pub employee_id: String,
+    /// The team the employee's last day was recorded with (who may see the
+    /// alert on the live feed); a team rule's own team.
+    pub team: Option<String>,
+    pub value: f64,
+    /// What the payload adds under `evidence`: the forecast's day, the
+    /// change and its days.
+    pub evidence: Value,
+}
+
+/// What applying one day of a daily rule did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DailyApplied {
+    /// `false`: the day was applied before (by this process or another),
+    /// or the rule was disabled or deleted meanwhile; nothing changed.
+    pub applied: bool,
+    pub observations: usize,
+    pub changes: usize,
+    pub deliveries: usize,
+}
+
+/// The midnight (UTC) that starts `day`: the time a daily rule's
+/// observations of that day are stepped at.
+pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+impl Store {
+    /// Claims, for `lease`, the enabled daily rules (forecast and anomaly)
+    /// not yet evaluated on `day` and not claimed by another process: the
+    /// claimer computes their observations and applies them with
+    /// [`Store::apply_daily_rule`]. A claimer that dies leaves its claim to
+    /// expire.
+    pub async fn claim_daily_rules(
+        &self,
+        day: NaiveDate,
+        lease: std::time::Duration,
+    ) -> Result<Vec<LiveRule>> {
+        let client = self.client().await?;
+        let lease = format!("{} milliseconds", lease.as_millis());
+        let rows = client
+            .query(
+                &format!(
+                    "UPDATE alert_rules SET evaluation_lease = now() + $2::text::interval
+                     WHERE enabled AND deleted_at IS NULL AND kind <> 'threshold'
+                       AND (evaluated_day IS NULL OR evaluated_day < $1)
+                       AND (evaluation_lease IS NULL OR evaluation_lease < now())
+                     RETURNING {RULE_COLUMNS}"
+                ),
+                &[&day, &lease],
+            )
+            .await?;
+        let mut rules = live_rules_of(&client, &rows).await?;
+        rules.sort_by(|a, b| a.stored.rule_id.cmp(&b.stored.rule_id));
+        Ok(rules)
+    }
+
+    /// Steps a daily rule's pairs with its observations of `day` (at the
+    /// day's midnight) and records each change as the threshold evaluator
+    /// does, all in one transaction, once: a day already applied (by any
+    /// process) changes nothing. Feed numbers are taken under the
+    /// evaluator's lock, so they still grow in commit order.
+    pub async fn apply_daily_rule(
+        &self,
+        rule: &LiveRule,
+        day: NaiveDate,
+        observations: &[DailyObservation],
+    ) -> Result<DailyApplied> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVALUATOR_LOCK])
+            .await?;
+        let row = tx
+            .query_opt(
+                "SELECT now() AS now FROM alert_rules
+                 WHERE rule_id = $1 AND enabled AND deleted_at IS NULL AND kind <> 'threshold'
+                   AND (evaluated_day IS NULL OR evaluated_day < $2)
+                 FOR UPDATE",
+                &[&rule.stored.rule_id, &day],
+            )
+            .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(DailyApplied::default());
+        };
+        let now: DateTime<Utc> = row.try_get("now")?;
+        let time = day_start(day);
+        let mut sorted: Vec<&DailyObservation> = observations
+            .iter()
+            .filter(|o| o.value.is_finite())
+            .collect();
+        sorted.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
+        sorted.dedup_by(|a, b| a.employee_id == b.employee_id);
+        let observed: Vec<Observation<'_>> = sorted
+            .iter()
+            .map(|o| Observation {
+                time,
+                employee_id: &o.employee_id,
+                team: o.team.as_deref(),
+                value: o.value,
+                evidence: &o.evidence,
+            })
+            .collect();
+        let mut done = Evaluated::default();
+        if !observed.is_empty() {
+            step_and_record(&tx, rule, &observed, now, &mut done).await?;
+        }
+        tx.execute(
+            "UPDATE alert_rules SET evaluated_day = $2, evaluation_lease = NULL WHERE rule_id = $1",
+            &[&rule.stored.rule_id, &day],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(DailyApplied {
+            applied: true,
+            observations: observed.len(),
+            changes: done.changes,
+            deliveries: done.deliveries,
+        })
+    }
+}
+
+/// The enabled threshold rules (the daily kinds are not stepped by
+/// samples).
 async fn live_rules(tx: &deadpool_postgres::Transaction<'_>) -> Result<Vec<LiveRule>> {
     let rows = tx
         .query(
             &format!(
-                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE enabled AND deleted_at IS NULL
+                "SELECT {RULE_COLUMNS} FROM alert_rules
+                 WHERE enabled AND deleted_at IS NULL AND kind = 'threshold'
                  ORDER BY rule_id"
             ),
             &[],
         )
         .await?;
+    live_rules_of(tx, &rows).await
+}
+
+async fn live_rules_of(
+    client: &impl deadpool_postgres::GenericClient,
+    rows: &[Row],
+) -> Result<Vec<LiveRule>> {
     let ids: Vec<String> = rows.iter().map(|r| r.get("rule_id")).collect();
-    let mut by_rule = destinations_of(tx, &ids).await?;
+    let mut by_rule = destinations_of(client, &ids).await?;
     rows.iter()
         .map(|row| {
             let id: String = row.get("rule_id");
-            let stored = rule_from_row(row, by_rule.remove(&id).unwrap_or_default())?;
-            let team = stored
-                .team
-                .clone()
-                .map(TeamName::parse)
-                .transpose()
-                .map_err(|e| corrupt("team", e))?;
-            let rule = AlertRule::new(
-                stored.name.clone(),
-                stored.metric,
-                stored.direction,
-                stored.threshold,
-                stored.hysteresis,
-                team,
-                u32::try_from(stored.min_samples).map_err(|e| corrupt("min_samples", e))?,
-            )
-            .map_err(|e| corrupt("alert rule", e))?;
-            Ok(LiveRule { stored, rule })
+            LiveRule::of(rule_from_row(row, by_rule.remove(&id).unwrap_or_default())?)
         })
         .collect()
 }
 
-/// Steps one rule's pairs with their samples (in employee, time order) and
-/// stores the states; returns the changes with the sample that made each
-/// and its episode.
+/// Steps a rule's pairs with `observed` (in employee, time order), stores
+/// the states and records each change.
+async fn step_and_record(
+    tx: &deadpool_postgres::Transaction<'_>,
+    live: &LiveRule,
+    observed: &[Observation<'_>],
+    now: DateTime<Utc>,
+    done: &mut Evaluated,
+) -> Result<()> {
+    for (observation, change, episode) in step_rule(tx, live, observed, now).await? {
+        done.changes += 1;
+        done.deliveries += record_change(tx, live, &observation, change, &episode, now).await?;
+        done.feed_events += 1;
+    }
+    Ok(())
+}
+
+/// Steps one rule's pairs with their observations (in employee, time
+/// order) and stores the states; returns the changes with the observation
+/// that made each and its episode.
 async fn step_rule<'s>(
     tx: &deadpool_postgres::Transaction<'_>,
     live: &LiveRule,
-    samples: &[&'s InboxSample],
+    samples: &[Observation<'s>],
     now: DateTime<Utc>,
-) -> Result<Vec<(&'s InboxSample, Change, String)>> {
+) -> Result<Vec<(Observation<'s>, Change, String)>> {
     let rule_id = live.stored.rule_id.as_str();
-    let mut employees: Vec<&str> = samples.iter().map(|s| s.employee_id.as_str()).collect();
+    let mut employees: Vec<&str> = samples.iter().map(|s| s.employee_id).collect();
     employees.dedup();
     let rows = tx
         .query(
@@ -717,10 +916,10 @@ async fn step_rule<'s>(
     }
     let mut changes = Vec::new();
     // Each stepped pair's last sample: its state is stored once.
-    let mut touched: BTreeMap<&str, &InboxSample> = BTreeMap::new();
+    let mut touched: BTreeMap<&str, Observation<'s>> = BTreeMap::new();
     for sample in samples {
         let pair = states
-            .entry(sample.employee_id.clone())
+            .entry(sample.employee_id.to_string())
             .or_insert(PairState {
                 tracked: Tracked::NEW,
                 episode_id: None,
@@ -730,8 +929,7 @@ async fn step_rule<'s>(
         if pair.sample_time.is_some_and(|t| sample.time <= t) {
             continue;
         }
-        let value = sample.value(live.rule.metric);
-        let (next, change) = live.rule.step(pair.tracked, value);
+        let (next, change) = live.rule.step(pair.tracked, sample.value);
         pair.tracked = next;
         pair.sample_time = Some(sample.time);
         if let Some(change) = change {
@@ -745,7 +943,7 @@ async fn step_rule<'s>(
             let episode = pair.episode_id.clone().unwrap_or_default();
             changes.push((*sample, change, episode));
         }
-        touched.insert(sample.employee_id.as_str(), sample);
+        touched.insert(sample.employee_id, *sample);
     }
     if touched.is_empty() {
         return Ok(changes);
@@ -763,9 +961,9 @@ async fn step_rule<'s>(
         state.push(pair.tracked.state.as_str());
         streak.push(pair.tracked.streak.min(i32::MAX as u32) as i32);
         episode.push(pair.episode_id.clone());
-        team.push(sample.team.as_deref());
+        team.push(sample.team);
         time.push(sample.time);
-        value.push(sample.value(live.rule.metric));
+        value.push(sample.value);
     }
     tx.execute(
         "INSERT INTO alert_states AS s (rule_id, employee_id, state, streak, episode_id, team,
@@ -791,13 +989,13 @@ async fn step_rule<'s>(
 async fn record_change(
     tx: &deadpool_postgres::Transaction<'_>,
     live: &LiveRule,
-    sample: &InboxSample,
+    sample: &Observation<'_>,
     change: Change,
     episode: &str,
     now: DateTime<Utc>,
 ) -> Result<usize> {
     let state = change.state();
-    let value = sample.value(live.rule.metric);
+    let value = sample.value;
     let mut payload = json!({
         "schema": "organism.alert.v1",
         "rule": rule_json(&live.stored),
@@ -810,7 +1008,10 @@ async fn record_change(
         "state": state,
         "changed_at": now,
     });
-    let event_id = append_feed(tx, "alert", sample.team.as_deref(), &payload, now).await?;
+    if !sample.evidence.is_null() {
+        payload["evidence"] = sample.evidence.clone();
+    }
+    let event_id = append_feed(tx, "alert", sample.team, &payload, now).await?;
     payload["event_id"] = json!(event_id);
     let action = match change {
         Change::Fired => AuditAction::AlertFiring,
@@ -821,7 +1022,7 @@ async fn record_change(
         &subject(&live.stored.rule_id),
         action,
         "organism-evaluator",
-        Some(&sample.employee_id),
+        Some(sample.employee_id),
         &json!({
             "episode_id": episode,
             "state": state,

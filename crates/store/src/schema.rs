@@ -51,6 +51,8 @@ const COMMON_TRUST: Migration = migration!(9, "trust", "common/0009_trust.sql");
 const COMMON_ANSWERS: Migration =
     migration!(13, "analytics_answers", "common/0013_analytics_answers.sql");
 const COMMON_REALTIME: Migration = migration!(20, "realtime", "common/0020_realtime.sql");
+const COMMON_RULE_KINDS: Migration =
+    migration!(21, "alert_rule_kinds", "common/0021_alert_rule_kinds.sql");
 
 // The lifecycle jobs' table is version 4 on portable and 5 on timescale
 // (each engine's compression took the other number), so each engine has
@@ -91,6 +93,7 @@ const PORTABLE: &[Migration] = &[
     ),
     migration!(19, "org_hours", "portable/0019_org_hours.sql"),
     COMMON_REALTIME,
+    COMMON_RULE_KINDS,
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -125,6 +128,7 @@ const TIMESCALE: &[Migration] = &[
     ),
     migration!(19, "org_hours", "timescale/0019_org_hours.sql"),
     COMMON_REALTIME,
+    COMMON_RULE_KINDS,
 ];
 
 /// The migrations of an engine, in order.
@@ -577,6 +581,16 @@ mod tests {
             Engine::Timescale,
             20,
             "0d4d32900e64b1d4a2c6dfbb2a006f338e0dd2d7bfa37bed7ed5a2b457985578",
+        ),
+        (
+            Engine::Portable,
+            21,
+            "9bc04326d315cef04a831115463ba23b65b58f625d256b0b717ae1922821957d",
+        ),
+        (
+            Engine::Timescale,
+            21,
+            "9bc04326d315cef04a831115463ba23b65b58f625d256b0b717ae1922821957d",
         ),
     ];
 

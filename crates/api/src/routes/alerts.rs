@@ -6,7 +6,9 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use organism_domain::alert::{AlertRule, DestinationFormat, Direction, RuleId, WebhookUrl};
+use organism_domain::alert::{
+    AlertRule, DestinationFormat, Direction, RuleId, RuleKind, WebhookUrl,
+};
 use organism_domain::{Actor, MetricName, TeamName, ValidationError};
 use organism_store::alerts::{
     DeliveryInfo, DestinationSecret, NewAlertRule, NewDestination, StoredRule,
@@ -54,14 +56,32 @@ pub struct CreateRuleBody {
     #[schema(value_type = Actor)]
     name: String,
     metric: MetricName,
+    /// `threshold` (default): each committed sample's value. `forecast`:
+    /// once a day, the furthest point forecast of each employee's daily
+    /// means over the next `within_days` days (fires when the forecast
+    /// reaches the threshold within them). `anomaly`: once a day, the
+    /// robust z-score of each employee's change from the day before to the
+    /// day just ended (`threshold` is then a score; `above` watches rises,
+    /// `below` drops). See docs/REALTIME.md, "Rule kinds".
+    #[serde(default)]
+    #[schema(value_type = Option<RuleKind>)]
+    kind: Option<RuleKind>,
+    /// A forecast rule's horizon: 1 to 30 days (required for `forecast`,
+    /// refused for the other kinds).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 30)]
+    within_days: Option<u32>,
     direction: Direction,
     /// Within the metric's range: 0 to 100 for `burnout_score`, 0 to 1
-    /// for the others (400 naming `threshold` otherwise).
+    /// for the others (400 naming `threshold` otherwise). For an anomaly
+    /// rule, a z-score from 0.5 to 100 (default 3.5, the anomaly list's);
+    /// required for the other kinds.
+    #[serde(default)]
     #[schema(minimum = 0, maximum = 100)]
-    threshold: f64,
+    threshold: Option<f64>,
     /// A firing rule resolves only once the value is beyond
     /// `threshold − hysteresis` (`+` for `below`); within the metric's
-    /// range; default 0.
+    /// range (a score for an anomaly rule); default 0.
     #[serde(default)]
     #[schema(minimum = 0, maximum = 100)]
     hysteresis: Option<f64>,
@@ -69,7 +89,8 @@ pub struct CreateRuleBody {
     #[serde(default)]
     #[schema(value_type = Option<TeamName>)]
     team: Option<String>,
-    /// Samples in a row past the threshold before it fires (default 1).
+    /// Samples in a row past the threshold before it fires (default 1);
+    /// days in a row for the daily kinds.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1000)]
     min_samples: Option<u32>,
@@ -107,11 +128,23 @@ fn parse_rule(body: CreateRuleBody) -> Result<NewAlertRule, ApiError> {
         .map(TeamName::parse)
         .transpose()
         .map_err(|e| e.for_field("team"))?;
+    let kind = body.kind.unwrap_or(RuleKind::Threshold);
+    let threshold = match (body.threshold, kind) {
+        (Some(t), _) => t,
+        (None, RuleKind::Anomaly) => organism_analytics::anomaly::DEFAULT_THRESHOLD,
+        (None, _) => {
+            return Err(ApiError::bad(
+                "threshold",
+                format!("a {} rule needs it", kind.as_str()),
+            ));
+        }
+    };
     let rule = AlertRule::new(
         body.name,
         body.metric,
+        (kind, body.within_days),
         body.direction,
-        body.threshold,
+        threshold,
         body.hysteresis.unwrap_or(0.0),
         team,
         body.min_samples.unwrap_or(1),
@@ -179,7 +212,7 @@ fn destination(i: usize, d: DestinationBody) -> Result<NewDestination, Validatio
         (status = 201, description = "created", body = CreatedRuleBody, links(
             ("rule" = (operation_id = "get_alert_rule", parameters(("rule_id" = "$response.body#/rule/rule_id")))),
             ("change" = (operation_id = "change_alert_rule", parameters(("rule_id" = "$response.body#/rule/rule_id")))),
-        ), example = json!({"rule": {"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": true, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T09:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}, "secrets": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "secret": "3f9a0c5e8b7d6a4f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1"}]})),
+        ), example = json!({"rule": {"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "kind": "threshold", "within_days": null, "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": true, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T09:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}, "secrets": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "secret": "3f9a0c5e8b7d6a4f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1"}]})),
         (status = 200, description = "already there with the same content (a retry)", body = CreatedRuleBody),
     ),
 )]
@@ -211,7 +244,7 @@ pub async fn create(
     path = "/api/alert-rules",
     tag = "alerts",
     operation_id = "list_alert_rules",
-    responses((status = 200, description = "the rules", body = Vec<StoredRule>, example = json!([{"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": true, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T09:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}]))),
+    responses((status = 200, description = "the rules", body = Vec<StoredRule>, example = json!([{"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "kind": "threshold", "within_days": null, "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": true, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T09:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}]))),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -232,7 +265,7 @@ fn rule_id(path: Result<Path<String>, PathRejection>) -> Result<RuleId, ApiError
     tag = "alerts",
     operation_id = "get_alert_rule",
     params(("rule_id" = inline(RuleId), Path, description = "the rule")),
-    responses((status = 200, description = "the rule", body = StoredRule, example = json!({"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": true, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T09:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}))),
+    responses((status = 200, description = "the rule", body = StoredRule, example = json!({"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "kind": "threshold", "within_days": null, "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": true, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-10T09:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}))),
 )]
 pub async fn get(
     State(state): State<AppState>,
@@ -266,7 +299,7 @@ pub struct ChangeRuleBody {
     operation_id = "change_alert_rule",
     params(("rule_id" = inline(RuleId), Path, description = "the rule")),
     request_body(content = ChangeRuleBody, content_type = "application/json"),
-    responses((status = 200, description = "the rule after the change", body = StoredRule, example = json!({"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": false, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-11T08:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}))),
+    responses((status = 200, description = "the rule after the change", body = StoredRule, example = json!({"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "kind": "threshold", "within_days": null, "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": false, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-11T08:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}))),
 )]
 pub async fn change(
     State(state): State<AppState>,
@@ -307,7 +340,7 @@ pub struct DeleteQuery {
     tag = "alerts",
     operation_id = "delete_alert_rule",
     params(("rule_id" = inline(RuleId), Path, description = "the rule"), DeleteQuery),
-    responses((status = 200, description = "the rule as it was deleted (disabled)", body = StoredRule, example = json!({"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": false, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-11T08:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}))),
+    responses((status = 200, description = "the rule as it was deleted (disabled)", body = StoredRule, example = json!({"rule_id": "rule-high-burnout", "name": "High burnout", "metric": "burnout_score", "kind": "threshold", "within_days": null, "direction": "above", "threshold": 80.0, "hysteresis": 5.0, "team": "Data Platform", "min_samples": 2, "enabled": false, "created_at": "2026-06-10T09:00:00Z", "updated_at": "2026-06-11T08:00:00Z", "destinations": [{"destination_id": "dest-7f1c2a9e-5b1d-4c1e-9a55-0c1d2e3f4a5b", "url": "https://hooks.example.com/organism", "format": "json", "timeout_ms": 5000, "max_in_flight": 4}]}))),
 )]
 pub async fn delete(
     State(state): State<AppState>,

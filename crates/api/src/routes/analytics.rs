@@ -148,7 +148,11 @@ fn forecast_params(query: Option<&str>) -> Result<ForecastParams, ApiError> {
     let metric = metric(&params)?;
     Ok(ForecastParams {
         metric,
-        history_days: params.or("history_days", HistoryDays::new(90)?, HistoryDays::parse)?,
+        history_days: params.or(
+            "history_days",
+            HistoryDays::new(i64::from(crate::analytics::DEFAULT_HISTORY_DAYS))?,
+            HistoryDays::parse,
+        )?,
         horizon_days: params.or("horizon_days", HorizonDays::new(14)?, HorizonDays::parse)?,
         threshold: params.optional("threshold", |s| analytics::metric_threshold(metric, s))?,
     })

@@ -177,10 +177,17 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
     let scheduler = tokio::spawn(
         Scheduler::new(db.store.clone(), Schedule::default()).run_until_stopped(stopped.clone()),
     );
-    // The alert evaluator and the webhook sender (docs/REALTIME.md).
+    // The alert evaluators (each sample; the daily rules) and the webhook
+    // sender (docs/REALTIME.md).
     let evaluator = tokio::spawn(organism_api::realtime::run_evaluator(
         db.store.clone(),
         realtime.clone(),
+        state.metrics.clone(),
+        stopped.clone(),
+    ));
+    let daily = tokio::spawn(organism_api::daily_rules::run_daily_rules(
+        db.store.clone(),
+        organism_api::daily_rules::DAILY_CHECK_EVERY,
         state.metrics.clone(),
         stopped.clone(),
     ));
@@ -207,7 +214,11 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
     if let Err(e) = scheduler.await {
         tracing::error!(error = %e, "the scheduler ended abnormally");
     }
-    for (name, task) in [("alert evaluator", evaluator), ("webhook sender", sender)] {
+    for (name, task) in [
+        ("alert evaluator", evaluator),
+        ("daily alert rules", daily),
+        ("webhook sender", sender),
+    ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, "the {name} ended abnormally");
         }

@@ -2,13 +2,15 @@
 //! the feed and the audit chain (common migration 20).
 
 use chrono::{Duration, Utc};
-use organism_domain::alert::{AlertRule, DestinationFormat, Direction, RuleId, WebhookUrl};
+use organism_domain::alert::{
+    AlertRule, DestinationFormat, Direction, RuleId, RuleKind, WebhookUrl,
+};
 use organism_domain::{
     Actor, EmployeeId, MetricName, MetricSample, MetricValues, SampleWindow, TeamName,
 };
 use organism_testkit::organism_store::Store;
 use organism_testkit::organism_store::alerts::{
-    AttemptRecord, NewAlertRule, NewDestination, NextStep,
+    AttemptRecord, DailyObservation, NewAlertRule, NewDestination, NextStep,
 };
 use organism_testkit::organism_store::audit::AuditFilter;
 
@@ -32,6 +34,7 @@ fn rule(id: &str, team: Option<&str>, min_samples: u32, destinations: usize) -> 
         rule: AlertRule::new(
             "High burnout".into(),
             MetricName::BurnoutScore,
+            (RuleKind::Threshold, None),
             Direction::Above,
             80.0,
             5.0,
@@ -407,7 +410,107 @@ async fn the_feed_numbers_events_in_commit_order_and_carries_samples_for_listene
     assert_eq!(count_rows(&store, "realtime_inbox").await, 0);
 }
 
+fn observed(employee: &str, score: f64) -> DailyObservation {
+    DailyObservation {
+        employee_id: employee.into(),
+        team: Some("Core".into()),
+        value: score,
+        evidence: serde_json::json!({"change": score}),
+    }
+}
+
+async fn a_daily_rule_steps_once_a_day_whichever_process_applies_it(store: Store) {
+    let mut anomaly = rule("d1", None, 1, 1);
+    anomaly.rule = AlertRule::new(
+        "Sudden rise".into(),
+        MetricName::BurnoutScore,
+        (RuleKind::Anomaly, None),
+        Direction::Above,
+        3.5,
+        1.0,
+        None,
+        1,
+    )
+    .unwrap();
+    store.create_alert_rule(anomaly).await.unwrap();
+    // Only a daily rule is enabled: samples are not queued for it.
+    store
+        .write_sample(&live("emp_a", "Core", 10, 95.0))
+        .await
+        .unwrap();
+    assert_eq!(count_rows(&store, "realtime_inbox").await, 0);
+
+    let day = Utc::now().date_naive();
+    let lease = std::time::Duration::from_secs(600);
+    let claimed = store.claim_daily_rules(day, lease).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].stored.kind, RuleKind::Anomaly);
+    // Claimed: a second process gets nothing to do.
+    assert!(store.claim_daily_rules(day, lease).await.unwrap().is_empty());
+    let rule_d1 = claimed[0].clone();
+
+    let head = store.feed_head().await.unwrap();
+    let first = [observed("emp_a", 5.2), observed("emp_b", -6.0)];
+    let applied = store.apply_daily_rule(&rule_d1, day, &first).await.unwrap();
+    // A drop is no rise: one change, one delivery.
+    assert!(applied.applied);
+    assert_eq!((applied.changes, applied.deliveries), (1, 1));
+    // The same day again, by this process or another: nothing.
+    let again = store.apply_daily_rule(&rule_d1, day, &first).await.unwrap();
+    assert!(!again.applied);
+    assert!(store.claim_daily_rules(day, lease).await.unwrap().is_empty());
+
+    // The next day, applied by two processes at once: once.
+    let next = day + Duration::days(1);
+    let calm = [observed("emp_a", 0.4), observed("emp_b", 0.1)];
+    let (a, b) = tokio::join!(
+        store.apply_daily_rule(&rule_d1, next, &calm),
+        store.apply_daily_rule(&rule_d1, next, &calm)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        [a.applied, b.applied].iter().filter(|x| **x).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert_eq!(a.changes + b.changes, 1);
+    assert_eq!(
+        states(&store, "d1").await,
+        [
+            ("emp_a".into(), "resolved".into()),
+            ("emp_b".into(), "ok".into())
+        ]
+    );
+
+    let (events, _) = store.feed_after(head, 100).await.unwrap();
+    let states_fed: Vec<&str> = events
+        .iter()
+        .map(|e| e.payload["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states_fed, ["firing", "resolved"]);
+    assert_eq!(events[0].payload["rule"]["kind"], "anomaly");
+    assert_eq!(events[0].payload["evidence"]["change"], 5.2);
+    assert_eq!(events[0].team.as_deref(), Some("Core"));
+    let deliveries = store.list_deliveries(None, None, 10).await.unwrap();
+    assert_eq!(deliveries.len(), 2);
+    assert_eq!(deliveries[0].episode_id, deliveries[1].episode_id);
+    let report = store.verify_audit_chain().await.unwrap();
+    assert!(report.ok, "{report:?}");
+
+    // A disabled rule is neither claimed nor applied.
+    let actor = Actor::parse("hr.partner").unwrap();
+    store
+        .set_alert_rule_enabled(&RuleId::parse("d1").unwrap(), false, &actor)
+        .await
+        .unwrap();
+    let later = next + Duration::days(1);
+    assert!(store.claim_daily_rules(later, lease).await.unwrap().is_empty());
+    let off = store.apply_daily_rule(&rule_d1, later, &first).await.unwrap();
+    assert!(!off.applied);
+}
+
 organism_testkit::engine_tests!(
+    a_daily_rule_steps_once_a_day_whichever_process_applies_it,
     an_episode_is_notified_once_when_it_fires_and_once_when_it_resolves,
     a_run_of_samples_a_team_scope_and_old_samples,
     one_evaluator_at_a_time_and_a_rolled_back_evaluation_loses_nothing,
