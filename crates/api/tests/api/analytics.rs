@@ -654,7 +654,166 @@ async fn kept_answers_are_served_until_a_past_day_changes(store: Store) {
     assert_eq!(kept_state(&app).await.0, 3);
 }
 
+/// The alert events of the feed so far: (rule, employee, state).
+async fn alerts_fed(app: &TestApp) -> Vec<(String, String, String)> {
+    let (events, _) = app.store.feed_after(0, 1000).await.unwrap();
+    events
+        .iter()
+        .filter(|e| e.kind == "alert")
+        .map(|e| {
+            let p = &e.payload;
+            (
+                p["rule"]["rule_id"].as_str().unwrap().to_string(),
+                p["employee_id"].as_str().unwrap().to_string(),
+                p["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn forecast_and_anomaly_rules_alert_from_the_daily_means(store: Store) {
+    use organism_api::daily_rules::evaluate_daily_rules;
+    let app = seeded(store, 6).await;
+    // Core's core_0 jumped to about 80 five days ago; the rest of Core is
+    // at 50 to 55, Edge at 30.
+    let (status, body) = app
+        .post_json(
+            "/api/alert-rules",
+            &json!({"rule_id": "sudden-rise", "name": "Sudden rise", "metric": "burnout_score",
+                    "kind": "anomaly", "direction": "above", "hysteresis": 1,
+                    "destinations": [], "actor": "hr.partner"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // The anomaly list's own cut-off when none is given.
+    assert_eq!(body["rule"]["threshold"], 3.5);
+    assert!(body["rule"]["within_days"].is_null());
+
+    // Evaluated on the days after the jump, as each would have been: the
+    // day after it finds core_0's jump; the next, an ordinary change,
+    // resolves it.
+    let day_after_jump = noon(5) + Duration::days(1);
+    for day in [day_after_jump, day_after_jump + Duration::days(1)] {
+        let pass = evaluate_daily_rules(&app.store, day).await.unwrap();
+        assert_eq!(pass.rules, 1, "{pass:?}");
+    }
+    assert_eq!(
+        alerts_fed(&app).await,
+        [
+            ("sudden-rise".into(), "core_0".into(), "firing".into()),
+            ("sudden-rise".into(), "core_0".into(), "resolved".into())
+        ]
+    );
+
+    let (status, body) = app
+        .post_json(
+            "/api/alert-rules",
+            &json!({"rule_id": "will-reach-60", "name": "Burnout reaches 60 within a week",
+                    "metric": "burnout_score", "kind": "forecast", "within_days": 7,
+                    "direction": "above", "threshold": 60, "team": "Core",
+                    "destinations": [], "actor": "hr.partner"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["rule"]["kind"], "forecast");
+    assert_eq!(body["rule"]["within_days"], 7);
+    // Today: the forecast rule sees core_0 over 60 within the week, and no
+    // one else; the anomaly rule judges yesterday, an ordinary day.
+    let today = evaluate_daily_rules(&app.store, now()).await.unwrap();
+    assert_eq!(today.rules, 2, "{today:?}");
+    let fed = alerts_fed(&app).await;
+    assert_eq!(
+        fed[2..],
+        [("will-reach-60".into(), "core_0".into(), "firing".into())],
+        "{fed:?}"
+    );
+    // Again the same day (a second pass, another process): nothing.
+    let again = evaluate_daily_rules(&app.store, now()).await.unwrap();
+    assert_eq!(again.rules, 0);
+
+    let (events, _) = app.store.feed_after(0, 1000).await.unwrap();
+    let fired = &events[0];
+    assert_eq!(fired.team.as_deref(), Some("Core"));
+    assert_eq!(fired.payload["rule"]["kind"], "anomaly");
+    assert_eq!(
+        fired.payload["evidence"]["day"],
+        noon(5).date_naive().to_string()
+    );
+    assert!(fired.payload["value"].as_f64().unwrap() >= 3.5, "{fired:?}");
+    let forecast = &events[2];
+    assert!(forecast.payload["value"].as_f64().unwrap() >= 60.0);
+    assert!(forecast.payload["evidence"]["reached_on"].is_string());
+    // Every change is in the audit chain, which verifies.
+    let report = app.store.verify_audit_chain().await.unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+async fn rule_kinds_refuse_what_they_cannot_mean(store: Store) {
+    let app = seeded(store, 0).await;
+    let base = json!({"name": "r", "metric": "clustering_coeff", "direction": "above",
+                      "threshold": 0.5, "destinations": [], "actor": "hr.partner"});
+    let with = |extra: Value| {
+        let mut body = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        body
+    };
+    let cases = [
+        (json!({"kind": "forecast"}), "within_days"),
+        (
+            json!({"kind": "forecast", "within_days": 31}),
+            "within_days",
+        ),
+        (json!({"kind": "anomaly", "within_days": 3}), "within_days"),
+        (json!({"within_days": 3}), "within_days"),
+        (json!({"threshold": null}), "threshold"),
+        (
+            json!({"kind": "forecast", "within_days": 3, "threshold": 2}),
+            "threshold",
+        ),
+        (json!({"kind": "anomaly", "threshold": 0.1}), "threshold"),
+        (
+            json!({"kind": "anomaly", "threshold": 4, "hysteresis": 101}),
+            "hysteresis",
+        ),
+        (json!({"kind": "trend"}), "kind"),
+    ];
+    for (extra, field) in cases {
+        let (status, body) = app
+            .post_json("/api/alert-rules", &with(extra.clone()))
+            .await;
+        assert_eq!(status, 400, "{extra}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            body["error"]["field"] == field || message.contains(field),
+            "{extra}: {body}"
+        );
+    }
+    let client = organism_testkit::superuser(app.store.settings(), "organism").await;
+    let rules: i64 = client
+        .query_one("SELECT count(*) FROM alert_rules", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rules, 0);
+    // A score of 1.5 is a fine anomaly threshold for a metric of 0 to 1.
+    let (status, body) = app
+        .post_json(
+            "/api/alert-rules",
+            &with(json!({"kind": "anomaly", "threshold": 1.5, "direction": "below"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
 organism_testkit::engine_tests!(
+    forecast_and_anomaly_rules_alert_from_the_daily_means,
+    rule_kinds_refuse_what_they_cannot_mean,
     an_effect_is_measured_from_the_recorded_activation,
     a_comparison_group_below_the_minimum_is_absent_with_the_reason,
     effective_times_and_effects_refuse_what_cannot_be,

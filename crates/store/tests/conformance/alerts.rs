@@ -446,7 +446,13 @@ async fn a_daily_rule_steps_once_a_day_whichever_process_applies_it(store: Store
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].stored.kind, RuleKind::Anomaly);
     // Claimed: a second process gets nothing to do.
-    assert!(store.claim_daily_rules(day, lease).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_daily_rules(day, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let rule_d1 = claimed[0].clone();
 
     let head = store.feed_head().await.unwrap();
@@ -458,7 +464,13 @@ async fn a_daily_rule_steps_once_a_day_whichever_process_applies_it(store: Store
     // The same day again, by this process or another: nothing.
     let again = store.apply_daily_rule(&rule_d1, day, &first).await.unwrap();
     assert!(!again.applied);
-    assert!(store.claim_daily_rules(day, lease).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_daily_rules(day, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The next day, applied by two processes at once: once.
     let next = day + Duration::days(1);
@@ -504,8 +516,17 @@ async fn a_daily_rule_steps_once_a_day_whichever_process_applies_it(store: Store
         .await
         .unwrap();
     let later = next + Duration::days(1);
-    assert!(store.claim_daily_rules(later, lease).await.unwrap().is_empty());
-    let off = store.apply_daily_rule(&rule_d1, later, &first).await.unwrap();
+    assert!(
+        store
+            .claim_daily_rules(later, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let off = store
+        .apply_daily_rule(&rule_d1, later, &first)
+        .await
+        .unwrap();
     assert!(!off.applied);
 }
 
