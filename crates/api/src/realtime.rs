@@ -56,6 +56,7 @@ impl Default for RealtimeSettings {
 #[derive(Debug, Default)]
 pub struct Counters {
     samples_evaluated: AtomicU64,
+    daily_passes: AtomicU64,
     daily_rules_evaluated: AtomicU64,
     alert_changes: AtomicU64,
     deliveries_delivered: AtomicU64,
@@ -74,6 +75,7 @@ impl Counters {
     }
 
     pub(crate) fn daily(&self, pass: &crate::daily_rules::DailyPass) {
+        self.daily_passes.fetch_add(1, Ordering::Relaxed);
         self.daily_rules_evaluated
             .fetch_add(pass.rules as u64, Ordering::Relaxed);
         self.alert_changes
@@ -97,6 +99,11 @@ impl Counters {
                 "organism_alert_samples_evaluated_total",
                 "Committed samples the alert evaluator stepped.",
                 &self.samples_evaluated,
+            ),
+            (
+                "organism_alert_daily_passes_total",
+                "Passes that looked for forecast and anomaly rules due.",
+                &self.daily_passes,
             ),
             (
                 "organism_alert_daily_rule_days_total",

@@ -15,7 +15,12 @@
 //!   writers are refused;
 //! - `serve` killed and restarted: an episode is never notified twice, the
 //!   audit log has one `alert_firing` for it and `organism audit verify`
-//!   passes.
+//!   passes;
+//! - a forecast rule with two servers on one database: its day is
+//!   evaluated once, and the webhook gets one firing.
+//!
+//! Each runs on both engines (`portable::…`, `timescale::…`; the latter
+//! says `SKIPPED … why` where the test cluster has no TimescaleDB).
 //!
 //! Waiting is by polling with deadlines, never by fixed sleeps; which
 //! samples the evaluator has seen is learnt from a "marker" employee in the
@@ -29,6 +34,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use organism_store::Engine;
 use organism_testkit::DATABASE_VARIABLES;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
@@ -165,36 +171,47 @@ where
     }
 }
 
-/// A fresh database's connection string.
-async fn database() -> String {
-    let settings = organism_testkit::fresh_database().await;
-    organism_testkit::cluster().connection_string(settings.connection.get_dbname().unwrap())
+/// A fresh database, and the engine every command runs it with.
+#[derive(Debug, Clone)]
+struct Db {
+    url: String,
+    engine: Engine,
 }
 
-fn command(url: &str) -> tokio::process::Command {
+/// A fresh database for `engine`; `None` (having said why) where the test
+/// cluster has no TimescaleDB.
+async fn database(engine: Engine, test: &str) -> Option<Db> {
+    organism_testkit::store_or_skip(engine, test).await?.close();
+    let settings = organism_testkit::fresh_database().await;
+    let url =
+        organism_testkit::cluster().connection_string(settings.connection.get_dbname().unwrap());
+    Some(Db { url, engine })
+}
+
+fn command(db: &Db) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_organism"));
     for name in DATABASE_VARIABLES {
         command.env_remove(name);
     }
     command
-        .args(["--engine", "portable"])
-        .env("DATABASE_URL", url)
+        .args(["--engine", db.engine.as_str()])
+        .env("DATABASE_URL", &db.url)
         .env("ORGANISM_LOG", "warn")
         .kill_on_drop(true);
     command
 }
 
-async fn organism(url: &str, args: &[&str]) -> Output {
-    command(url).args(args).output().await.unwrap()
+async fn organism(db: &Db, args: &[&str]) -> Output {
+    command(db).args(args).output().await.unwrap()
 }
 
 /// `organism keys create --role <role> [--teams <teams>]`: the key printed.
-async fn key(url: &str, role: &str, teams: Option<&str>) -> String {
+async fn key(db: &Db, role: &str, teams: Option<&str>) -> String {
     let mut args = vec!["keys", "create", "--role", role];
     if let Some(teams) = teams {
         args.extend(["--teams", teams]);
     }
-    let out = organism(url, &args).await;
+    let out = organism(db, &args).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -216,13 +233,13 @@ struct Serve {
 }
 
 impl Serve {
-    async fn start(url: &str, port: u16, log: &Path, admin: &str) -> Serve {
+    async fn start(db: &Db, port: u16, log: &Path, admin: &str) -> Serve {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .unwrap();
-        let child = command(url)
+        let child = command(db)
             .env("ORGANISM_LOG", "warn,organism=info")
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--alert-retry-base-secs", &RETRY_BASE_SECS.to_string()])
@@ -567,27 +584,29 @@ fn time_of(v: &Value) -> DateTime<Utc> {
 
 /// One server on a fresh database with its admin key, and a scratch dir.
 struct Setup {
-    url: String,
+    db: Db,
     port: u16,
     admin: String,
     dir: PathBuf,
 }
 
-async fn setup(name: &str) -> Setup {
-    let url = database().await;
-    let admin = key(&url, "admin", None).await;
-    Setup {
-        url,
+/// `None` (having said why) where the engine cannot run here.
+async fn setup(name: &str, engine: Engine, test: &str) -> Option<Setup> {
+    let db = database(engine, test).await?;
+    println!("on the {engine} engine");
+    let admin = key(&db, "admin", None).await;
+    Some(Setup {
+        db,
         port: free_port(),
         admin,
-        dir: scratch(name),
-    }
+        dir: scratch(&format!("{name}-{engine}")),
+    })
 }
 
 impl Setup {
     async fn serve(&self) -> Serve {
         Serve::start(
-            &self.url,
+            &self.db,
             self.port,
             &self.dir.join("serve.log"),
             &self.admin,
@@ -606,9 +625,16 @@ impl Setup {
 /// (episode, state) is accepted exactly once, the held ones retried with
 /// the same idempotency key, and the delivery log shows the failed attempt
 /// before `delivered`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_is_delivered_exactly_once_across_a_receiver_killed_mid_delivery() {
-    let s = setup("killed-receiver").await;
+async fn webhook_is_delivered_exactly_once_across_a_receiver_killed_mid_delivery(engine: Engine) {
+    let Some(s) = setup(
+        "killed-receiver",
+        engine,
+        "webhook_is_delivered_exactly_once_across_a_receiver_killed_mid_delivery",
+    )
+    .await
+    else {
+        return;
+    };
     let serve = s.serve().await;
     let api = &s.api();
     let receiver_port = free_port();
@@ -762,9 +788,16 @@ async fn webhook_is_delivered_exactly_once_across_a_receiver_killed_mid_delivery
 
 // ---- 2. 500 → retried ----------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_receiver_answering_500_is_retried_with_backoff_until_delivered() {
-    let s = setup("answers-500").await;
+async fn a_receiver_answering_500_is_retried_with_backoff_until_delivered(engine: Engine) {
+    let Some(s) = setup(
+        "answers-500",
+        engine,
+        "a_receiver_answering_500_is_retried_with_backoff_until_delivered",
+    )
+    .await
+    else {
+        return;
+    };
     let _serve = s.serve().await;
     let api = &s.api();
     let receiver_port = free_port();
@@ -828,9 +861,10 @@ async fn a_receiver_answering_500_is_retried_with_backoff_until_delivered() {
 /// hysteresis) nothing; below it resolves, in the same episode; a new
 /// crossing is a new episode; a late sample (older than the last one
 /// evaluated) moves nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hysteresis_and_episodes_end_to_end() {
-    let s = setup("hysteresis").await;
+async fn hysteresis_and_episodes_end_to_end(engine: Engine) {
+    let Some(s) = setup("hysteresis", engine, "hysteresis_and_episodes_end_to_end").await else {
+        return;
+    };
     let _serve = s.serve().await;
     let api = &s.api();
     let receiver_port = free_port();
@@ -1063,13 +1097,20 @@ fn ids(events: &[SseEvent]) -> Vec<i64> {
 /// view from 0 and with the feed in the database. A reader limited to team
 /// A sees exactly team A's events; `samples=false` only alerts; managers
 /// and writers are refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_live_feed_resumes_without_gaps_and_keeps_to_each_readers_teams() {
-    let s = setup("stream").await;
-    let reader = key(&s.url, "reader", None).await;
-    let reader_a = key(&s.url, "reader", Some("TeamA")).await;
-    let manager = key(&s.url, "manager", Some("TeamA")).await;
-    let writer = key(&s.url, "writer", None).await;
+async fn the_live_feed_resumes_without_gaps_and_keeps_to_each_readers_teams(engine: Engine) {
+    let Some(s) = setup(
+        "stream",
+        engine,
+        "the_live_feed_resumes_without_gaps_and_keeps_to_each_readers_teams",
+    )
+    .await
+    else {
+        return;
+    };
+    let reader = key(&s.db, "reader", None).await;
+    let reader_a = key(&s.db, "reader", Some("TeamA")).await;
+    let manager = key(&s.db, "manager", Some("TeamA")).await;
+    let writer = key(&s.db, "writer", None).await;
     let _serve = s.serve().await;
     let api = &s.api();
 
@@ -1146,7 +1187,7 @@ async fn the_live_feed_resumes_without_gaps_and_keeps_to_each_readers_teams() {
     })
     .await;
     let su = organism_testkit::superuser(
-        &organism_testkit::organism_store::DbSettings::from_url(&s.url).unwrap(),
+        &organism_testkit::organism_store::DbSettings::from_url(&s.db.url).unwrap(),
         "organism",
     )
     .await;
@@ -1229,9 +1270,16 @@ async fn the_live_feed_resumes_without_gaps_and_keeps_to_each_readers_teams() {
 /// started again: more samples in the same episode notify nothing, its
 /// resolution is notified once in the same episode, the audit log has one
 /// `alert_firing` for it, and `organism audit verify` passes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_server_never_notifies_an_episode_twice() {
-    let s = setup("restart").await;
+async fn a_restarted_server_never_notifies_an_episode_twice(engine: Engine) {
+    let Some(s) = setup(
+        "restart",
+        engine,
+        "a_restarted_server_never_notifies_an_episode_twice",
+    )
+    .await
+    else {
+        return;
+    };
     let mut serve = s.serve().await;
     let api = &s.api();
     let receiver_port = free_port();
@@ -1300,7 +1348,7 @@ async fn a_restarted_server_never_notifies_an_episode_twice() {
     assert_eq!(resolved[0]["episode_id"], episode.as_str());
     assert_eq!(receiver.accepted().len(), 4);
 
-    let verify = organism(&s.url, &["audit", "verify"]).await;
+    let verify = organism(&s.db, &["audit", "verify"]).await;
     assert!(
         verify.status.success(),
         "audit verify: {}\n{}",
@@ -1315,3 +1363,149 @@ async fn a_restarted_server_never_notifies_an_episode_twice() {
     assert_signatures_verified(&receiver);
     assert!(!serve.log().contains(&secrets[0]), "a secret in the log");
 }
+
+// ---- 6. a daily rule, two servers ---------------------------------------------
+
+/// A counter of a server's `/metrics`.
+async fn counter(api: &Api, name: &str) -> u64 {
+    let text = api.get("/metrics").await;
+    let text = text.as_str().unwrap_or_default().to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// Two servers on one database and a forecast rule: the day is evaluated
+/// by one of them, once; the webhook gets one signed firing, for the one
+/// employee whose forecast reaches the threshold, and both servers go on
+/// checking without notifying again.
+async fn a_daily_rule_is_evaluated_once_by_two_servers(engine: Engine) {
+    let Some(s) = setup(
+        "daily",
+        engine,
+        "a_daily_rule_is_evaluated_once_by_two_servers",
+    )
+    .await
+    else {
+        return;
+    };
+    let first = s.serve().await;
+    let second_port = free_port();
+    let second = Serve::start(&s.db, second_port, &s.dir.join("serve-2.log"), &s.admin).await;
+    let api = &s.api();
+    let api_2 = &Api::new(second_port, &s.admin);
+
+    // 30 days at noon: "rising" climbs from 40 by 1.2 a day (about 75
+    // yesterday), "flat" stays at 30.
+    let today = Utc::now().date_naive();
+    let rows: Vec<Value> = (1..=30_i64)
+        .flat_map(|ago| {
+            let noon = (today - chrono::Duration::days(ago))
+                .and_hms_opt(12, 0, 0)
+                .unwrap()
+                .and_utc();
+            let wiggle = ((ago * 37) % 5) as f64 * 0.2;
+            [
+                sample(
+                    "rising",
+                    "Core",
+                    40.0 + 1.2 * (30 - ago) as f64 + wiggle,
+                    noon,
+                ),
+                sample("flat", "Core", 30.0 + wiggle, noon),
+            ]
+        })
+        .collect();
+    api.samples(&rows).await;
+
+    let receiver_port = free_port();
+    let url = format!("http://127.0.0.1:{receiver_port}/hook");
+    let (status, created) = api
+        .post(
+            "/api/alert-rules",
+            &json!({"rule_id": "reaches-80", "name": "Burnout reaches 80 within two weeks",
+                    "metric": "burnout_score", "kind": "forecast", "within_days": 14,
+                    "direction": "above", "threshold": 80,
+                    "destinations": [{"url": url}], "actor": ACTOR}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secrets"][0]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let receiver = Receiver::start(&s.dir, receiver_port, &secret, "ok", 0).await;
+
+    let deliveries = api.delivered("reaches-80", 1).await;
+    assert_eq!(deliveries[0]["state"], "firing");
+    let accepted = receiver.accepted_n(1).await;
+    let body = &accepted[0].2;
+    assert_eq!(body["employee_id"], "rising", "{body}");
+    assert_eq!(body["rule"]["kind"], "forecast");
+    assert!(body["value"].as_f64().unwrap() >= 80.0, "{body}");
+    assert!(body["evidence"]["reached_on"].is_string(), "{body}");
+
+    // Both servers check twice more after it: still one notification, and
+    // one evaluated rule-day between them.
+    let passes = [
+        counter(api, "organism_alert_daily_passes_total").await,
+        counter(api_2, "organism_alert_daily_passes_total").await,
+    ];
+    until(
+        "both servers to check for daily rules twice more",
+        || async move {
+            let now = [
+                counter(api, "organism_alert_daily_passes_total").await,
+                counter(api_2, "organism_alert_daily_passes_total").await,
+            ];
+            if now[0] >= passes[0] + 2 && now[1] >= passes[1] + 2 {
+                Ok(())
+            } else {
+                Err(format!("{now:?} after {passes:?}"))
+            }
+        },
+    )
+    .await;
+    let days = counter(api, "organism_alert_daily_rule_days_total").await
+        + counter(api_2, "organism_alert_daily_rule_days_total").await;
+    assert_eq!(days, 1);
+    assert_eq!(receiver.accepted().len(), 1);
+    assert_eq!(api.deliveries("reaches-80").await.len(), 1);
+    assert_signatures_verified(&receiver);
+    let firing = api.audit("alert_firing").await;
+    assert_eq!(firing.len(), 1, "{firing:#?}");
+    drop((first, second));
+}
+
+/// Each test on each engine: `portable::<test>` and `timescale::<test>`
+/// (which says `SKIPPED … why` where the cluster has no TimescaleDB).
+macro_rules! on_both_engines {
+    ($($test:ident),+ $(,)?) => {
+        mod portable {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Engine::Portable).await;
+                }
+            )+
+        }
+        mod timescale {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Engine::Timescale).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_engines!(
+    webhook_is_delivered_exactly_once_across_a_receiver_killed_mid_delivery,
+    a_receiver_answering_500_is_retried_with_backoff_until_delivered,
+    hysteresis_and_episodes_end_to_end,
+    the_live_feed_resumes_without_gaps_and_keeps_to_each_readers_teams,
+    a_restarted_server_never_notifies_an_episode_twice,
+    a_daily_rule_is_evaluated_once_by_two_servers,
+);
