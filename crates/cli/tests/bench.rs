@@ -19,6 +19,7 @@ const EMPLOYEES: u64 = 120;
 const DAYS: u64 = 32;
 const REQUESTS: u64 = 200;
 const WRITES: u64 = 40;
+const PROBES: u64 = 20;
 
 /// Runs the binary's benchmark on a fresh database of the test cluster and
 /// returns its JSON report.
@@ -43,6 +44,7 @@ async fn bench(engine: Engine) -> Value {
                 .args(["--days", &DAYS.to_string()])
                 .args(["--requests", &REQUESTS.to_string()])
                 .args(["--writes", &WRITES.to_string()])
+                .args(["--alert-probes", &PROBES.to_string()])
                 .arg("--json")
                 .arg(&json)
                 .output()
@@ -147,9 +149,18 @@ fn assert_report(r: &Value, engine: Engine) {
         }
     }
 
+    // Every probe's notification arrived (a lost one fails the run), with
+    // the load written meanwhile.
+    let alerts = &r["alerts"];
+    assert_eq!(alerts["probes"], PROBES, "{alerts:#}");
+    assert_eq!(alerts["notified"], PROBES, "{alerts:#}");
+    assert_latencies(&alerts["sample_to_webhook"], "sample to webhook", PROBES);
+    assert!(number(alerts, "/load_rows") > 0.0, "{alerts:#}");
+
     let targets = r["targets"].as_array().unwrap();
-    // ingest, ingest/COPY, single write, batch, each read, compression, refresh
-    assert_eq!(targets.len(), 4 + reads.len() + 2);
+    // ingest, ingest/COPY, single write, batch, each read, compression,
+    // refresh, alert latency, ingest meanwhile
+    assert_eq!(targets.len(), 4 + reads.len() + 2 + 2);
     for t in targets {
         assert!(
             t["requirement"].is_string() && t["target"].is_string(),

@@ -399,6 +399,49 @@ async fn exactly_once_across_a_kill(engine: Engine) {
         info.delivered.stream_sequence, info.ack_floor.stream_sequence, info.num_redelivered
     );
 
+    // Side by side on this serve, for docs/PERFORMANCE.md: the same number
+    // of samples in the same 500-sample bodies (at new times), through the
+    // stream and then through POST /api/metrics one request at a time.
+    // Printed, never asserted; every sample must be stored.
+    let fresh = |offset: usize| -> Vec<bytes::Bytes> {
+        (0..BATCHES)
+            .map(|b| {
+                // Earlier than the first run's: in the past, and distinct.
+                let time = start - chrono::Duration::minutes((offset + b) as i64);
+                let samples: Vec<_> = (0..EMPLOYEES).map(|e| sample(e, time, 50.0)).collect();
+                body(&samples, false)
+            })
+            .collect()
+    };
+    let streamed = Instant::now();
+    publish(&js, "metrics.org.acme", fresh(1)).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rows(&observer).await < 2 * total {
+        assert!(
+            Instant::now() < deadline,
+            "the second stream run did not drain"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stream_rate = total as f64 / streamed.elapsed().as_secs_f64();
+    let http = reqwest::Client::new();
+    let posted = Instant::now();
+    for body in fresh(1 + BATCHES) {
+        let r = http
+            .post(format!("http://127.0.0.1:{port}/api/metrics"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    let post_rate = total as f64 / posted.elapsed().as_secs_f64();
+    assert_eq!(rows(&observer).await, 3 * total);
+    println!(
+        "side by side: stream {stream_rate:.0} samples/s (publish to stored), POST /api/metrics {post_rate:.0} samples/s (one request at a time), {BATCHES} bodies of {EMPLOYEES} samples each"
+    );
+
     kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGTERM).unwrap();
     let status = child.wait().await.unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");

@@ -11,6 +11,9 @@
 //! 3. measures single-sample writes and 100-sample batches, one at a time;
 //! 4. serves the real API in-process on 127.0.0.1:0 and requests every read
 //!    endpoint `--requests` times from a concurrent client;
+//! 5. measures how long a sample takes to become a webhook notification
+//!    while the batch writer ingests fresh samples at full speed
+//!    (`--alert-probes`, [`alerts`]);
 //!
 //! then prints one table (figures beside the requirements' targets and
 //! ours) and writes the JSON report. Each step is a function returning its
@@ -20,6 +23,7 @@
 //! when something does not work (a failed write, a job error, a read that
 //! does not answer 200).
 
+mod alerts;
 mod load;
 mod report;
 mod stats;
@@ -85,6 +89,10 @@ pub struct BenchArgs {
     /// employees, all or nothing).
     #[arg(long, default_value_t = 100_000)]
     pub batch_rows: usize,
+    /// Probe samples whose sample-to-webhook latency is measured under
+    /// ingest load, one every 100 ms (0: the phase is skipped).
+    #[arg(long, default_value_t = 100)]
+    pub alert_probes: usize,
     /// Random seed of the organisation and of the requests.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -223,12 +231,24 @@ struct Report {
     #[serde(flatten)]
     lifecycle: Lifecycle,
     reads: Vec<EndpointResult>,
+    alerts: Option<alerts::AlertLatency>,
     targets: Vec<Line>,
 }
 
 impl Report {
     /// What did not work (failed reads); timings are never failures.
     fn failures(&self) -> Vec<String> {
+        let lost = self
+            .alerts
+            .iter()
+            .filter(|a| a.notified < a.probes)
+            .map(|a| {
+                format!(
+                    "alerts: {} of {} probe samples were never notified",
+                    a.probes - a.notified,
+                    a.probes
+                )
+            });
         self.reads
             .iter()
             .filter(|r| r.errors > 0)
@@ -241,6 +261,7 @@ impl Report {
                     r.first_error.as_deref().unwrap_or("?")
                 )
             })
+            .chain(lost)
             .collect()
     }
 }
@@ -271,7 +292,30 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
     let lifecycle = lifecycle(store).await?;
     let writes = writes(store, &org, args).await?;
     let reads = reads(store, &population, args).await?;
-    let targets = targets(&ingest, &writes, &reads, &lifecycle);
+    let alerts = if args.alert_probes > 0 {
+        Some(alerts::alert_latency(store, &org, args).await?)
+    } else {
+        None
+    };
+    let mut targets = targets(&ingest, &writes, &reads, &lifecycle);
+    if let Some(a) = &alerts {
+        targets.push(latency_line(
+            "alert: sample to webhook, under ingest",
+            &a.sample_to_webhook,
+            ("-", f64::NAN),
+            (
+                "p99 < 2 s",
+                Bound::Below(2000.0),
+                a.sample_to_webhook.p99_ms,
+            ),
+        ));
+        targets.push(Line {
+            measure: "ingest meanwhile (batch writer, rule on)".into(),
+            shown: format!("{:.0} rows/s", a.load_rows_per_second),
+            requirement: ("-", Bound::None, None),
+            target: ("-", Bound::None, None),
+        });
+    }
     Ok(Report {
         engine: store.engine().to_string(),
         started_at,
@@ -283,6 +327,7 @@ async fn bench(db: &Database, args: &BenchArgs) -> anyhow::Result<Report> {
         writes,
         lifecycle,
         reads,
+        alerts,
         targets,
     })
 }
