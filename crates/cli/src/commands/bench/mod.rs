@@ -998,6 +998,7 @@ mod tests {
             writes: 200,
             writers: 2,
             batch_rows: 100_000,
+            alert_probes: 100,
             seed: 42,
             keep: false,
         };
