@@ -67,7 +67,13 @@ pub const ANOMALY_RULE: &str = "modified z-score (Iglewicz & Hoaglin) of the cha
 /// What every analysis needs besides its parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
+    /// Where the data is read: the primary, or a replica that keeps up
+    /// (replica.rs).
     pub store: &'a Store,
+    /// The primary: kept answers are read and written there.
+    pub primary: &'a Store,
+    /// `store` is a replica.
+    pub on_replica: bool,
     pub min_group_size: MinGroupSize,
     pub manager_epsilon: Epsilon,
     pub now: DateTime<Utc>,
@@ -164,14 +170,24 @@ where
         cx.min_group_size.get()
     );
     let end = midnight(window.end);
-    let found = cx.store.kept_analytics_answer(&key, end).await?;
+    let found = cx.primary.kept_analytics_answer(&key, end).await?;
     if let Some(answer) = found.answer {
         return Ok(answer);
     }
+    // Computed on a replica, the answer is kept under the generation just
+    // read only if the replica had replayed everything the primary had
+    // written by then (else it may miss a change the generation counts).
+    let current = if cx.on_replica && found.keepable {
+        let seen = cx.primary.wal_position().await?;
+        cx.store.replay_position().await?.replayed >= seen
+    } else {
+        true
+    };
     let answer = to_text(&compute().await?)?;
     if found.keepable
+        && current
         && let Err(e) = cx
-            .store
+            .primary
             .keep_analytics_answer(&key, found.generation, end, &answer)
             .await
     {

@@ -14,6 +14,7 @@ pub mod daily_rules;
 pub mod error;
 mod params;
 pub mod realtime;
+pub mod replica;
 pub mod routes;
 mod server;
 pub mod snapshots;
@@ -126,6 +127,9 @@ pub struct AppState {
     /// Set when the server starts to stop: live streams end, so that the
     /// server's drain is not held open by them.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The streaming replica the read endpoints use while it keeps up
+    /// (`--read-database-url`; replica.rs).
+    pub replica: Option<Arc<replica::ReadReplica>>,
 }
 
 impl AppState {
@@ -137,7 +141,28 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             health: Arc::default(),
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            replica: None,
         }
+    }
+
+    /// Reads go to `replica` while it keeps up; [`serve`] measures its lag.
+    pub fn with_replica(mut self, replica: Arc<replica::ReadReplica>) -> Self {
+        self.replica = Some(replica);
+        self
+    }
+
+    /// The store a read endpoint reads from: the replica while its lag is
+    /// within the server's bound and the request's `Organism-Max-Lag-Ms`,
+    /// else the primary.
+    pub(crate) fn reads(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<(&Store, replica::ReadFrom), ApiError> {
+        let bound = replica::requested_bound(headers)?;
+        Ok(match &self.replica {
+            Some(r) if r.usable(bound) => (&r.store, replica::ReadFrom::Replica),
+            _ => (&self.store, replica::ReadFrom::Primary),
+        })
     }
 }
 
@@ -254,9 +279,16 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let config = state.config.clone();
     let stopping = state.stopping.clone();
+    let monitor = state.replica.clone().map(|replica| {
+        tokio::spawn(replica.monitor(state.store.clone(), stopping.subscribe()))
+    });
     let shutdown = async move {
         shutdown.await;
         let _ = stopping.send(true);
     };
-    server::serve(listener, app(state), config, shutdown).await
+    let served = server::serve(listener, app(state), config, shutdown).await;
+    if let Some(monitor) = monitor {
+        monitor.abort();
+    }
+    served
 }

@@ -280,6 +280,53 @@ impl EmbeddedCluster {
         self.pid
     }
 
+    /// Makes `root/pgdata` a streaming replica of this cluster with
+    /// `pg_basebackup -R` (as the server's user): started with
+    /// [`EmbeddedCluster::start`] on `root`, it is a hot standby that
+    /// replays this cluster's WAL over its socket. For tests of reads
+    /// from a replica; `root` must not hold a cluster yet.
+    pub fn base_backup_into(
+        &self,
+        root: &Path,
+        server_user: Option<&str>,
+    ) -> Result<(), ClusterError> {
+        let user = crate::user::server_user(server_user)?;
+        let root = absolute(root)?;
+        fs::create_dir_all(&root).map_err(io(format!("creating {}", root.display())))?;
+        if let Some(user) = &user {
+            check_reachable(user, &root)?;
+            chown(&root, user)?;
+        }
+        let pgdata = root.join("pgdata");
+        if pgdata.join("PG_VERSION").exists() {
+            return Err(ClusterError::Command(format!(
+                "{} already holds a cluster",
+                pgdata.display()
+            )));
+        }
+        let mut backup = Command::new(self.binaries.binary("pg_basebackup"));
+        backup
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string(), "-U", SUPERUSER])
+            .arg("-D")
+            .arg(&pgdata)
+            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"])
+            .stdin(Stdio::null());
+        if let Some(user) = &user {
+            backup.uid(user.uid).gid(user.gid);
+        }
+        let out = backup.output().map_err(io("running pg_basebackup"))?;
+        if !out.status.success() {
+            return Err(ClusterError::Command(format!(
+                "pg_basebackup failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+
     /// Stops the server (fast shutdown: open transactions are rolled back,
     /// then a checkpoint) and waits for it to exit.
     pub fn stop(&mut self) {

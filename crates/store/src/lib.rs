@@ -32,6 +32,7 @@ pub mod keys;
 pub mod partitions;
 mod pool;
 pub mod queries;
+pub mod replica;
 pub mod retention;
 pub mod rollup;
 pub mod scheduler;

@@ -3,12 +3,13 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use organism_domain::{EmployeeId, InterventionId, MetricName, TeamName};
 
 use super::trends::segment;
+use crate::replica::ReadFrom;
 use crate::analytics::{
     self, AnalysisDays, AnomaliesAnswer, AnomalyDays, AnomalyParams, Context, CorrelationParams,
     CorrelationsAnswer, EffectAnswer, EffectDays, EffectParams, ForecastAnswer, ForecastParams,
@@ -17,18 +18,38 @@ use crate::analytics::{
 use crate::params::{Params, days_schema};
 use crate::{ApiError, AppState, Principal};
 
-fn context(state: &AppState) -> Context<'_> {
-    Context {
-        store: &state.store,
-        min_group_size: state.config.min_group_size,
-        manager_epsilon: state.config.manager_epsilon,
-        now: state.config.clock.now(),
-    }
+/// What an analysis reads from (the replica while it keeps up) and where
+/// the answer says it was read.
+fn context<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+) -> Result<(Context<'a>, ReadFrom), ApiError> {
+    let (store, from) = state.reads(headers)?;
+    Ok((
+        Context {
+            store,
+            primary: &state.store,
+            on_replica: from == ReadFrom::Replica,
+            min_group_size: state.config.min_group_size,
+            manager_epsilon: state.config.manager_epsilon,
+            now: state.config.clock.now(),
+        },
+        from,
+    ))
 }
 
 /// A JSON answer already serialised (a kept one, or one just computed).
-fn json_text(text: String) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+fn json_text(text: String, from: ReadFrom) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], text).into_response();
+    from.mark(response.headers_mut());
+    response
+}
+
+/// A JSON answer, marked with where it was read.
+fn json_answer<T: serde::Serialize>(answer: T, from: ReadFrom) -> Response {
+    let mut response = Json(answer).into_response();
+    from.mark(response.headers_mut());
+    response
 }
 
 fn metric(params: &Params) -> Result<MetricName, ApiError> {
@@ -110,7 +131,8 @@ pub async fn effect(
     Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
-) -> Result<Json<EffectAnswer>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id = InterventionId::parse(segment(path, "intervention_id")?)?;
     let params = Params::documented::<EffectQuery>(query.as_deref())?;
     let params = EffectParams {
@@ -118,8 +140,10 @@ pub async fn effect(
         before_days: params.or("before_days", EffectDays::new(28)?, EffectDays::parse)?,
         after_days: params.or("after_days", EffectDays::new(28)?, EffectDays::parse)?,
     };
-    Ok(Json(
-        analytics::effect(context(&state), &principal, &id, params).await?,
+    let (cx, from) = context(&state, &headers)?;
+    Ok(json_answer(
+        analytics::effect(cx, &principal, &id, params).await?,
+        from,
     ))
 }
 
@@ -179,11 +203,14 @@ pub async fn forecast_employee(
     Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
-) -> Result<Json<ForecastAnswer>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let employee = EmployeeId::parse(segment(path, "employee_id")?)?;
     let params = forecast_params(query.as_deref())?;
-    Ok(Json(
-        analytics::forecast_employee(context(&state), &principal, &employee, params).await?,
+    let (cx, from) = context(&state, &headers)?;
+    Ok(json_answer(
+        analytics::forecast_employee(cx, &principal, &employee, params).await?,
+        from,
     ))
 }
 
@@ -206,12 +233,15 @@ pub async fn forecast_team(
     Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
-) -> Result<Json<ForecastAnswer>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let team =
         TeamName::parse(segment(path, "team_name")?).map_err(|e| e.for_field("team_name"))?;
     let params = forecast_params(query.as_deref())?;
-    Ok(Json(
-        analytics::forecast_team(context(&state), &principal, &team, params).await?,
+    let (cx, from) = context(&state, &headers)?;
+    Ok(json_answer(
+        analytics::forecast_team(cx, &principal, &team, params).await?,
+        from,
     ))
 }
 
@@ -250,6 +280,7 @@ pub async fn anomalies(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = Params::documented::<AnomalyQuery>(query.as_deref())?;
     let params = AnomalyParams {
@@ -257,14 +288,14 @@ pub async fn anomalies(
         days: params.or("days", AnomalyDays::new(30)?, AnomalyDays::parse)?,
         team: team_param(&params)?,
     };
-    let cx = context(&state);
+    let (cx, from) = context(&state, &headers)?;
     let key = format!("metric={} team={:?}", params.metric, params.team);
     let window = analytics::window_of(cx, params.days.get());
     let text = analytics::kept(cx, &principal, "anomalies", key, window, || {
         analytics::anomalies(cx, &principal, params)
     })
     .await?;
-    Ok(json_text(text))
+    Ok(json_text(text, from))
 }
 
 /// `days`, `team` and `max_lag_days` of the correlations (documentation).
@@ -304,6 +335,7 @@ pub async fn correlations(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = Params::documented::<CorrelationQuery>(query.as_deref())?;
     let params = CorrelationParams {
@@ -311,14 +343,14 @@ pub async fn correlations(
         team: team_param(&params)?,
         max_lag_days: params.or("max_lag_days", 14, analytics::lag_days)?,
     };
-    let cx = context(&state);
+    let (cx, from) = context(&state, &headers)?;
     let key = format!("team={:?} max_lag={}", params.team, params.max_lag_days);
     let window = analytics::window_of(cx, params.days.get());
     let text = analytics::kept(cx, &principal, "correlations", key, window, || {
         analytics::correlations(cx, &principal, params)
     })
     .await?;
-    Ok(json_text(text))
+    Ok(json_text(text, from))
 }
 
 /// `days` of the overview (documentation).
@@ -349,14 +381,15 @@ pub async fn overview(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = Params::documented::<OverviewQuery>(query.as_deref())?;
     let days = params.or("days", AnalysisDays::new(30)?, AnalysisDays::parse)?;
-    let cx = context(&state);
+    let (cx, from) = context(&state, &headers)?;
     let window = analytics::window_of(cx, days.get());
     let text = analytics::kept(cx, &principal, "overview", String::new(), window, || {
         analytics::overview(cx, &principal, days)
     })
     .await?;
-    Ok(json_text(text))
+    Ok(json_text(text, from))
 }

@@ -91,14 +91,14 @@ pub async fn employee(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let (store, from) = state.reads(&headers)?;
     let employee = employee_id(path)?;
     let params = Params::documented::<TrendQuery>(query.as_deref())?;
     let days = params.or("days", TrendDays::new(30)?, TrendDays::parse)?;
     let hourly = params.or("use_hourly", false, boolean)?;
     // A reader restricted to teams reads the samples of its teams' hours
     // only; an employee with none is 403, whether it exists or not.
-    let trend = state
-        .store
+    let trend = store
         .employee_trend_days_as(
             &employee,
             days,
@@ -107,7 +107,7 @@ pub async fn employee(
             principal.teams(),
         )
         .await?;
-    trend_response(&headers, &trend)
+    from.answer(trend_response(&headers, &trend))
 }
 
 /// An employee's trend between two instants.
@@ -132,17 +132,17 @@ pub async fn employee_range(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let (store, from) = state.reads(&headers)?;
     let employee = employee_id(path)?;
     let params = Params::documented::<RangeQuery>(query.as_deref())?;
     let start = params.required("start_date", |s| Ok(s.to_string()))?;
     let end = params.required("end_date", |s| Ok(s.to_string()))?;
     let range = TimeRange::parse(&start, &end)?;
     let hourly = params.or("use_hourly", false, boolean)?;
-    let trend = state
-        .store
+    let trend = store
         .employee_trend_as(&employee, range, hourly, principal.teams())
         .await?;
-    trend_response(&headers, &trend)
+    from.answer(trend_response(&headers, &trend))
 }
 
 /// `days` of a team trend (documentation).
@@ -221,6 +221,7 @@ pub async fn team(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let (store, from) = state.reads(&headers)?;
     let team =
         TeamName::parse(segment(path, "team_name")?).map_err(|e| e.for_field("team_name"))?;
     let params = Params::documented::<DaysQuery>(query.as_deref())?;
@@ -231,18 +232,16 @@ pub async fn team(
             min_group_size: state.config.min_group_size.for_managers(),
             epsilon: state.config.manager_epsilon,
         };
-        let trend = state
-            .store
+        let trend = store
             .team_trend_for_manager(&team, days, state.config.clock.now(), &privacy)
             .await?;
-        return json_or_csv(&headers, &trend, &trend.days);
+        return from.answer(json_or_csv(&headers, &trend, &trend.days));
     }
-    let trend = state
-        .store
+    let trend = store
         .team_trend(&team, days, state.config.clock.now())
         .await?
         .with_minimum_group(state.config.min_group_size);
-    json_or_csv(&headers, &trend, &trend.days)
+    from.answer(json_or_csv(&headers, &trend, &trend.days))
 }
 
 /// `threshold` and `days` of the burnout alerts (documentation).
@@ -289,11 +288,11 @@ pub async fn burnout_alerts(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let (store, from) = state.reads(&headers)?;
     let params = Params::documented::<AlertsQuery>(query.as_deref())?;
     let threshold = params.or("threshold", Threshold::new(70.0)?, Threshold::parse)?;
     let days = params.or("days", AlertDays::new(7)?, AlertDays::parse)?;
-    let alerts = state
-        .store
+    let alerts = store
         .burnout_alerts_in(threshold, days, state.config.clock.now(), principal.teams())
         .await?;
     let body = AlertsAnswer {
@@ -302,7 +301,7 @@ pub async fn burnout_alerts(
         count: alerts.len(),
         alerts,
     };
-    json_or_csv(&headers, &body, &body.alerts)
+    from.answer(json_or_csv(&headers, &body, &body.alerts))
 }
 
 /// `days` of the statistics (documentation).
@@ -337,13 +336,13 @@ pub async fn statistics(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let (store, from) = state.reads(&headers)?;
     let metric: MetricName = segment(path, "metric_name")?.parse()?;
     let params = Params::documented::<StatsQuery>(query.as_deref())?;
     let days = params.or("days", StatsDays::new(30)?, StatsDays::parse)?;
     principal.require_unrestricted()?;
-    let stats = state
-        .store
+    let stats = store
         .metric_statistics(metric, days, state.config.clock.now())
         .await?;
-    json_or_csv(&headers, &stats, std::slice::from_ref(&stats))
+    from.answer(json_or_csv(&headers, &stats, std::slice::from_ref(&stats)))
 }

@@ -281,6 +281,8 @@ pub async fn run(global: &GlobalArgs, args: AnalyzeArgs) -> anyhow::Result<()> {
     let db = Database::open(global).await?;
     let cx = Context {
         store: &db.store,
+        primary: &db.store,
+        on_replica: false,
         min_group_size,
         // Only a manager key's answers are noisy; the operator is an admin.
         manager_epsilon: Epsilon::DEFAULT,

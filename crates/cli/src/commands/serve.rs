@@ -72,6 +72,15 @@ pub struct ServeArgs {
     pub nats_url: Option<String>,
     #[command(flatten)]
     pub nats: crate::commands::consume::NatsArgs,
+    /// A streaming replica (hot standby) of the database: the read
+    /// endpoints use it while its replay lag is within --read-max-lag-ms;
+    /// writes, jobs, keys and the audit log stay on the primary.
+    #[arg(long, env = "ORGANISM_READ_DATABASE_URL", hide_env_values = true)]
+    pub read_database_url: Option<String>,
+    /// The most replay lag a read from the replica may have, in
+    /// milliseconds; beyond it reads go to the primary.
+    #[arg(long, env = "ORGANISM_READ_MAX_LAG_MS", default_value_t = 1000)]
+    pub read_max_lag_ms: u64,
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -91,6 +100,8 @@ pub struct Prepared {
     listener: tokio::net::TcpListener,
     config: ApiConfig,
     realtime: RealtimeSettings,
+    /// --read-database-url, parsed, and --read-max-lag-ms.
+    read_replica: Option<(tokio_postgres::Config, std::time::Duration)>,
     checkpoints: Option<crate::commands::audit::CheckpointPlan>,
     /// The stream consumer, connected and bound, with --nats-url.
     consumer: Option<organism_stream::Consumer>,
@@ -138,6 +149,18 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         give_up_after: positive_secs("--alert-give-up-after-secs", args.alert_give_up_after_secs)?,
         ..RealtimeSettings::default()
     };
+    let read_replica = match &args.read_database_url {
+        Some(url) => {
+            let config: tokio_postgres::Config = url
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--read-database-url: {e}"))?;
+            Some((
+                config,
+                std::time::Duration::from_millis(args.read_max_lag_ms),
+            ))
+        }
+        None => None,
+    };
     let consumer = match &args.nats_url {
         Some(url) => Some(crate::commands::consume::connect(url, &args.nats).await?),
         None => None,
@@ -149,6 +172,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         listener,
         config,
         realtime,
+        read_replica,
         checkpoints,
         consumer,
     })
@@ -163,10 +187,20 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
         listener,
         config,
         realtime,
+        read_replica,
         checkpoints,
         consumer,
     } = prepared;
-    let state = AppState::new(db.store.clone(), config);
+    let mut state = AppState::new(db.store.clone(), config);
+    if let Some((connection, max_lag)) = read_replica {
+        let replica = db
+            .store
+            .replica(connection)
+            .await
+            .map_err(|e| anyhow::anyhow!("--read-database-url: {e}"))?;
+        tracing::info!(max_lag_ms = max_lag.as_millis() as u64, "reads go to the replica while it keeps up");
+        state = state.with_replica(organism_api::replica::ReadReplica::new(replica, max_lag));
+    }
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
     let checkpoints = checkpoints.map(|plan| plan.job(db.store.clone()));
     ready();
