@@ -9,7 +9,8 @@
 // daily burnout, the alerts, the metric statistics, unusual changes and
 // the correlations), then the employee and team trends with their
 // forecasts, and the effect of an intervention. A panel the key may not
-// see says so in its own status line; the others carry on.
+// see says so in its own status line; the others carry on. The live alerts
+// panel and the charts' new points come from the live feed (see "live").
 "use strict";
 
 (() => {
@@ -340,8 +341,10 @@
   }
 
   function markSelectedAlert() {
-    for (const tr of $("alerts-table").tBodies[0].rows) {
-      tr.classList.toggle("selected", tr.dataset.employee === state.employee);
+    for (const table of ["alerts-table", "live-table"]) {
+      for (const tr of $(table).tBodies[0].rows) {
+        tr.classList.toggle("selected", tr.dataset.employee === state.employee);
+      }
     }
   }
 
@@ -842,6 +845,7 @@
     chartBox.dataset.state = "loading";
     setStatus("employee-status", "Loading…");
     setStatus("employee-forecast-status", "");
+    liveChartLoading("employee");
     loadTimeline(id);
     const forecast = fetchForecast(`employee/${enc(id)}`, `${id}'s forecast`);
     try {
@@ -856,12 +860,11 @@
       const last = body.points[body.points.length - 1];
       const team = last && last.team ? `, team ${last.team}` : "";
       const focus = focusDay ? ` Zoomed on ${focusDay} (shaded); double-click the chart to see the whole window.` : "";
-      setStatus(
-        "employee-status",
-        `${body.points.length} ${body.resolution === "hourly" ? "hourly points" : "samples"} from ${utc(body.start)} to ${utc(body.end)}${team}.${focus}`,
-      );
+      const status = `${body.points.length} ${body.resolution === "hourly" ? "hourly points" : "samples"} from ${utc(body.start)} to ${utc(body.end)}${team}.${focus}`;
+      setStatus("employee-status", status);
       panel.dataset.state = "ready";
       chartBox.dataset.state = "ready";
+      liveEmployeeDrawn(body, status);
     } catch (e) {
       if (mine !== employeeRequest) return;
       destroyChart("employeeChart", chartBox);
@@ -1055,6 +1058,7 @@
     chartBox.dataset.state = "loading";
     setStatus("team-status", "Loading…");
     setStatus("team-forecast-status", "");
+    liveChartLoading("team");
     const forecast = fetchForecast(`team/${enc(team)}`, `team ${team}'s forecast`);
     try {
       const body = await api(`/api/trends/team/${enc(team)}?days=${days}`, `team ${team}`);
@@ -1408,6 +1412,474 @@
     }
   }
 
+  // --------------------------------------------------------------- live
+  //
+  // The live feed, `GET /api/stream` (Server-Sent Events; docs/REALTIME.md).
+  // EventSource cannot send the Authorization header, so the page reads the
+  // stream with fetch and a stream reader, and parses it itself.
+  //
+  // What was decided:
+  // - One stream per tab, with samples (the charts use them). An event's id
+  //   is the `id:` of its own block. A reconnect sends `Last-Event-ID`: the
+  //   last id seen, so the server resumes right after it; an event whose id
+  //   is not above that is a repeat and is dropped, so ids only grow.
+  // - A stream that ends or fails is opened again after a wait that doubles
+  //   from 1 s up to 30 s, each wait a random 50–100 % of that (never under
+  //   1 s). The doubling starts over once a stream stayed open 10 s or sent
+  //   an event. 401 and 403 stop it, saying so in the panel (no retry); a new
+  //   key starts over with an empty table. A hidden tab closes its stream,
+  //   and opens it again, resuming, when shown.
+  // - The server keeps samples coming for a closed stream for two minutes
+  //   only (alert changes for a day), so after a longer break, or a `gap`
+  //   event, the open charts are fetched again rather than trusted.
+  // - The employee chart at raw resolution (its window always ends now)
+  //   takes its employee's new samples as points at once (uPlot setData, no
+  //   fetch), and follows them unless zoomed away from the end. Its window's
+  //   start does not move and its forecast is not redrawn until the next
+  //   load. Samples that come while it loads are kept and added once drawn.
+  // - Charts of averages (the employee chart at hourly resolution, the team
+  //   chart of daily means) are fetched again when their employee's or
+  //   team's samples come, at most once per 30 s.
+  // - The firing count is the episodes seen firing in this tab and not seen
+  //   resolved since (by episode_id); an episode that fired before the tab
+  //   opened is not counted, nor its resolution.
+
+  const LIVE_ROWS = 100;
+  const LIVE_WAIT_MIN = 1000;
+  const LIVE_WAIT_MAX = 30000;
+  const LIVE_STEADY = 10000;
+  const LIVE_SAMPLES_KEPT = 100000;
+  const LIVE_REFETCH_EVERY = 30000;
+
+  const live = {
+    controller: null,
+    generation: 0,
+    lastId: null,
+    attempts: 0,
+    timer: null,
+    countdown: null,
+    open: false,
+    closedAt: null,
+    refused: false,
+    connections: 0,
+    firing: new Set(),
+    pending: [],
+    loadedAt: {},
+    refetch: {},
+  };
+
+  /// A Server-Sent Events parser (the WHATWG rules): `push` the decoded
+  /// text as it comes, `end()` when the stream ends; `onEvent({ type, data,
+  /// id })` runs for each event (`id` null when its block has none).
+  function sseParser(onEvent) {
+    let buffer = "";
+    let type = "";
+    let data = [];
+    let id = null;
+    const dispatch = () => {
+      if (data.length) onEvent({ type: type || "message", data: data.join("\n"), id });
+      type = "";
+      data = [];
+      id = null;
+    };
+    const line = (text) => {
+      if (text === "") return dispatch();
+      if (text[0] === ":") return undefined;
+      const colon = text.indexOf(":");
+      const field = colon < 0 ? text : text.slice(0, colon);
+      let value = colon < 0 ? "" : text.slice(colon + 1);
+      if (value[0] === " ") value = value.slice(1);
+      if (field === "event") type = value;
+      else if (field === "data") data.push(value);
+      else if (field === "id" && !value.includes("\0")) id = value;
+      // `retry` is ignored: the page's own backoff decides.
+      return undefined;
+    };
+    const push = (text, final = false) => {
+      buffer += text;
+      let start = 0;
+      for (;;) {
+        const cr = buffer.indexOf("\r", start);
+        const lf = buffer.indexOf("\n", start);
+        if (cr < 0 && lf < 0) break;
+        let end;
+        let next;
+        if (cr >= 0 && (lf < 0 || cr < lf)) {
+          // A CR last in the text may be the first half of a CRLF.
+          if (cr === buffer.length - 1 && !final) break;
+          end = cr;
+          next = buffer[cr + 1] === "\n" ? cr + 2 : cr + 1;
+        } else {
+          end = lf;
+          next = lf + 1;
+        }
+        line(buffer.slice(start, end));
+        start = next;
+      }
+      buffer = buffer.slice(start);
+    };
+    return {
+      push: (text) => push(text),
+      // At the end, an unfinished line and event are dropped.
+      end: () => {
+        push("", true);
+        buffer = "";
+        type = "";
+        data = [];
+        id = null;
+      },
+    };
+  }
+
+  function setLive(name, text, kind = "") {
+    $("live-panel").dataset.state = name;
+    setStatus("live-status", text, kind);
+  }
+
+  function clearLiveTimers() {
+    clearTimeout(live.timer);
+    clearInterval(live.countdown);
+    live.timer = null;
+    live.countdown = null;
+  }
+
+  function startLive() {
+    if (live.controller || live.timer) return;
+    live.refused = false;
+    connect();
+  }
+
+  function stopLive(name, text) {
+    live.generation++;
+    if (live.controller) live.controller.abort();
+    live.controller = null;
+    clearLiveTimers();
+    if (live.open) {
+      live.open = false;
+      live.closedAt = Date.now();
+    }
+    setLive(name, text);
+  }
+
+  /// A new key: what the old one saw goes, and the stream starts over.
+  function restartLive() {
+    stopLive("idle", "");
+    live.lastId = null;
+    live.attempts = 0;
+    live.closedAt = null;
+    live.firing.clear();
+    $("live-table").tBodies[0].replaceChildren();
+    describeLive();
+    if (!document.hidden) startLive();
+  }
+
+  async function connect() {
+    const generation = live.generation;
+    const controller = new AbortController();
+    live.controller = controller;
+    const panel = $("live-panel");
+    const resumeFrom = live.lastId;
+    const headers = { Accept: "text/event-stream" };
+    const key = apiKey();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    if (resumeFrom !== null) headers["Last-Event-ID"] = String(resumeFrom);
+    setLive("connecting", "Connecting to the live feed…");
+    let opened = null;
+    let delivered = false;
+    let why = "the stream ended";
+    try {
+      const response = await fetch("/api/stream", { headers, cache: "no-store", signal: controller.signal });
+      if (generation !== live.generation) return;
+      if (response.status === 401 || response.status === 403) {
+        await refuseLive(response, key, generation);
+        return;
+      }
+      if (!response.ok || !response.body) {
+        // A refused resume point (400) is dropped: the next try starts at
+        // the newest event, and the charts are fetched again.
+        if (response.status === 400 && resumeFrom !== null) {
+          live.lastId = null;
+          live.closedAt = 0;
+        }
+        throw new Error(`HTTP ${response.status}`);
+      }
+      opened = Date.now();
+      live.open = true;
+      live.connections++;
+      panel.dataset.connections = String(live.connections);
+      panel.dataset.resumedFrom = resumeFrom === null ? "" : String(resumeFrom);
+      delete panel.dataset.errorStatus;
+      if (live.closedAt !== null && opened - live.closedAt > LIVE_SAMPLES_KEPT) refreshCharts();
+      setLive(
+        "live",
+        resumeFrom === null ? "Live: alert changes show here as rules fire and resolve." : `Live again, resumed after event ${resumeFrom}.`,
+      );
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      const parser = sseParser((event) => {
+        delivered = true;
+        liveEvent(event);
+      });
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (generation !== live.generation) return;
+        if (done) break;
+        parser.push(decoder.decode(value, { stream: true }));
+      }
+      parser.push(decoder.decode());
+      parser.end();
+    } catch (e) {
+      if (generation !== live.generation || controller.signal.aborted) return;
+      why = e.message || String(e);
+    }
+    live.controller = null;
+    if (opened !== null) {
+      live.open = false;
+      live.closedAt = Date.now();
+      if (delivered || live.closedAt - opened >= LIVE_STEADY) live.attempts = 0;
+    }
+    scheduleReconnect(why);
+  }
+
+  function scheduleReconnect(why) {
+    const cap = Math.min(LIVE_WAIT_MAX, LIVE_WAIT_MIN * 2 ** Math.min(live.attempts, 10));
+    const wait = Math.max(LIVE_WAIT_MIN, cap * (0.5 + Math.random() / 2));
+    live.attempts++;
+    const due = Date.now() + wait;
+    const show = () =>
+      setLive("reconnecting", `Reconnecting in ${Math.max(1, Math.ceil((due - Date.now()) / 1000))} s (${why}).`);
+    show();
+    live.countdown = setInterval(show, 1000);
+    live.timer = setTimeout(() => {
+      clearLiveTimers();
+      connect();
+    }, wait);
+  }
+
+  async function refuseLive(response, key, generation) {
+    let detail = response.statusText;
+    try {
+      const body = await response.json();
+      detail = (body && body.error && body.error.message) || detail;
+    } catch (_) {
+      // The status says enough.
+    }
+    if (generation !== live.generation) return;
+    live.controller = null;
+    live.refused = true;
+    const panel = $("live-panel");
+    panel.dataset.errorStatus = String(response.status);
+    const text =
+      response.status === 403
+        ? `Not live: the live feed is not allowed for this key (${detail}).`
+        : key
+          ? "Not live: this key was not accepted."
+          : "Not live: an API key is needed.";
+    setLive("unavailable", text, response.status === 403 ? "unavailable" : "error");
+  }
+
+  function liveEvent({ type, data, id }) {
+    const panel = $("live-panel");
+    const n = id !== null && /^\d{1,18}$/.test(id) ? BigInt(id) : null;
+    if (n !== null && live.lastId !== null && n <= live.lastId) {
+      panel.dataset.repeats = String(Number(panel.dataset.repeats || 0) + 1);
+      return;
+    }
+    let body = null;
+    try {
+      body = JSON.parse(data);
+    } catch (_) {
+      body = null;
+    }
+    if (type === "alert" && body) showLiveAlert(body, n);
+    else if (type === "samples" && body && Array.isArray(body.samples)) liveSamples(body.samples, body.team);
+    else if (type === "gap") {
+      panel.dataset.gaps = String(Number(panel.dataset.gaps || 0) + 1);
+      setLive("live", "Live again, but some events were too old to resume (over a day): changes in between are missing here.");
+      refreshCharts();
+    }
+    if (n !== null) {
+      live.lastId = n;
+      panel.dataset.lastEventId = String(n);
+    }
+  }
+
+  function utcSeconds(iso) {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso ?? "–" : d.toISOString().slice(0, 19).replace("T", " ");
+  }
+
+  function showLiveAlert(a, n) {
+    const rule = a.rule || {};
+    const firing = a.state === "firing";
+    const button = el("button", { type: "button", class: "link" }, a.employee_id);
+    const tr = el(
+      "tr",
+      {
+        "data-event-id": n === null ? "" : String(n),
+        "data-employee": a.employee_id ?? "",
+        "data-team": a.team ?? "",
+        "data-episode": a.episode_id ?? "",
+        "data-rule": rule.rule_id ?? "",
+        "data-state": a.state ?? "",
+        "data-value": String(a.value ?? ""),
+      },
+      el("td", {}, utcSeconds(a.changed_at)),
+      el("td", {}, rule.name ?? rule.rule_id ?? "–"),
+      el("td", {}, button),
+      el("td", {}, a.team ?? "–"),
+      el("td", { class: "num" }, num(a.value, metricInfo(a.metric).digits)),
+      el("td", { class: `state-${a.state}` }, a.state ?? "–"),
+    );
+    tr.title = `${rule.name ?? "rule"}: ${metricInfo(a.metric).label.toLowerCase()} ${num(a.value, 3)} at ${utcSeconds(a.time)} UTC`;
+    if (a.employee_id === state.employee) tr.classList.add("selected");
+    tr.addEventListener("click", () => selectEmployee(a.employee_id, a.team));
+    const body = $("live-table").tBodies[0];
+    body.prepend(tr);
+    while (body.rows.length > LIVE_ROWS) body.deleteRow(-1);
+    if (a.episode_id) {
+      if (firing) live.firing.add(a.episode_id);
+      else if (a.state === "resolved") live.firing.delete(a.episode_id);
+    }
+    describeLive();
+  }
+
+  function describeLive() {
+    const panel = $("live-panel");
+    $("live-firing").textContent = String(live.firing.size);
+    panel.dataset.firing = String(live.firing.size);
+    panel.dataset.rows = String($("live-table").tBodies[0].rows.length);
+    if (live.lastId === null) delete panel.dataset.lastEventId;
+  }
+
+  /// New samples (of one team): into the employee chart as points, or a
+  /// fetch of a chart of averages soon.
+  function liveSamples(samples, team) {
+    const box = $("employee-chart");
+    const mine = samples.filter((s) => s.employee_id === state.employee);
+    if (mine.length) {
+      if (box.dataset.state === "loading") live.pending.push(...mine);
+      else if (state.employeeChart && box.dataset.employee === state.employee) {
+        if (box.dataset.resolution === "raw") appendEmployeeSamples(mine);
+        else refetchSoon("employee");
+      }
+    }
+    const teamBox = $("team-chart");
+    if (team && team === state.team && teamBox.dataset.team === team && state.teamChart) refetchSoon("team");
+  }
+
+  /// The index of the first of sorted `xs` at or after `x`.
+  function lowerBound(xs, x) {
+    let lo = 0;
+    let hi = xs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /// Adds samples to the raw employee chart (one with the time of a point
+  /// already drawn replaces it) and redraws it.
+  function appendEmployeeSamples(samples) {
+    const u = state.employeeChart;
+    const box = $("employee-chart");
+    if (!u || !samples.length) return;
+    const data = u.data.map((column) => Array.from(column));
+    const xs = data[0];
+    const lastBefore = xs.length ? xs[xs.length - 1] : null;
+    let added = 0;
+    for (const s of samples) {
+      const x = Date.parse(s.time) / 1000;
+      if (!Number.isFinite(x)) continue;
+      const i = lowerBound(xs, x);
+      if (xs[i] !== x) {
+        for (const column of data) column.splice(i, 0, null);
+        xs[i] = x;
+      }
+      if (METRICS.every((_, k) => data[k + 1][i] === null || data[k + 1][i] === undefined)) added++;
+      METRICS.forEach((m, k) => {
+        data[k + 1][i] = s[m.key] ?? null;
+      });
+    }
+    // Follow new points unless zoomed away from the end.
+    const follow = lastBefore === null || u.scales.x.max === null || u.scales.x.max >= lastBefore;
+    u.setData(data, follow);
+    const points = Number(box.dataset.points || 0) + added;
+    const livePoints = Number(box.dataset.livePoints || 0) + added;
+    box.dataset.points = String(points);
+    box.dataset.livePoints = String(livePoints);
+    if (livePoints && live.employeeStatus) {
+      setStatus("employee-status", `${live.employeeStatus} Since then ${plural(livePoints, "new sample")}, drawn as they came.`);
+    }
+  }
+
+  /// Fetches a chart of averages again, at most once per 30 s.
+  function refetchSoon(name) {
+    if (live.refetch[name]) return;
+    const box = $(`${name}-chart`);
+    box.dataset.liveStale = "true";
+    const wait = Math.max(0, (live.loadedAt[name] ?? 0) + LIVE_REFETCH_EVERY - Date.now());
+    live.refetch[name] = setTimeout(() => {
+      live.refetch[name] = null;
+      if (name === "employee") {
+        if ($("employee-id").value.trim() === state.employee) loadEmployee({ focusDay: box.dataset.focusDay || null });
+      } else if ($("team-name").value.trim() === state.team) {
+        loadTeam();
+      }
+    }, wait);
+  }
+
+  /// After a break the feed cannot fill: the open charts, fetched again.
+  function refreshCharts() {
+    const box = $("employee-chart");
+    if (state.employeeChart && box.dataset.employee === state.employee && $("employee-id").value.trim() === state.employee) {
+      loadEmployee({ focusDay: box.dataset.focusDay || null });
+    }
+    if (state.teamChart && $("team-chart").dataset.team === state.team && $("team-name").value.trim() === state.team) {
+      loadTeam();
+    }
+  }
+
+  /// A chart starts loading: what came for the one before is dropped.
+  function liveChartLoading(name) {
+    live.loadedAt[name] = Date.now();
+    clearTimeout(live.refetch[name]);
+    live.refetch[name] = null;
+    if (name === "employee") live.pending = [];
+  }
+
+  /// The employee chart is drawn: the samples that came meanwhile.
+  function liveEmployeeDrawn(body, status) {
+    live.employeeStatus = status;
+    const pending = live.pending.filter((s) => s.employee_id === body.employee_id);
+    live.pending = [];
+    if (!pending.length) return;
+    if (body.resolution === "raw") appendEmployeeSamples(pending);
+    else refetchSoon("employee");
+  }
+
+  function wireLive() {
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) stopLive("paused", "Paused while the page is hidden.");
+      else if (!live.refused) startLive();
+    });
+    // For people in the console and for the browser test.
+    window.organismLive = {
+      state: live,
+      parser: sseParser,
+      start: startLive,
+      stop: () => stopLive("stopped", "Stopped (organismLive.start() resumes)."),
+      reconnect: () => {
+        stopLive("stopped", "");
+        startLive();
+      },
+    };
+    describeLive();
+    if (!document.hidden) startLive();
+  }
+
   // ----------------------------------------------------------- the key
 
   function showKeyState() {
@@ -1424,6 +1896,7 @@
     $("auth-message").hidden = true;
     showKeyState();
     loadAll();
+    restartLive();
   }
 
   // ------------------------------------------------------------- start
@@ -1540,6 +2013,7 @@
     });
     wireCharts();
     loadAll();
+    wireLive();
   }
 
   start();

@@ -19,6 +19,15 @@
 //! segments and the comparison group drawn, and a click on an injected
 //! step in the anomaly list opening that employee's trend at that day.
 //!
+//! The live panel (issue 18): the page's own SSE parser; an alert rule
+//! created through the API fires and resolves on samples the test writes,
+//! and the live table, the firing count and the employee chart (the same
+//! uPlot chart, one point more each time) follow without a reload, while
+//! the team chart of daily means is fetched again; a stream stopped while
+//! the rule fires and resolves again resumes with `Last-Event-ID` and then
+//! shows every alert change of the audit log once, ids increasing; a wrong
+//! key stops it with a message, the right one starts it over.
+//!
 //! Skipped, printing why, only when Chromium or chromedriver is not
 //! installed (`scripts/setup.sh` installs them: Debian's `chromium` and
 //! `chromium-driver`). Everything it starts is stopped when it ends, passing
@@ -1065,6 +1074,364 @@ async fn expect_anomalies(page: &Client, api: &Api, step_day: &str) -> TestResul
     Ok(())
 }
 
+// ------------------------------------------------------------ live panel
+
+/// The employee whose samples the live part writes (a third member of the
+/// team of two), and the rule that watches them.
+const LIVE_EMPLOYEE: &str = "emp_browser_live";
+const LIVE_RULE: &str = "rule-browser-live";
+
+fn live_sample(burnout: f64, time: chrono::DateTime<chrono::Utc>) -> Value {
+    json!([{
+        "time": rfc3339(time), "employee_id": LIVE_EMPLOYEE, "team": TINY_TEAM,
+        "degree_centrality": 0.3, "betweenness_centrality": 0.02,
+        "clustering_coeff": 0.5, "burnout_score": burnout,
+    }])
+}
+
+/// The live table's rows, newest first: (event id, employee, state,
+/// episode, value).
+async fn live_rows(page: &Client) -> Vec<(i64, String, String, String, f64)> {
+    let rows = js(
+        page,
+        "return [...document.querySelectorAll('#live-table tbody tr')].map(r => [
+            r.dataset.eventId, r.dataset.employee, r.dataset.state, r.dataset.episode, r.dataset.value]);",
+    )
+    .await;
+    rows.as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let text = |i: usize| r[i].as_str().unwrap_or_default().to_string();
+            (
+                text(0).parse().unwrap_or(-1),
+                text(1),
+                text(2),
+                text(3),
+                number(&r[4]),
+            )
+        })
+        .collect()
+}
+
+/// The feed event ids of every alert change the evaluator recorded, in
+/// the audit log (the test's rule is the demo's only one).
+async fn audited_alert_events(api: &Api, changes: usize) -> Vec<i64> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut ids = Vec::new();
+        for action in ["alert_firing", "alert_resolved"] {
+            let page = api
+                .get(&format!("/api/audit?action={action}&limit=1000"))
+                .await;
+            for event in page["events"].as_array().into_iter().flatten() {
+                ids.push(event["details"]["feed_event_id"].as_i64().unwrap_or(-1));
+            }
+        }
+        if ids.len() >= changes {
+            ids.sort_unstable();
+            return ids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the evaluator recorded {} of {changes} alert changes: {ids:?}",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How many of the employee chart's points have a burnout value, and the
+/// last one (read from the chart's own data).
+async fn chart_burnout(page: &Client) -> (usize, f64) {
+    let v = js(
+        page,
+        "const ys = window.organismDashboard.employeeChart.data[1].filter(v => v !== null && v !== undefined);
+         return [ys.length, ys[ys.length - 1] ?? null];",
+    )
+    .await;
+    (v[0].as_u64().unwrap_or_default() as usize, number(&v[1]))
+}
+
+/// The live panel (issue 18): the page's SSE parser; an alert rule fires
+/// and resolves on samples written through the API, the rows and the
+/// firing count follow, and the employee chart gains the points without a
+/// fetch; the team chart of daily means is fetched again; a stream stopped
+/// while changes happen resumes with `Last-Event-ID`, and the table then
+/// holds every alert change the audit log records, each once, in order.
+async fn expect_live(page: &Client, api: &Api) -> TestResult {
+    wait_until(
+        page,
+        "document.querySelector('#live-panel[data-state=\"live\"]')",
+        "the live feed connected",
+    )
+    .await;
+
+    // The parser, on a text cut every 3 characters (a CRLF split in two).
+    let parsed = js(
+        page,
+        r#"const out = [];
+           const p = window.organismLive.parser(e => out.push(e));
+           const text = ": keep-alive\r\nid: 7\r\nevent: alert\r\ndata: {\"a\":\r\ndata:1}\r\n\r\n"
+             + "id: 8\nevent: samples\ndata:  two\n\n: comment\rdata\r\rid: 9\ndata: cut";
+           for (let i = 0; i < text.length; i += 3) p.push(text.slice(i, i + 3));
+           p.end();
+           return out;"#,
+    )
+    .await;
+    assert_eq!(
+        parsed,
+        json!([
+            {"type": "alert", "data": "{\"a\":\n1}", "id": "7"},
+            {"type": "samples", "data": " two", "id": "8"},
+            {"type": "message", "data": "", "id": null},
+        ]),
+        "the page's SSE parser"
+    );
+
+    // Whole seconds in the last minute, increasing: fresh for the rule.
+    let start = chrono::Utc::now() - chrono::Duration::seconds(60);
+    let start = start - chrono::Duration::nanoseconds(i64::from(start.timestamp_subsec_nanos()));
+    let at = |i: i64| start + chrono::Duration::seconds(2 * i);
+    let today = at(1).date_naive().to_string();
+
+    // Yesterday's sample, so the chart has a point before the live ones;
+    // the team's chart, as it is before any sample of today.
+    let yesterday = (at(1).date_naive() - chrono::Duration::days(1))
+        .and_hms_opt(12, 0, 0)
+        .expect("noon")
+        .and_utc();
+    let written = api
+        .send(
+            reqwest::Method::POST,
+            "/api/metrics",
+            live_sample(50.0, yesterday),
+        )
+        .await;
+    assert_eq!(written, 200, "write yesterday's live sample");
+    type_into(page, "#team-name", TINY_TEAM).await;
+    click(page, "#team-form button[type=submit]").await;
+    wait_until(
+        page,
+        &format!(
+            "document.querySelector('#team-chart[data-state=\"ready\"]')?.dataset.team === {}",
+            json!(TINY_TEAM)
+        ),
+        "the team of two's chart",
+    )
+    .await;
+    assert_eq!(
+        js(
+            page,
+            &format!(
+                "return document.querySelector('#team-table tr[data-day=\"{today}\"]') !== null;"
+            )
+        )
+        .await,
+        json!(false),
+        "no team day {today} before the live samples"
+    );
+
+    let created = api
+        .send(
+            reqwest::Method::POST,
+            "/api/alert-rules",
+            json!({"rule_id": LIVE_RULE, "name": "Browser live burnout", "metric": "burnout_score",
+                   "direction": "above", "threshold": 90, "hysteresis": 5, "destinations": [],
+                   "actor": "dashboard.test@example.com"}),
+        )
+        .await;
+    assert_eq!(created, 201, "create the live alert rule");
+
+    // Fires: a red row, one firing.
+    let written = api
+        .send(
+            reqwest::Method::POST,
+            "/api/metrics",
+            live_sample(95.0, at(1)),
+        )
+        .await;
+    assert_eq!(written, 200, "write the firing sample");
+    wait_until(
+        page,
+        &format!("document.querySelector('#live-table tr[data-employee=\"{LIVE_EMPLOYEE}\"][data-state=\"firing\"]')"),
+        "a firing row in the live table",
+    )
+    .await;
+    let rows = live_rows(page).await;
+    assert_eq!(rows.len(), 1, "one alert change so far: {rows:?}");
+    assert!(close(rows[0].4, 95.0, 1e-9), "the firing value: {rows:?}");
+    let firing_episode = rows[0].3.clone();
+    assert!(!firing_episode.is_empty(), "the row names its episode");
+    let text = |css: &str| {
+        let css = css.to_string();
+        async move { page.find(Locator::Css(&css)).await?.text().await }
+    };
+    assert_eq!(text("#live-firing").await?, "1");
+    assert_eq!(attr(page, "#live-panel", "data-firing").await, "1");
+    assert_eq!(text("#live-table tbody tr td:nth-child(5)").await?, "95.0");
+    let colour = |state: &str| {
+        let script = format!(
+            "return getComputedStyle(document.querySelector('#live-table tr[data-state=\"{state}\"] td:last-child')).color;"
+        );
+        async move { js(page, &script).await }
+    };
+    assert_eq!(
+        colour("firing").await,
+        json!("rgb(176, 58, 46)"),
+        "firing in red"
+    );
+
+    // The team chart is of daily means: fetched again (at most every
+    // 30 s), it shows today without the test asking.
+    wait_until(
+        page,
+        &format!("document.querySelector('#team-table tr[data-day=\"{today}\"]')"),
+        "the team chart fetched again with today",
+    )
+    .await;
+
+    // A click on the row opens that employee's chart, as an alert row does.
+    let before = api.points(LIVE_EMPLOYEE, false).await;
+    assert_eq!(before, 2, "yesterday's sample and the firing one");
+    click(
+        page,
+        &format!("#live-table tr[data-employee=\"{LIVE_EMPLOYEE}\"] button"),
+    )
+    .await;
+    expect_employee_chart(page, api, LIVE_EMPLOYEE, false, before).await;
+    js(
+        page,
+        "window.organismDashboard.employeeChart.liveMark = true; return true;",
+    )
+    .await;
+
+    // Resolves: a green row, none firing, and the chart has the point
+    // without a fetch (the same chart, one point more).
+    let written = api
+        .send(
+            reqwest::Method::POST,
+            "/api/metrics",
+            live_sample(10.0, at(2)),
+        )
+        .await;
+    assert_eq!(written, 200, "write the resolving sample");
+    wait_until(
+        page,
+        &format!("document.querySelector('#live-table tr[data-employee=\"{LIVE_EMPLOYEE}\"][data-state=\"resolved\"]')"),
+        "a resolved row in the live table",
+    )
+    .await;
+    let rows = live_rows(page).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].2, "resolved", "newest first: {rows:?}");
+    assert_eq!(rows[0].3, firing_episode, "the same episode resolves");
+    assert!(
+        close(rows[0].4, 10.0, 1e-9),
+        "the resolving value: {rows:?}"
+    );
+    assert_eq!(text("#live-firing").await?, "0");
+    assert_eq!(
+        colour("resolved").await,
+        json!("rgb(30, 132, 73)"),
+        "resolved in green"
+    );
+    wait_until(
+        page,
+        "document.querySelector('#employee-chart[data-points=\"3\"][data-live-points=\"1\"]') && window.organismDashboard.employeeChart.liveMark",
+        "the resolving sample drawn live",
+    )
+    .await;
+    assert_eq!(api.points(LIVE_EMPLOYEE, false).await, 3);
+    let (drawn, last) = chart_burnout(page).await;
+    assert_eq!(drawn, 3, "three burnout points in the chart");
+    assert!(
+        close(last, 10.0, 1e-9),
+        "the last point is the new one: {last}"
+    );
+
+    // Resume: stopped while the rule fires and resolves again, then started,
+    // the page asks for what came after the last event it saw.
+    let last_seen = attr(page, "#live-panel", "data-last-event-id").await;
+    let connections = attr_number(page, "#live-panel", "data-connections").await;
+    js(page, "window.organismLive.stop(); return true;").await;
+    wait_until(
+        page,
+        "document.querySelector('#live-panel[data-state=\"stopped\"]')",
+        "the live feed stopped",
+    )
+    .await;
+    for (burnout, i) in [(96.0, 3), (12.0, 4)] {
+        let written = api
+            .send(
+                reqwest::Method::POST,
+                "/api/metrics",
+                live_sample(burnout, at(i)),
+            )
+            .await;
+        assert_eq!(
+            written, 200,
+            "write {burnout} while the page is not listening"
+        );
+    }
+    let audited = audited_alert_events(api, 4).await;
+    assert_eq!(
+        audited.len(),
+        4,
+        "two episodes, fired and resolved: {audited:?}"
+    );
+    assert_eq!(
+        live_rows(page).await.len(),
+        2,
+        "nothing shown while stopped"
+    );
+    js(page, "window.organismLive.start(); return true;").await;
+    wait_until(
+        page,
+        "document.querySelectorAll('#live-table tbody tr').length >= 4",
+        "the changes made while stopped, after the resume",
+    )
+    .await;
+    assert_eq!(
+        attr(page, "#live-panel", "data-resumed-from").await,
+        last_seen,
+        "resumed with Last-Event-ID"
+    );
+    assert_eq!(
+        attr_number(page, "#live-panel", "data-connections").await,
+        connections + 1
+    );
+    let rows = live_rows(page).await;
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    ids.reverse();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "event ids strictly increasing, oldest first: {ids:?}"
+    );
+    assert_eq!(ids, audited, "every alert change shown once, none missed");
+    let states: Vec<&str> = rows.iter().rev().map(|r| r.2.as_str()).collect();
+    assert_eq!(states, ["firing", "resolved", "firing", "resolved"]);
+    let episodes: Vec<&str> = rows.iter().rev().map(|r| r.3.as_str()).collect();
+    assert!(
+        episodes[0] == episodes[1] && episodes[2] == episodes[3] && episodes[0] != episodes[2],
+        "two episodes: {episodes:?}"
+    );
+    assert_eq!(text("#live-firing").await?, "0");
+    assert_eq!(attr(page, "#live-panel", "data-repeats").await, "");
+    // The samples written meanwhile came through the resumed stream too.
+    wait_until(
+        page,
+        "document.querySelector('#employee-chart[data-points=\"5\"]') && window.organismDashboard.employeeChart.liveMark",
+        "the samples written while stopped drawn after the resume",
+    )
+    .await;
+    assert_eq!(api.points(LIVE_EMPLOYEE, false).await, 5);
+    let (drawn, last) = chart_burnout(page).await;
+    assert_eq!(drawn, 5);
+    assert!(close(last, 12.0, 1e-9), "the last point: {last}");
+    Ok(())
+}
+
 /// The whole page, however tall, in one picture.
 async fn full_page_screenshot(page: &Client) -> TestResult {
     let height = js(page, "return document.documentElement.scrollHeight;")
@@ -1433,6 +1800,7 @@ async fn drive(demo: &Demo) -> TestResult {
     expect_correlations(&page, &api).await?;
     expect_effect(&page, &api).await?;
     expect_anomalies(&page, &api, &step_day).await?;
+    expect_live(&page, &api).await?;
     full_page_screenshot(&page).await?;
 
     // A wrong key gets a clear message, and the right one can be entered again.
@@ -1454,6 +1822,18 @@ async fn drive(demo: &Demo) -> TestResult {
         "the alerts panel refusing",
     )
     .await;
+    wait_until(
+        &page,
+        "document.querySelector('#live-panel[data-state=\"unavailable\"][data-error-status=\"401\"]')",
+        "the live panel refusing",
+    )
+    .await;
+    let live_status = page
+        .find(Locator::Css("#live-status"))
+        .await?
+        .text()
+        .await?;
+    assert!(live_status.contains("not accepted"), "{live_status}");
     type_into(&page, "#api-key", key).await;
     click(&page, "#key-form button[type=submit]").await;
     wait_until(
@@ -1462,6 +1842,13 @@ async fn drive(demo: &Demo) -> TestResult {
             "the alerts again with the right key",
         )
         .await;
+    // A new key starts the live feed over, with an empty table.
+    wait_until(
+        &page,
+        "document.querySelector('#live-panel[data-state=\"live\"][data-rows=\"0\"]') && document.getElementById('live-firing').textContent === '0'",
+        "the live feed again with the right key",
+    )
+    .await;
 
     page.close().await?;
     drop(driver);
