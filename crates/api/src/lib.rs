@@ -279,9 +279,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let config = state.config.clone();
     let stopping = state.stopping.clone();
-    let monitor = state.replica.clone().map(|replica| {
-        tokio::spawn(replica.monitor(state.store.clone(), stopping.subscribe()))
-    });
+    let monitor = state
+        .replica
+        .clone()
+        .map(|replica| tokio::spawn(replica.monitor(state.store.clone(), stopping.subscribe())));
     let shutdown = async move {
         shutdown.await;
         let _ = stopping.send(true);

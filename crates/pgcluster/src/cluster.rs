@@ -211,13 +211,18 @@ impl EmbeddedCluster {
         let pid_file = pgdata.join("postmaster.pid");
         loop {
             // Line 1 is the postmaster's pid, line 8 its status: "ready" once
-            // it accepts connections (PostgreSQL 10 and later).
+            // it accepts connections (PostgreSQL 10 and later), "standby"
+            // for a hot standby that accepts read-only ones.
             if let Ok(text) = fs::read_to_string(&pid_file) {
                 let lines: Vec<&str> = text.lines().collect();
                 let ours = lines
                     .first()
                     .is_some_and(|l| l.trim() == self.pid.to_string());
-                if ours && lines.get(7).is_some_and(|l| l.trim() == "ready") {
+                if ours
+                    && lines
+                        .get(7)
+                        .is_some_and(|l| matches!(l.trim(), "ready" | "standby"))
+                {
                     return Ok(());
                 }
             }

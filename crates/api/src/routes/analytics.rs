@@ -9,13 +9,13 @@ use axum::{Extension, Json};
 use organism_domain::{EmployeeId, InterventionId, MetricName, TeamName};
 
 use super::trends::segment;
-use crate::replica::ReadFrom;
 use crate::analytics::{
     self, AnalysisDays, AnomaliesAnswer, AnomalyDays, AnomalyParams, Context, CorrelationParams,
     CorrelationsAnswer, EffectAnswer, EffectDays, EffectParams, ForecastAnswer, ForecastParams,
     HistoryDays, HorizonDays, OverviewAnswer,
 };
 use crate::params::{Params, days_schema};
+use crate::replica::ReadFrom;
 use crate::{ApiError, AppState, Principal};
 
 /// What an analysis reads from (the replica while it keeps up) and where

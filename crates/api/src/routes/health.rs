@@ -130,6 +130,11 @@ pub struct HealthAnswer {
     #[schema(inline)]
     pub stored: Option<StoredHealth>,
     pub pool: PoolHealth,
+    /// The read replica, with `--read-database-url` (absent without):
+    /// whether reads go to it now and its replay lag, as last measured
+    /// (every 200 ms, not by this request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_replica: Option<crate::replica::ReplicaStatus>,
 }
 
 /// Service health.
@@ -208,6 +213,7 @@ pub async fn health(
                 },
                 stored,
                 pool,
+                read_replica: state.replica.as_ref().map(|r| r.status()),
             },
         ),
         Err(e) => {
@@ -224,6 +230,7 @@ pub async fn health(
                     },
                     stored: None,
                     pool,
+                    read_replica: state.replica.as_ref().map(|r| r.status()),
                 },
             )
         }

@@ -198,7 +198,10 @@ pub async fn serve(db: &Database, prepared: Prepared, ready: impl FnOnce()) -> a
             .replica(connection)
             .await
             .map_err(|e| anyhow::anyhow!("--read-database-url: {e}"))?;
-        tracing::info!(max_lag_ms = max_lag.as_millis() as u64, "reads go to the replica while it keeps up");
+        tracing::info!(
+            max_lag_ms = max_lag.as_millis() as u64,
+            "reads go to the replica while it keeps up"
+        );
         state = state.with_replica(organism_api::replica::ReadReplica::new(replica, max_lag));
     }
     tracing::info!(addr = %listener.local_addr()?, engine = %db.store.engine(), "serving");
