@@ -165,19 +165,13 @@ fn points(body: &Value) -> usize {
 const TREND: &str = "/api/trends/employee/rep_1?days=2";
 
 async fn reads_go_to_a_hot_standby_while_it_keeps_up(engine: Engine) {
-    if engine == Engine::Timescale
-        && let Some(why) = organism_testkit::timescale_unavailable()
-    {
-        if std::env::var_os("ORGANISM_REQUIRE_TIMESCALE").is_some_and(|v| v == "1") {
-            panic!(
-                "the replica test on the timescale engine: TimescaleDB is required here but {why}"
-            );
-        }
-        eprintln!(
-            "SKIPPED reads_go_to_a_hot_standby_while_it_keeps_up on the timescale engine: {why}"
-        );
+    // Skips loudly (or fails under ORGANISM_REQUIRE_TIMESCALE=1) where the
+    // server binaries have no TimescaleDB.
+    let test = "reads_go_to_a_hot_standby_while_it_keeps_up";
+    let Some(probe) = organism_testkit::store_or_skip(engine, test).await else {
         return;
-    }
+    };
+    probe.close();
     println!("on the {engine} engine");
     let dir: PathBuf =
         std::env::temp_dir().join(format!("organism-replica-{}-{engine}", std::process::id()));
