@@ -585,12 +585,12 @@ mod tests {
         (
             Engine::Portable,
             21,
-            "9bc04326d315cef04a831115463ba23b65b58f625d256b0b717ae1922821957d",
+            "91e5d4483eab5927577069f8ae24ff9bb723e513a260af3e37f5fa3ff14509a7",
         ),
         (
             Engine::Timescale,
             21,
-            "9bc04326d315cef04a831115463ba23b65b58f625d256b0b717ae1922821957d",
+            "91e5d4483eab5927577069f8ae24ff9bb723e513a260af3e37f5fa3ff14509a7",
         ),
     ];
 

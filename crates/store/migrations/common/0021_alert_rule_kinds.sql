@@ -5,12 +5,15 @@
 -- day last evaluated and a claim on the evaluation in progress are kept on
 -- the rule, so that two serving processes evaluate a rule's day once.
 
+-- Re-runnable, as every migration is (a database brought back to an older
+-- version runs the later ones again).
 ALTER TABLE alert_rules
-    ADD COLUMN kind text NOT NULL DEFAULT 'threshold'
+    ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'threshold'
         CHECK (kind IN ('threshold', 'forecast', 'anomaly')),
-    ADD COLUMN within_days integer CHECK (within_days BETWEEN 1 AND 30),
-    ADD COLUMN evaluated_day date,
-    ADD COLUMN evaluation_lease timestamptz,
+    ADD COLUMN IF NOT EXISTS within_days integer CHECK (within_days BETWEEN 1 AND 30),
+    ADD COLUMN IF NOT EXISTS evaluated_day date,
+    ADD COLUMN IF NOT EXISTS evaluation_lease timestamptz,
+    DROP CONSTRAINT IF EXISTS alert_rules_within_days_of_forecasts,
     ADD CONSTRAINT alert_rules_within_days_of_forecasts
         CHECK ((kind = 'forecast') = (within_days IS NOT NULL));
 
