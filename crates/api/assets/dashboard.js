@@ -830,7 +830,9 @@
 
   let employeeRequest = 0;
 
-  async function loadEmployee({ focusDay = null } = {}) {
+  // `live`: fetched again for new samples (live code below): the
+  // interventions' timeline does not depend on samples and is kept as shown.
+  async function loadEmployee({ focusDay = null, live: forSamples = false } = {}) {
     const panel = $("employee-panel");
     const chartBox = $("employee-chart");
     const id = $("employee-id").value.trim();
@@ -846,7 +848,7 @@
     setStatus("employee-status", "Loading…");
     setStatus("employee-forecast-status", "");
     liveChartLoading("employee");
-    loadTimeline(id);
+    if (!forSamples || $("timeline").dataset.employee !== id) loadTimeline(id);
     const forecast = fetchForecast(`employee/${enc(id)}`, `${id}'s forecast`);
     try {
       const body = await api(
@@ -1824,7 +1826,9 @@
     live.refetch[name] = setTimeout(() => {
       live.refetch[name] = null;
       if (name === "employee") {
-        if ($("employee-id").value.trim() === state.employee) loadEmployee({ focusDay: box.dataset.focusDay || null });
+        if ($("employee-id").value.trim() === state.employee) {
+          loadEmployee({ focusDay: box.dataset.focusDay || null, live: true });
+        }
       } else if ($("team-name").value.trim() === state.team) {
         loadTeam();
       }
@@ -1835,7 +1839,7 @@
   function refreshCharts() {
     const box = $("employee-chart");
     if (state.employeeChart && box.dataset.employee === state.employee && $("employee-id").value.trim() === state.employee) {
-      loadEmployee({ focusDay: box.dataset.focusDay || null });
+      loadEmployee({ focusDay: box.dataset.focusDay || null, live: true });
     }
     if (state.teamChart && $("team-chart").dataset.team === state.team && $("team-name").value.trim() === state.team) {
       loadTeam();

@@ -1716,8 +1716,19 @@ async fn drive(demo: &Demo) -> TestResult {
         .await,
     )?;
     assert_eq!(shown_actions, expected_actions, "the timeline's events");
-    let timeline = page.find(Locator::Css("#timeline")).await?.text().await?;
-    assert!(timeline.contains("iv-browser-test"), "{timeline}");
+    // Read from the DOM (not as rendered text, which is empty while the
+    // panel scrolls or reloads), once the list is ready.
+    let timeline = js(
+        &page,
+        "const t = document.querySelector('#timeline[data-state=\"ready\"]'); return t ? t.textContent : null;",
+    )
+    .await;
+    assert!(
+        timeline
+            .as_str()
+            .is_some_and(|t| t.contains("iv-browser-test")),
+        "{timeline}"
+    );
 
     // Hourly resolution.
     let before = api.points(&clicked, true).await;
