@@ -1718,17 +1718,12 @@ async fn drive(demo: &Demo) -> TestResult {
     assert_eq!(shown_actions, expected_actions, "the timeline's events");
     // Read from the DOM (not as rendered text, which is empty while the
     // panel scrolls or reloads), once the list is ready.
-    let timeline = js(
+    wait_until(
         &page,
-        "const t = document.querySelector('#timeline[data-state=\"ready\"]'); return t ? t.textContent : null;",
+        "document.querySelector('#timeline[data-state=\"ready\"]')?.textContent.includes('iv-browser-test')",
+        "the intervention's id in the timeline",
     )
     .await;
-    assert!(
-        timeline
-            .as_str()
-            .is_some_and(|t| t.contains("iv-browser-test")),
-        "{timeline}"
-    );
 
     // Hourly resolution.
     let before = api.points(&clicked, true).await;
