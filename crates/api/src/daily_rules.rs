@@ -204,6 +204,9 @@ pub async fn run_daily_rules(
         match evaluate_daily_rules(&store, Utc::now()).await {
             Ok(pass) => {
                 metrics.realtime.daily(&pass);
+                if pass.deliveries > 0 {
+                    metrics.realtime.wake_sender();
+                }
                 if pass.rules > 0 {
                     tracing::info!(
                         rules = pass.rules,

@@ -64,9 +64,18 @@ pub struct Counters {
     deliveries_dead: AtomicU64,
     /// Live streams open now.
     pub streams_open: AtomicI64,
+    /// Told when an evaluation in this process queued deliveries: the
+    /// sender looks at once instead of at its next poll (deliveries queued
+    /// by another process wait for the poll).
+    queued: tokio::sync::Notify,
 }
 
 impl Counters {
+    /// Deliveries were queued: the sender looks now.
+    pub(crate) fn wake_sender(&self) {
+        self.queued.notify_one();
+    }
+
     fn evaluated(&self, done: &Evaluated) {
         self.samples_evaluated
             .fetch_add(done.samples as u64, Ordering::Relaxed);
@@ -169,6 +178,9 @@ pub async fn run_evaluator(
         let pause = match store.evaluate_realtime(EVALUATE_BATCH).await {
             Ok(done) => {
                 metrics.realtime.evaluated(&done);
+                if done.deliveries > 0 {
+                    metrics.realtime.wake_sender();
+                }
                 if done.changes > 0 {
                     tracing::info!(
                         samples = done.samples,
@@ -319,6 +331,7 @@ pub async fn run_sender(
         while in_flight.try_join_next().is_some() {}
         tokio::select! {
             () = tokio::time::sleep(settings.deliver_every) => {}
+            () = metrics.realtime.queued.notified() => {}
             _ = stop.changed() => break,
         }
     }
