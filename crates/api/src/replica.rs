@@ -193,10 +193,13 @@ impl ReadReplica {
         }
     }
 
-    /// Whether a read that allows `bound` of lag may go to the replica.
+    /// Whether a read that allows `bound` of lag may go to the replica. A
+    /// bound of zero never does: a measured lag of 0 is only as recent as
+    /// the last measurement, so only the primary is surely current.
     pub fn usable(&self, bound: Duration) -> bool {
         let r = self.reading();
-        r.at.is_some_and(|at| at.elapsed() <= FRESH_FOR)
+        !bound.is_zero()
+            && r.at.is_some_and(|at| at.elapsed() <= FRESH_FOR)
             && r.reachable
             && r.in_recovery
             && r.lag <= bound.min(self.max_lag)
