@@ -28,14 +28,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use organism_store::Engine;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A `nats-server` with JetStream in a temporary directory, killed on drop.
 struct NatsServer {
     url: String,
@@ -75,7 +67,7 @@ async fn nats_or_skip(test: &str) -> Option<NatsServer> {
             return None;
         }
     };
-    let port = free_port();
+    let port = organism_testkit::free_port();
     let dir =
         std::env::temp_dir().join(format!("organism-test-nats-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -232,17 +224,7 @@ fn series(text: &str, name: &str) -> Option<f64> {
 const EMPLOYEES: usize = 500;
 const BATCHES: usize = 200;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_sample_is_stored_exactly_once_when_serve_is_killed_mid_stream_portable() {
-    exactly_once_across_a_kill(Engine::Portable).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_sample_is_stored_exactly_once_when_serve_is_killed_mid_stream_timescale() {
-    exactly_once_across_a_kill(Engine::Timescale).await;
-}
-
-async fn exactly_once_across_a_kill(engine: Engine) {
+async fn every_sample_is_stored_exactly_once_when_serve_is_killed_mid_stream(engine: Engine) {
     let test = "every_sample_is_stored_exactly_once_when_serve_is_killed_mid_stream";
     // Skips loudly (or fails under ORGANISM_REQUIRE_TIMESCALE=1) where the
     // test cluster has no TimescaleDB.
@@ -281,7 +263,7 @@ async fn exactly_once_across_a_kill(engine: Engine) {
     );
 
     let observer = connect(&db).await;
-    let port = free_port();
+    let port = organism_testkit::free_port();
     let first = Instant::now();
     let mut child = serve(&db, &nats.url, port, engine);
     // Killed once a tenth is stored, well before the end.
@@ -319,7 +301,7 @@ async fn exactly_once_across_a_kill(engine: Engine) {
     publish(&js, "metrics.org.acme", again).await;
 
     let restarted = Instant::now();
-    let port = free_port();
+    let port = organism_testkit::free_port();
     let mut child = serve(&db, &nats.url, port, engine);
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut text = String::new();
@@ -663,7 +645,7 @@ async fn a_database_failure_is_retried_not_dead_lettered() {
     let js = jetstream::new(async_nats::connect(&nats.url).await.unwrap());
     make_stream(&js, "METRICS", "metrics.>").await;
     make_stream(&js, "METRICS_DEAD", "dead.metrics").await;
-    let port = free_port();
+    let port = organism_testkit::free_port();
     let mut child = serve(&db, &nats.url, port, Engine::Portable);
     let observer = connect(&db).await;
     let earlier = chrono::Utc::now() - chrono::Duration::minutes(20);
@@ -729,3 +711,7 @@ async fn a_database_failure_is_retried_not_dead_lettered() {
     kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGTERM).unwrap();
     assert!(child.wait().await.unwrap().success());
 }
+
+organism_testkit::engine_cases!(
+    every_sample_is_stored_exactly_once_when_serve_is_killed_mid_stream
+);

@@ -60,13 +60,6 @@ const THRESHOLD: u32 = 50;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
 /// A fresh directory under the temp dir, named like the suite's other
 /// throwaway directories so that the test script's cleanup also finds it.
 fn scratch_dir(what: &str) -> PathBuf {
@@ -114,7 +107,7 @@ struct Demo {
 impl Demo {
     fn start() -> Demo {
         let dir = scratch_dir("demo");
-        let port = free_port();
+        let port = organism_testkit::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_organism"))
             .args(["demo", "--employees", "40", "--days", "30", "--seed", "42"])
             .args(["--log", "warn"])
@@ -216,7 +209,7 @@ struct Driver {
 
 impl Driver {
     async fn start() -> Driver {
-        let port = free_port();
+        let port = organism_testkit::free_port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())

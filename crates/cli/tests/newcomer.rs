@@ -350,15 +350,6 @@ async fn every_command_names_a_bad_argument_and_starts_nothing() {
 
 // ---- connection errors -----------------------------------------------------
 
-/// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[track_caller]
 fn assert_says(out: &Output, expected: &[&str], never: &str) {
     let err = stderr(out);
@@ -372,7 +363,7 @@ fn assert_says(out: &Output, expected: &[&str], never: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_names_the_address_and_the_setting_but_not_the_password() {
     let dir = scratch("refused");
-    let port = free_port();
+    let port = organism_testkit::free_port();
     let url = format!("postgresql://alice:Pa55-secret@127.0.0.1:{port}/metrics");
     let out = organism_in(&dir, &["--database-url", &url, "migrate"]).await;
     assert_says(

@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use organism_store::Engine;
-use organism_testkit::DATABASE_VARIABLES;
+use organism_testkit::{DATABASE_VARIABLES, free_port};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 use tokio::time::Instant;
@@ -136,14 +136,6 @@ server.serve_forever()
 
 // ---- plumbing ---------------------------------------------------------------
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A directory of its own for a test's files, empty.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("organism-realtime-{}-{name}", std::process::id()));
@@ -154,21 +146,12 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Polls `probe` until it gives `Ok`, for at most [`WAIT`]; on time out
 /// fails with what it last said.
-async fn until<T, F, Fut>(what: &str, mut probe: F) -> T
+async fn until<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match probe().await {
-            Ok(value) => return value,
-            Err(last) if Instant::now() > deadline => {
-                panic!("timed out waiting for {what}; last seen: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    organism_testkit::until(what, WAIT, probe).await
 }
 
 /// A fresh database, and the engine every command runs it with.
@@ -1478,30 +1461,9 @@ async fn a_daily_rule_is_evaluated_once_by_two_servers(engine: Engine) {
     drop((first, second));
 }
 
-/// Each test on each engine: `portable::<test>` and `timescale::<test>`
-/// (which says `SKIPPED … why` where the cluster has no TimescaleDB).
-macro_rules! on_both_engines {
-    ($($test:ident),+ $(,)?) => {
-        mod portable {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Engine::Portable).await;
-                }
-            )+
-        }
-        mod timescale {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Engine::Timescale).await;
-                }
-            )+
-        }
-    };
-}
-
-on_both_engines!(
+// Each test on each engine: `portable::<test>` and `timescale::<test>`
+// (which says `SKIPPED … why` where the cluster has no TimescaleDB).
+organism_testkit::engine_cases!(
     webhook_is_delivered_exactly_once_across_a_receiver_killed_mid_delivery,
     a_receiver_answering_500_is_retried_with_backoff_until_delivered,
     hysteresis_and_episodes_end_to_end,

@@ -26,7 +26,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use organism_pgcluster::{ClusterOptions, EmbeddedCluster};
 use organism_store::Engine;
-use organism_testkit::DATABASE_VARIABLES;
+use organism_testkit::{DATABASE_VARIABLES, free_port};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -34,29 +34,12 @@ const WAIT: Duration = Duration::from_secs(60);
 const MAX_LAG_MS: u64 = 1000;
 const DB: &str = "organism_replica";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn until<T, F, Fut>(what: &str, mut probe: F) -> T
+async fn until<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match probe().await {
-            Ok(v) => return v,
-            Err(last) if Instant::now() > deadline => {
-                panic!("timed out waiting for {what}; last seen: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    organism_testkit::until(what, WAIT, probe).await
 }
 
 fn cluster_options(root: &Path, engine: Engine) -> ClusterOptions {
@@ -385,12 +368,4 @@ async fn reads_go_to_a_hot_standby_while_it_keeps_up(engine: Engine) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_go_to_a_hot_standby_while_it_keeps_up_portable() {
-    reads_go_to_a_hot_standby_while_it_keeps_up(Engine::Portable).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_go_to_a_hot_standby_while_it_keeps_up_timescale() {
-    reads_go_to_a_hot_standby_while_it_keeps_up(Engine::Timescale).await;
-}
+organism_testkit::engine_cases!(reads_go_to_a_hot_standby_while_it_keeps_up);

@@ -10,14 +10,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn batch(n: usize) -> String {
     let now = chrono::Utc::now();
     let rows: Vec<serde_json::Value> = (0..n)
@@ -85,7 +77,7 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let settings = organism_testkit::fresh_database().await;
     let dbname = settings.connection.get_dbname().unwrap().to_string();
     let url = organism_testkit::cluster().connection_string(&dbname);
-    let port = free_port();
+    let port = organism_testkit::free_port();
     let mut child = serve(&url, port, "warn,organism=info");
     let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     wait_until_up(port).await;
@@ -199,7 +191,7 @@ async fn sigterm_lets_the_job_in_progress_finish() {
         .await
         .unwrap();
 
-    let port = free_port();
+    let port = organism_testkit::free_port();
     let mut child = serve(&url, port, "warn,organism=info");
     let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     wait_until_up(port).await;

@@ -188,6 +188,61 @@ macro_rules! engine_tests {
     };
 }
 
+/// Defines one test per engine for each listed async function taking an
+/// `Engine` (a test that starts its own servers or binaries):
+/// `mod portable { fn case }` and `mod timescale { fn case }`. The case
+/// itself skips the timescale engine where it cannot run
+/// ([`store_or_skip`] says why).
+#[macro_export]
+macro_rules! engine_cases {
+    ($($case:ident),+ $(,)?) => {
+        mod portable {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::organism_store::Engine::Portable).await;
+                }
+            )+
+        }
+        mod timescale {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::organism_store::Engine::Timescale).await;
+                }
+            )+
+        }
+    };
+}
+
+/// A TCP port on 127.0.0.1 free a moment ago (for a server a test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+}
+
+/// Polls `probe` every 100 ms until it answers `Ok`; after `wait`, fails
+/// the test with `what` and the last `Err` it gave. Waiting by deadlines,
+/// never by fixed sleeps.
+pub async fn until<T, F, Fut>(what: &str, wait: std::time::Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match probe().await {
+            Ok(v) => return v,
+            Err(last) if tokio::time::Instant::now() > deadline => {
+                panic!("timed out waiting for {what}; last seen: {last}")
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Every variable the `organism` binary reads its database settings (and
 /// signing key) from: binary tests start the child with none of the test
 /// process's, only the ones a test sets.

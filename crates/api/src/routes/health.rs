@@ -200,6 +200,7 @@ pub async fn health(
                 )))
             })
     };
+    let read_replica = state.replica.as_ref().map(|r| r.status());
     let (status, body) = match probe.await {
         Ok((version, stored)) => (
             StatusCode::OK,
@@ -213,7 +214,7 @@ pub async fn health(
                 },
                 stored,
                 pool,
-                read_replica: state.replica.as_ref().map(|r| r.status()),
+                read_replica,
             },
         ),
         Err(e) => {
@@ -230,7 +231,7 @@ pub async fn health(
                     },
                     stored: None,
                     pool,
-                    read_replica: state.replica.as_ref().map(|r| r.status()),
+                    read_replica,
                 },
             )
         }

@@ -419,6 +419,17 @@ fn observed(employee: &str, score: f64) -> DailyObservation {
     }
 }
 
+const LEASE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// No daily rule is due on `day` (or each is claimed by another process).
+async fn nothing_due(store: &Store, day: chrono::NaiveDate) -> bool {
+    store
+        .claim_daily_rules(day, LEASE)
+        .await
+        .unwrap()
+        .is_empty()
+}
+
 async fn a_daily_rule_steps_once_a_day_whichever_process_applies_it(store: Store) {
     let mut anomaly = rule("d1", None, 1, 1);
     anomaly.rule = AlertRule::new(
@@ -441,18 +452,11 @@ async fn a_daily_rule_steps_once_a_day_whichever_process_applies_it(store: Store
     assert_eq!(count_rows(&store, "realtime_inbox").await, 0);
 
     let day = Utc::now().date_naive();
-    let lease = std::time::Duration::from_secs(600);
-    let claimed = store.claim_daily_rules(day, lease).await.unwrap();
+    let claimed = store.claim_daily_rules(day, LEASE).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].stored.kind, RuleKind::Anomaly);
     // Claimed: a second process gets nothing to do.
-    assert!(
-        store
-            .claim_daily_rules(day, lease)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(nothing_due(&store, day).await);
     let rule_d1 = claimed[0].clone();
 
     let head = store.feed_head().await.unwrap();
@@ -464,13 +468,7 @@ async fn a_daily_rule_steps_once_a_day_whichever_process_applies_it(store: Store
     // The same day again, by this process or another: nothing.
     let again = store.apply_daily_rule(&rule_d1, day, &first).await.unwrap();
     assert!(!again.applied);
-    assert!(
-        store
-            .claim_daily_rules(day, lease)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(nothing_due(&store, day).await);
 
     // The next day, applied by two processes at once: once.
     let next = day + Duration::days(1);
@@ -516,13 +514,7 @@ async fn a_daily_rule_steps_once_a_day_whichever_process_applies_it(store: Store
         .await
         .unwrap();
     let later = next + Duration::days(1);
-    assert!(
-        store
-            .claim_daily_rules(later, lease)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(nothing_due(&store, later).await);
     let off = store
         .apply_daily_rule(&rule_d1, later, &first)
         .await
