@@ -9,4 +9,5 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 ensure_pg_server
 cargo build --release --locked -p organism
-exec ./target/release/organism demo "$@"
+# Where cargo put it: ./target unless CARGO_TARGET_DIR says otherwise.
+exec "${CARGO_TARGET_DIR:-./target}/release/organism" demo "$@"
