@@ -53,6 +53,8 @@ const COMMON_ANSWERS: Migration =
 const COMMON_REALTIME: Migration = migration!(20, "realtime", "common/0020_realtime.sql");
 const COMMON_RULE_KINDS: Migration =
     migration!(21, "alert_rule_kinds", "common/0021_alert_rule_kinds.sql");
+const COMMON_BOUNDED_RAW: Migration =
+    migration!(22, "bounded_raw_reads", "common/0022_bounded_raw_reads.sql");
 
 // The lifecycle jobs' table is version 4 on portable and 5 on timescale
 // (each engine's compression took the other number), so each engine has
@@ -94,6 +96,7 @@ const PORTABLE: &[Migration] = &[
     migration!(19, "org_hours", "portable/0019_org_hours.sql"),
     COMMON_REALTIME,
     COMMON_RULE_KINDS,
+    COMMON_BOUNDED_RAW,
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -129,6 +132,17 @@ const TIMESCALE: &[Migration] = &[
     migration!(19, "org_hours", "timescale/0019_org_hours.sql"),
     COMMON_REALTIME,
     COMMON_RULE_KINDS,
+    COMMON_BOUNDED_RAW,
+    migration!(
+        23,
+        "watermark_in_snapshot",
+        "timescale/0023_watermark_in_snapshot.sql"
+    ),
+    migration!(
+        24,
+        "employee_hours_materialised",
+        "timescale/0024_employee_hours_materialised.sql"
+    ),
 ];
 
 /// The migrations of an engine, in order.
@@ -591,6 +605,26 @@ mod tests {
             Engine::Timescale,
             21,
             "91e5d4483eab5927577069f8ae24ff9bb723e513a260af3e37f5fa3ff14509a7",
+        ),
+        (
+            Engine::Portable,
+            22,
+            "c1e471eba9f4c74fe04a1eb32cec202e774e1f9be5e8020863f99beb32ee6146",
+        ),
+        (
+            Engine::Timescale,
+            22,
+            "c1e471eba9f4c74fe04a1eb32cec202e774e1f9be5e8020863f99beb32ee6146",
+        ),
+        (
+            Engine::Timescale,
+            23,
+            "6d8c69976cc72ca5f4397b499f69e21aa40ccfbf7e136aef1d6f5285c6d1b168",
+        ),
+        (
+            Engine::Timescale,
+            24,
+            "89f93208055e04ac3b3860fc5ba289b365c73b18f535abcfb8cedddb9b13738f",
         ),
     ];
 
