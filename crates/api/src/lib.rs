@@ -272,6 +272,32 @@ async fn record_request(State(state): State<AppState>, request: Request, next: N
 
 /// Serves until `shutdown` completes, then lets requests in flight finish.
 /// Connections are bounded as [`ApiConfig`] says (see [`server`]).
+/// Connections readied before the first request ([`Store::warm_reads`]):
+/// as many as a few concurrent readers use; the pool makes the others when
+/// they are needed.
+const WARM_CONNECTIONS: usize = 4;
+
+/// Readies the store's connections for reads, for at most 10 s; a database
+/// that cannot be reached now is health's business, not a reason not to
+/// serve.
+async fn warm(store: &Store) {
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.warm_reads(WARM_CONNECTIONS),
+    )
+    .await
+    {
+        Ok(Ok(n)) => tracing::debug!(
+            connections = n,
+            ms = started.elapsed().as_millis(),
+            "connections readied for reads"
+        ),
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not ready connections for reads"),
+        Err(_) => tracing::warn!("readying connections for reads took over 10 s; serving anyway"),
+    }
+}
+
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -287,6 +313,7 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping.send(true);
     };
+    warm(&state.store).await;
     let served = server::serve(listener, app(state), config, shutdown).await;
     if let Some(monitor) = monitor {
         monitor.abort();

@@ -398,13 +398,23 @@ async fn type_into(page: &Client, css: &str, text: &str) {
     field.send_keys(text).await.expect("type");
 }
 
+/// Clicks the element `css` finds. A table the dashboard renders again
+/// between the find and the click (a live event, a refresh) leaves a stale
+/// reference: the element is found again, up to ten times.
 async fn click(page: &Client, css: &str) {
-    page.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    for attempt in 1.. {
+        let element = page
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.click().await {
+            Ok(()) => return,
+            Err(e) if attempt < 10 && e.to_string().contains("stale element") => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
 }
 
 /// Pixels of the burnout series' red inside the employee chart's plotting

@@ -122,6 +122,14 @@ impl Store {
                     tracing::warn!(error = %e, "lifecycle job could not start");
                 }
             }
+            // A job that made, packed or dropped partitions (or chunks)
+            // made every kept plan over them stale: ready the idle
+            // connections again now rather than on a request's time.
+            if matches!(result, Ok(JobOutcome::Ran { ok: true, .. }))
+                && let Err(e) = self.warm_reads(0).await
+            {
+                tracing::warn!(error = %e, "could not ready connections for reads after a job");
+            }
             result
         }
         .instrument(span)

@@ -143,6 +143,11 @@ const TIMESCALE: &[Migration] = &[
         "employee_hours_materialised",
         "timescale/0024_employee_hours_materialised.sql"
     ),
+    migration!(
+        25,
+        "org_hours_materialised",
+        "timescale/0025_org_hours_materialised.sql"
+    ),
 ];
 
 /// The migrations of an engine, in order.
@@ -625,6 +630,11 @@ mod tests {
             Engine::Timescale,
             24,
             "89f93208055e04ac3b3860fc5ba289b365c73b18f535abcfb8cedddb9b13738f",
+        ),
+        (
+            Engine::Timescale,
+            25,
+            "34cb5e8a583e0465b4f6ced2a5e914e061e56eceebbc9d0ef1fdc483806aba57",
         ),
     ];
 

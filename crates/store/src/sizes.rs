@@ -55,6 +55,20 @@ impl Store {
         Ok(())
     }
 
+    /// How many autovacuum workers are at work in this database now.
+    pub async fn autovacuum_workers(&self) -> Result<i64> {
+        let row = self
+            .maintenance_client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE backend_type = 'autovacuum worker' AND datname = current_database()",
+                &[],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// The size of the raw partitions or chunks wholly before `older_than`
     /// (pass a time in the far future for every raw sample).
     pub async fn raw_size(&self, older_than: DateTime<Utc>) -> Result<RawSize> {

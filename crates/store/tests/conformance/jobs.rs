@@ -100,7 +100,62 @@ async fn every_run_is_recorded_with_its_outcome(store: Store) {
     );
 }
 
+/// The store's sessions in the database, as a superuser sees them.
+async fn sessions(other: &tokio_postgres::Client) -> i64 {
+    other
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = 'organism-trends' AND datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn connections_are_readied_for_reads_within_the_pool(store: Store) {
+    seed(&store).await;
+    let other = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+    let before = sessions(&other).await;
+    // New connections are made until three are ready, and each runs the
+    // raw read (for no employee) without error.
+    assert_eq!(store.warm_reads(3).await.unwrap(), 3);
+    assert!(
+        sessions(&other).await >= before.max(3),
+        "three sessions at least"
+    );
+    // Never more than the pool holds, however many are asked for.
+    let size = store.settings().pool_size;
+    assert_eq!(store.warm_reads(size + 50).await.unwrap(), size);
+    assert!(sessions(&other).await <= i64::try_from(size).unwrap() + 4 + 1);
+    // Asking for none readies the idle ones only: all of them now.
+    assert_eq!(store.warm_reads(0).await.unwrap(), size);
+    // A job readies the idle connections again after it ran, and reads
+    // answer as before.
+    let outcome = store.run_job(Job::Compression, now()).await.unwrap();
+    assert!(
+        matches!(outcome, JobOutcome::Ran { ok: true, .. }),
+        "{outcome:?}"
+    );
+    let trend = store
+        .employee_trend(
+            &organism_domain::EmployeeId::parse("emp_a").unwrap(),
+            organism_domain::TimeRange::parse(
+                &(now() - chrono::Duration::days(30))
+                    .date_naive()
+                    .to_string(),
+                &now().date_naive().to_string(),
+            )
+            .unwrap(),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(trend.points.len(), 3, "emp_a's seeded samples");
+}
+
 organism_testkit::engine_tests!(
     a_job_held_by_another_runner_is_skipped,
     every_run_is_recorded_with_its_outcome,
+    connections_are_readied_for_reads_within_the_pool,
 );

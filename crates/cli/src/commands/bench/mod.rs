@@ -563,6 +563,7 @@ async fn lifecycle(store: &Store) -> anyhow::Result<Lifecycle> {
     eprintln!("bench: retention {:.1} s", retention.seconds);
     let (compression, storage) = compression(store, now).await?;
     checkpoint(store).await;
+    settle(store).await;
     Ok(Lifecycle {
         rollup_refresh_seconds: refresh.seconds,
         jobs: Jobs {
@@ -621,6 +622,38 @@ async fn checkpoint(store: &Store) {
             started.elapsed().as_secs_f64()
         ),
         Err(e) => eprintln!("bench: no checkpoint after the jobs ({e}); measuring anyway"),
+    }
+}
+
+/// The jobs also leave every table they wrote to autovacuum, which then
+/// runs beside the first measurements on a machine of two cores (a VACUUM
+/// ANALYZE of a chunk was seen under the reads): wait for it, for at most
+/// two minutes, as for the checkpoint.
+async fn settle(store: &Store) {
+    let started = Instant::now();
+    let limit = std::time::Duration::from_secs(120);
+    loop {
+        match store.autovacuum_workers().await {
+            Ok(0) => {
+                eprintln!(
+                    "bench: autovacuum done after the jobs in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                return;
+            }
+            Ok(n) if started.elapsed() >= limit => {
+                eprintln!(
+                    "bench: {n} autovacuum workers still at work after {} s; measuring anyway",
+                    limit.as_secs()
+                );
+                return;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            Err(e) => {
+                eprintln!("bench: cannot see autovacuum ({e}); measuring anyway");
+                return;
+            }
+        }
     }
 }
 
@@ -694,6 +727,22 @@ async fn reads(
         .create_api_key(organism_domain::Role::Reader, &[], "organism bench")
         .await?;
     let client = load::client(&key.key)?;
+    // The server readies its connections before it answers (serve's
+    // warm-up): measure from its first answer, as a load balancer would
+    // send traffic once it is up.
+    let started = Instant::now();
+    let health = base.join("api/health")?;
+    while client.get(health.clone()).send().await.is_err() {
+        anyhow::ensure!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the benchmark's server did not answer within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "bench: server up in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     let mut results = Vec::new();
     for (i, kind) in ReadKind::ALL.into_iter().enumerate() {
         if kind == ReadKind::Effect && population.interventions.is_empty() {
