@@ -586,6 +586,16 @@ async fn setup(name: &str, engine: Engine, test: &str) -> Option<Setup> {
     })
 }
 
+/// The scratch dir goes with a test that passed; a failed one keeps its
+/// logs and the receiver's records to read.
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 impl Setup {
     async fn serve(&self) -> Serve {
         Serve::start(
