@@ -270,8 +270,6 @@ async fn record_request(State(state): State<AppState>, request: Request, next: N
     response
 }
 
-/// Serves until `shutdown` completes, then lets requests in flight finish.
-/// Connections are bounded as [`ApiConfig`] says (see [`server`]).
 /// Connections readied before the first request ([`Store::warm_reads`]):
 /// as many as a few concurrent readers use; the pool makes the others when
 /// they are needed.
@@ -298,6 +296,9 @@ async fn warm(store: &Store) {
     }
 }
 
+/// Serves until `shutdown` completes, then lets requests in flight finish.
+/// Connections are bounded as [`ApiConfig`] says (see [`server`]).
+/// Four database connections are readied for reads first ([`Store::warm_reads`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,

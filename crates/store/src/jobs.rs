@@ -125,7 +125,9 @@ impl Store {
             // A job that made, packed or dropped partitions (or chunks)
             // made every kept plan over them stale: ready the idle
             // connections again now rather than on a request's time.
-            if matches!(result, Ok(JobOutcome::Ran { ok: true, .. }))
+            let repartitioned = matches!(job, Job::Retention | Job::Compression | Job::Partitions);
+            if repartitioned
+                && matches!(result, Ok(JobOutcome::Ran { ok: true, .. }))
                 && let Err(e) = self.warm_reads(0).await
             {
                 tracing::warn!(error = %e, "could not ready connections for reads after a job");

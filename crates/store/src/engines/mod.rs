@@ -138,7 +138,7 @@ pub(crate) trait StorageEngine: Send + Sync + fmt::Debug {
 pub(crate) fn for_engine(engine: Engine) -> Arc<dyn StorageEngine> {
     match engine {
         Engine::Portable => Arc::new(portable::Portable),
-        Engine::Timescale => Arc::new(timescale::Timescale),
+        Engine::Timescale => Arc::new(timescale::Timescale::default()),
     }
 }
 

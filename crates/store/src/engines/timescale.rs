@@ -28,8 +28,12 @@ use crate::rollup::{RefreshReport, day_start, hour_start, raw_kept_from};
 use crate::sizes::RawSize;
 use crate::{Engine, Result, Store, StoreError};
 
-#[derive(Debug)]
-pub(crate) struct Timescale;
+#[derive(Debug, Default)]
+pub(crate) struct Timescale {
+    /// The extra arguments of every `refresh_continuous_aggregate` call,
+    /// found once per store ([`Timescale::refresh_options`]).
+    refresh_options: std::sync::OnceLock<&'static str>,
+}
 
 impl StorageEngine for Timescale {
     fn kind(&self) -> Engine {
@@ -74,8 +78,17 @@ impl StorageEngine for Timescale {
             // Never before the kept raw rows (see the module docs).
             let from = raw_kept_from(&client).await?;
             // A job: wait out a concurrent refresh for up to a minute.
+            let options = self.refresh_options(&client).await?;
             for cagg in CAGGS {
-                refresh_cagg(&client, cagg, from, cagg.complete_before(upto), 120).await?;
+                refresh_cagg(
+                    &client,
+                    cagg,
+                    from,
+                    cagg.complete_before(upto),
+                    options,
+                    120,
+                )
+                .await?;
             }
             Ok(RefreshReport {
                 hours_recomputed: 0,
@@ -90,9 +103,9 @@ impl StorageEngine for Timescale {
     /// watermark, so a write into an hour already materialised would stay
     /// invisible in the rollup until the next refresh: refresh those hours
     /// now. (Leaving the hours from the watermark on to a background
-    /// catch-up was tried: it made bulk loads 1.6× faster, but the daily
-    /// aggregate's view then had no days for hours the hourly aggregate had
-    /// not materialised; see DECISIONS.md, "Performance".)
+    /// catch-up was tried: it made bulk loads 1.6× faster, but reads during
+    /// its refreshes got partial answers; see DECISIONS.md, "Tried and
+    /// taken out".)
     fn after_write<'a>(
         &'a self,
         store: &'a Store,
@@ -118,10 +131,11 @@ impl StorageEngine for Timescale {
                 }
                 // A writer waits at most 5 s per aggregate; past that the
                 // hourly refresh catches up.
+                let options = self.refresh_options(&client).await?;
                 for cagg in CAGGS {
                     let (lo, hi) = cagg.cover(start, end);
                     let hi = hi.min(cagg.complete_before(Utc::now()));
-                    refresh_cagg(&client, cagg, Some(lo), hi, 10).await?;
+                    refresh_cagg(&client, cagg, Some(lo), hi, options, 10).await?;
                 }
                 Ok::<(), StoreError>(())
             }
@@ -313,6 +327,38 @@ impl StorageEngine for Timescale {
     }
 }
 
+impl Timescale {
+    /// Since 2.2x TimescaleDB refreshes a window in batches of 10 buckets
+    /// by default, newest first, each committed on its own: the watermark
+    /// moves to the window's end with the first, and until the last commits
+    /// the older buckets are neither materialised nor read from raw rows
+    /// (by TimescaleDB's real-time aggregation as by our reads: 30-40 team
+    /// days of the backfill conformance test were missing from reads that
+    /// ran during a refresh). One atomic pass where the procedure has the
+    /// option (looked up once: the extension is not upgraded under a
+    /// running store).
+    async fn refresh_options(&self, client: &deadpool_postgres::Object) -> Result<&'static str> {
+        if let Some(options) = self.refresh_options.get() {
+            return Ok(options);
+        }
+        let batched: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_proc
+                                WHERE proname = 'refresh_continuous_aggregate'
+                                  AND 'options' = ANY(proargnames))",
+                &[],
+            )
+            .await?
+            .get(0);
+        let options = if batched {
+            ", options => '{\"buckets_per_batch\": 0}'"
+        } else {
+            ""
+        };
+        Ok(self.refresh_options.get_or_init(|| options))
+    }
+}
+
 /// The continuous aggregates, in refresh order: the hourly one first, since
 /// `employee_team_daily` is built on it.
 const CAGGS: [Cagg; 3] = [Cagg::Hourly, Cagg::Org, Cagg::TeamDaily];
@@ -372,38 +418,17 @@ async fn refresh_cagg(
     cagg: Cagg,
     from: Option<DateTime<Utc>>,
     to: DateTime<Utc>,
+    options: &str,
     attempts: u32,
 ) -> Result<()> {
     if from.is_some_and(|from| from >= to) {
         return Ok(());
     }
-    // Since 2.2x TimescaleDB refreshes a window in batches of 10 buckets by
-    // default, newest first, each committed on its own: the watermark
-    // moves to the window's end with the first, and until the last commits
-    // the older buckets are neither materialised nor read from raw rows
-    // (by TimescaleDB's real-time aggregation as by our reads: 30-40 team
-    // days of the backfill conformance test were missing from reads that
-    // ran during a refresh). One atomic pass where the procedure has the
-    // option.
-    let batched: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_proc
-                            WHERE proname = 'refresh_continuous_aggregate'
-                              AND 'options' = ANY(proargnames))",
-            &[],
-        )
-        .await?
-        .get(0);
     let sql = format!(
-        "CALL refresh_continuous_aggregate('{}', {}, {}{})",
+        "CALL refresh_continuous_aggregate('{}', {}, {}{options})",
         cagg.name(),
         from.map_or("NULL".to_string(), sql_time),
         sql_time(to),
-        if batched {
-            ", options => '{\"buckets_per_batch\": 0}'"
-        } else {
-            ""
-        }
     );
     let mut attempt = 0u32;
     loop {
