@@ -97,6 +97,7 @@ const PORTABLE: &[Migration] = &[
     COMMON_REALTIME,
     COMMON_RULE_KINDS,
     COMMON_BOUNDED_RAW,
+    migration!(26, "raw_team_days", "portable/0026_raw_team_days.sql"),
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -635,6 +636,11 @@ mod tests {
             Engine::Timescale,
             25,
             "34cb5e8a583e0465b4f6ced2a5e914e061e56eceebbc9d0ef1fdc483806aba57",
+        ),
+        (
+            Engine::Portable,
+            26,
+            "811cd1f99d47cee0a2ead37caab4a1f34e7f254ff82bcec9b5958f1586b61659",
         ),
     ];
 

@@ -1,12 +1,14 @@
 //! Writing metric samples.
 //!
-//! A batch goes by binary `COPY` into a per-connection temporary staging
-//! table, then one `INSERT … SELECT … ON CONFLICT (employee_id, time) DO
-//! UPDATE` moves it into `employee_metrics` (a batch of new samples only, the
-//! usual one, goes by a plain `INSERT` under a savepoint first, and by the
-//! upsert when that meets a stored sample), all in one transaction: the batch
-//! is written whole or not at all, and writing the same batch again replaces
-//! rows instead of duplicating them. Within a batch, the last sample for an
+//! A batch of new samples in one piece (the usual one) goes by binary `COPY`
+//! straight into `employee_metrics` under a savepoint. Any other batch, and
+//! one whose copy meets a stored sample, goes by binary `COPY` into a
+//! per-connection temporary staging table, then one `INSERT … SELECT … ON
+//! CONFLICT (employee_id, time) DO UPDATE` moves it into `employee_metrics`
+//! (a staged batch without repeats by a plain `INSERT` under a savepoint
+//! first), all in one transaction: the batch is written whole or not at
+//! all, and writing the same batch again replaces rows instead of
+//! duplicating them. Within a batch, the last sample for an
 //! (employee, time) wins, as it would if the samples had been sent one by
 //! one. Rows whose values did not change are not rewritten, so a retried
 //! batch costs reads, not dead tuples. On the portable engine a write into
@@ -17,6 +19,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
+use futures_util::stream;
 use futures_util::{Stream, StreamExt, pin_mut};
 use organism_domain::{MetricSample, MetricValues};
 use serde::Serialize;
@@ -25,6 +28,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
+use crate::engines::Held;
 use crate::{Result, Store, StoreError};
 
 /// What a write did.
@@ -283,11 +287,12 @@ impl Store {
                 None => Ok(None),
             }
         };
-        let (insert, latest, unpack, invalidate, bump, inbox) = futures_util::try_join!(
+        let (insert, latest, unpack, invalidate, team_day, bump, inbox) = futures_util::try_join!(
             tx.prepare_cached(INSERT_ONE),
             tx.prepare_cached(UPDATE_LATEST),
             optional(hooks.before),
             optional(hooks.after),
+            optional(self.ops().team_days_sql().filter(|_| team.is_some())),
             tx.prepare_cached(crate::analytics::BUMP_GENERATION),
             tx.prepare_cached(INBOX_ONE),
         )?;
@@ -336,12 +341,28 @@ impl Store {
             }
             Ok::<_, tokio_postgres::Error>(())
         };
+        let days = [day];
+        let days = &days[..];
+        let team_day_row: [&(dyn ToSql + Sync); 3] = [&teams, &days, &ids];
+        let team_recorded = async {
+            if let Some(team_day) = &team_day {
+                tx.execute(team_day, &team_day_row).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        };
         // Last before the commit (pipelined after the others, which the
         // server runs in order).
         let day_param: [&(dyn ToSql + Sync); 1] = [&day];
         let bumped = tx.execute(&bump, &day_param);
-        let ((), changed, _, _, (), _) =
-            futures_util::try_join!(unpacked, upserted, queued, latest, invalidated, bumped)?;
+        let ((), changed, _, _, (), (), _) = futures_util::try_join!(
+            unpacked,
+            upserted,
+            queued,
+            latest,
+            invalidated,
+            team_recorded,
+            bumped
+        )?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -361,6 +382,15 @@ impl Store {
     /// Writes a stream of chunks (a large file read piece by piece) in one
     /// transaction: an error in any chunk, from the stream or the database,
     /// leaves nothing written.
+    ///
+    /// A batch of one chunk without repeated samples (what the API and
+    /// the bulk loaders send) is first copied straight into the raw table
+    /// under a savepoint: one copy and one index insertion per sample, as
+    /// PostgreSQL's own COPY costs. A sample already stored fails that copy
+    /// with a unique violation, and the batch takes the general path
+    /// (staging table, then upsert), so a retried batch still replaces
+    /// instead of duplicating. So do a stream of several chunks, a batch
+    /// with repeats, backfill, and a batch into days with packed samples.
     pub async fn write_chunks<S>(&self, chunks: S) -> Result<WriteSummary>
     where
         S: Stream<Item = Result<Vec<MetricSample>>>,
@@ -368,21 +398,40 @@ impl Store {
         let mut client = self.client().await?;
         client.batch_execute(STAGING).await?;
         let mut tx = client.transaction().await?;
-        let staged = stage(&mut tx, chunks).await?;
+        pin_mut!(chunks);
+        let Some(first) = next_chunk(&mut chunks).await? else {
+            return Ok(WriteSummary::default());
+        };
+        let second = next_chunk(&mut chunks).await?;
+        let (staged, held, written) = match second {
+            None => {
+                let mut staged = Staged::default();
+                staged.note_all(&first);
+                let (held, written) = self.write_one_chunk(&mut tx, &staged, first).await?;
+                (staged, held, written)
+            }
+            Some(second) => {
+                let all = stream::iter([Ok(first), Ok(second)]).chain(chunks);
+                let staged = stage(&mut tx, all).await?;
+                let (held, packed) = self.prepare(&tx, &staged).await?;
+                let unpacked = packed && self.ops().unpack_staged(&tx).await?;
+                let written = merge(&mut tx, &staged, unpacked).await?;
+                (staged, held, written)
+            }
+        };
         let Some((lo, hi)) = staged.span else {
             return Ok(WriteSummary::default());
         };
-        let unpacked = self.ops().prepare_batch(self, &tx, &staged.days).await?;
-        let held = self.ops().hold(&tx).await?;
-        // Samples older than the kept raw rows are backfill (migration 11).
-        let backfill = held.raw_kept_from.filter(|kept| lo < *kept);
-        if let Some(kept) = backfill {
-            refuse_summarised_hours(&tx, kept).await?;
-        }
-        let (stored, changed) = merge(&mut tx, &staged, unpacked).await?;
         staged.latest.store(&tx).await?;
-        self.ops().record_late_hours(&tx, held).await?;
-        if let Some(kept) = backfill {
+        self.ops()
+            .record_late_hours(&tx, held, &staged.hours)
+            .await?;
+        if let Some(sql) = self.ops().team_days_sql() {
+            staged.team_days.store(&tx, sql).await?;
+        }
+        // Samples older than the kept raw rows are backfill (migration 11),
+        // which only the general path writes.
+        if let Some(kept) = held.raw_kept_from.filter(|kept| lo < *kept) {
             tx.execute(
                 "SELECT backfill_rollup(ARRAY(
                      SELECT DISTINCT date_trunc('hour', time) FROM metrics_staging WHERE time < $1))",
@@ -391,25 +440,168 @@ impl Store {
             .await?;
         }
         // Last before the commit: kept analytics answers of past days (and,
-        // pipelined with it, the batch into the real-time inbox).
+        // pipelined with it, the batch into the real-time inbox when it was
+        // staged; a batch copied straight in was copied into the inbox too).
         let lo_day = lo.date_naive();
         let bump: [&(dyn ToSql + Sync); 1] = [&lo_day];
-        futures_util::try_join!(
-            tx.execute(INBOX_BATCH, &[]),
-            tx.execute(crate::analytics::BUMP_GENERATION, &bump),
-        )?;
+        let inbox = async {
+            if written.staged {
+                tx.execute(INBOX_BATCH, &[]).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        };
+        futures_util::try_join!(inbox, tx.execute(crate::analytics::BUMP_GENERATION, &bump))?;
         tx.commit().await?;
         self.note_change();
         self.ops().after_write(self, lo, hi).await;
         Ok(WriteSummary {
             received: staged.received,
-            stored,
-            changed,
+            stored: written.stored,
+            changed: written.changed,
         })
+    }
+
+    /// What every batch takes before its samples go in: the engine's hold
+    /// on the days written (and whether they may hold packed samples),
+    /// the rollup's state, and the refusal of samples for hours that
+    /// retention summarised (staged batches only: a batch with backfill is
+    /// always staged).
+    async fn prepare(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        staged: &Staged,
+    ) -> Result<(Held, bool)> {
+        let packed = self.ops().prepare_batch(self, tx, &staged.days).await?;
+        let held = self.ops().hold(tx).await?;
+        if let (Some(kept), Some((lo, _))) = (held.raw_kept_from, staged.span)
+            && lo < kept
+        {
+            refuse_summarised_hours(tx, kept).await?;
+        }
+        Ok((held, packed))
+    }
+
+    /// A batch of one chunk, noted in `staged`: copied straight in when it
+    /// can be (see [`Store::write_chunks`]), else staged and merged.
+    /// Returns what the rollup holds, and what was written.
+    async fn write_one_chunk(
+        &self,
+        tx: &mut deadpool_postgres::Transaction<'_>,
+        staged: &Staged,
+        chunk: Vec<MetricSample>,
+    ) -> Result<(Held, Written)> {
+        let (lo, _) = staged.span.expect("a chunk that is not empty");
+        let packed = self.ops().prepare_batch(self, tx, &staged.days).await?;
+        let held = self.ops().hold(tx).await?;
+        let backfill = held.raw_kept_from.is_some_and(|kept| lo < kept);
+        if !staged.repeats.maybe_repeats
+            && !packed
+            && !backfill
+            && let Some(copied) = copy_new(tx, &chunk).await?
+        {
+            let written = Written {
+                stored: staged.received,
+                changed: copied,
+                staged: false,
+            };
+            return Ok((held, written));
+        }
+        stage_chunk(tx, &chunk, 0).await?;
+        if let Some(kept) = held.raw_kept_from.filter(|_| backfill) {
+            refuse_summarised_hours(tx, kept).await?;
+        }
+        let unpacked = packed && self.ops().unpack_staged(tx).await?;
+        Ok((held, merge(tx, staged, unpacked).await?))
     }
 }
 
-/// What the staging phase of a batch saw.
+/// What a batch's samples did.
+struct Written {
+    /// Distinct (employee, time) samples stored.
+    stored: usize,
+    /// Rows inserted or changed.
+    changed: u64,
+    /// Whether the batch is in the staging table (and the real-time inbox
+    /// still to be filled from it).
+    staged: bool,
+}
+
+/// The next chunk of a stream that holds samples (`None`: the stream ended).
+async fn next_chunk<S>(chunks: &mut std::pin::Pin<&mut S>) -> Result<Option<Vec<MetricSample>>>
+where
+    S: Stream<Item = Result<Vec<MetricSample>>>,
+{
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        if !chunk.is_empty() {
+            return Ok(Some(chunk));
+        }
+    }
+    Ok(None)
+}
+
+const COPY_DIRECT: &str = "COPY employee_metrics (time, employee_id, team, degree_centrality,
+    betweenness_centrality, clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)";
+
+const COPY_INBOX: &str = "COPY realtime_inbox (time, employee_id, team, degree_centrality,
+    betweenness_centrality, clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)";
+
+/// Binary COPY of a batch without repeats straight into the raw table,
+/// under a savepoint, and into the real-time inbox while an alert rule or
+/// a live stream wants samples: the rows copied, or `None` when a sample
+/// was already stored (nothing of the attempt is left).
+async fn copy_new(
+    tx: &mut deadpool_postgres::Transaction<'_>,
+    chunk: &[MetricSample],
+) -> Result<Option<u64>> {
+    let attempt = tx.savepoint("copy_new").await?;
+    match copy_samples(&attempt, COPY_DIRECT, chunk).await {
+        Ok(copied) => {
+            let wanted: bool = attempt
+                .query_one("SELECT realtime_wanted()", &[])
+                .await?
+                .get(0);
+            if wanted {
+                copy_samples(&attempt, COPY_INBOX, chunk).await?;
+            }
+            attempt.commit().await?;
+            Ok(Some(copied))
+        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            attempt.rollback().await?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Binary COPY of samples by `copy` (the seven columns of a sample).
+async fn copy_samples(
+    tx: &deadpool_postgres::Transaction<'_>,
+    copy: &str,
+    chunk: &[MetricSample],
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    let sink = tx.copy_in(copy).await?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES[1..]);
+    pin_mut!(writer);
+    for sample in chunk {
+        let v = &sample.values;
+        let team = sample.team.as_ref().map(|t| t.as_str());
+        let row: [&(dyn ToSql + Sync); 7] = [
+            &sample.time,
+            &sample.employee_id.as_str(),
+            &team,
+            &v.degree_centrality,
+            &v.betweenness_centrality,
+            &v.clustering_coeff,
+            &v.burnout_score,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await
+}
+
+/// What a batch holds, noted in memory as its samples go by.
 #[derive(Default)]
 struct Staged {
     received: usize,
@@ -417,59 +609,132 @@ struct Staged {
     latest: LatestSamples,
     /// The days the batch writes into, in order.
     days: Vec<NaiveDate>,
+    day_set: BTreeSet<NaiveDate>,
+    /// Each hour written into, with its latest sample time.
+    hours: BTreeMap<DateTime<Utc>, DateTime<Utc>>,
+    team_days: TeamDays,
     /// The earliest and latest sample time (`None`: nothing received).
     span: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
-/// The first phase of a batch: every chunk by binary COPY into the
-/// (emptied) staging table, numbering the rows and noting what the later
-/// phases need.
+impl Staged {
+    fn note(&mut self, sample: &MetricSample) {
+        self.received += 1;
+        self.repeats.add(sample);
+        self.latest.add(sample);
+        let day = sample.time.date_naive();
+        if self.day_set.insert(day) {
+            self.days = self.day_set.iter().copied().collect();
+        }
+        let hour = crate::rollup::hour_start(sample.time);
+        let latest = self.hours.entry(hour).or_insert(sample.time);
+        *latest = (*latest).max(sample.time);
+        self.team_days.add(sample, day);
+        self.span = Some(match self.span {
+            None => (sample.time, sample.time),
+            Some((lo, hi)) => (lo.min(sample.time), hi.max(sample.time)),
+        });
+    }
+
+    fn note_all(&mut self, chunk: &[MetricSample]) {
+        for sample in chunk {
+            self.note(sample);
+        }
+    }
+}
+
+/// The (team, UTC day, employee)s of a batch, for the engines that keep
+/// them (portable migration 26). An employee's samples usually come in
+/// runs, so a sample like the one before costs a comparison.
+#[derive(Debug, Default)]
+struct TeamDays {
+    seen: BTreeSet<(String, NaiveDate, String)>,
+    last: Option<(String, NaiveDate, String)>,
+}
+
+impl TeamDays {
+    fn add(&mut self, sample: &MetricSample, day: NaiveDate) {
+        let Some(team) = &sample.team else { return };
+        let employee = sample.employee_id.as_str();
+        if let Some((t, d, e)) = &self.last
+            && t == team.as_str()
+            && *d == day
+            && e == employee
+        {
+            return;
+        }
+        let key = (team.as_str().to_string(), day, employee.to_string());
+        self.seen.insert(key.clone());
+        self.last = Some(key);
+    }
+
+    async fn store(&self, tx: &impl GenericClient, sql: &str) -> Result<()> {
+        if self.seen.is_empty() {
+            return Ok(());
+        }
+        let teams: Vec<&str> = self.seen.iter().map(|k| k.0.as_str()).collect();
+        let days: Vec<NaiveDate> = self.seen.iter().map(|k| k.1).collect();
+        let employees: Vec<&str> = self.seen.iter().map(|k| k.2.as_str()).collect();
+        let statement = tx.prepare_cached(sql).await?;
+        tx.execute(&statement, &[&teams, &days, &employees]).await?;
+        Ok(())
+    }
+}
+
+/// The staging phase of a batch of several chunks: every chunk by binary
+/// COPY into the (emptied) staging table, numbering the rows and noting
+/// what the later phases need.
 async fn stage<S>(tx: &mut deadpool_postgres::Transaction<'_>, chunks: S) -> Result<Staged>
 where
     S: Stream<Item = Result<Vec<MetricSample>>>,
 {
-    // Start clean: a staging table left with rows by an interrupted
-    // transaction was emptied by its rollback, but be explicit.
-    tx.batch_execute("TRUNCATE metrics_staging").await?;
     let mut staged = Staged::default();
-    let mut days = BTreeSet::<NaiveDate>::new();
     pin_mut!(chunks);
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk?;
         if chunk.is_empty() {
             continue;
         }
-        let sink = tx.copy_in(COPY).await?;
-        let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-        pin_mut!(writer);
-        for sample in &chunk {
-            let ord = staged.received as i64;
-            staged.received += 1;
-            staged.repeats.add(sample);
-            staged.latest.add(sample);
-            days.insert(sample.time.date_naive());
-            staged.span = Some(match staged.span {
-                None => (sample.time, sample.time),
-                Some((lo, hi)) => (lo.min(sample.time), hi.max(sample.time)),
-            });
-            let v = &sample.values;
-            let team = sample.team.as_ref().map(|t| t.as_str());
-            let row: [&(dyn ToSql + Sync); 8] = [
-                &ord,
-                &sample.time,
-                &sample.employee_id.as_str(),
-                &team,
-                &v.degree_centrality,
-                &v.betweenness_centrality,
-                &v.clustering_coeff,
-                &v.burnout_score,
-            ];
-            writer.as_mut().write(&row).await?;
-        }
-        writer.finish().await?;
+        let ord = staged.received as i64;
+        staged.note_all(&chunk);
+        stage_chunk(tx, &chunk, ord).await?;
     }
-    staged.days = days.into_iter().collect();
     Ok(staged)
+}
+
+/// One chunk by binary COPY into the staging table, its rows numbered from
+/// `first_ord` on. The first chunk of a batch empties the table first: one
+/// left with rows by an interrupted transaction was emptied by its
+/// rollback, but be explicit.
+async fn stage_chunk(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chunk: &[MetricSample],
+    first_ord: i64,
+) -> Result<()> {
+    if first_ord == 0 {
+        tx.batch_execute("TRUNCATE metrics_staging").await?;
+    }
+    let sink = tx.copy_in(COPY).await?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    pin_mut!(writer);
+    for (i, sample) in chunk.iter().enumerate() {
+        let ord = first_ord + i as i64;
+        let v = &sample.values;
+        let team = sample.team.as_ref().map(|t| t.as_str());
+        let row: [&(dyn ToSql + Sync); 8] = [
+            &ord,
+            &sample.time,
+            &sample.employee_id.as_str(),
+            &team,
+            &v.degree_centrality,
+            &v.betweenness_centrality,
+            &v.clustering_coeff,
+            &v.burnout_score,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await?;
+    Ok(())
 }
 
 /// The merge phase: the staged rows into `employee_metrics`; returns the
@@ -482,7 +747,7 @@ async fn merge(
     tx: &mut deadpool_postgres::Transaction<'_>,
     staged: &Staged,
     unpacked: bool,
-) -> Result<(usize, u64)> {
+) -> Result<Written> {
     let (stored, merge) = if staged.repeats.maybe_repeats {
         let stored: i64 = tx
             .query_one(
@@ -514,7 +779,11 @@ async fn merge(
             Err(e) => return Err(e.into()),
         }
     };
-    Ok((stored, changed))
+    Ok(Written {
+        stored,
+        changed,
+        staged: true,
+    })
 }
 
 /// Refuses a staged sample older than the kept raw rows (`kept`) for an

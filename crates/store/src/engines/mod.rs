@@ -12,6 +12,7 @@
 mod portable;
 mod timescale;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -89,9 +90,9 @@ pub(crate) trait StorageEngine: Send + Sync + fmt::Debug {
     /// (the day's partition) and says whether trying again may succeed.
     fn repair_single_write<'a>(&'a self, store: &'a Store, day: NaiveDate) -> Fut<'a, bool>;
 
-    /// Before a staged batch into `days` is merged: makes and holds what
-    /// the days need, unpacks what must be; returns whether it unpacked
-    /// anything (the merge must then be an upsert).
+    /// Before a batch into `days` goes in: makes and holds what the days
+    /// need; returns whether they may hold packed samples, which the batch
+    /// must then be staged to unpack ([`StorageEngine::unpack_staged`]).
     fn prepare_batch<'a>(
         &'a self,
         store: &'a Store,
@@ -99,13 +100,28 @@ pub(crate) trait StorageEngine: Send + Sync + fmt::Debug {
         days: &'a [NaiveDate],
     ) -> Fut<'a, bool>;
 
+    /// Unpacks the packed samples of the staged batch's (employee, day)s;
+    /// returns whether it unpacked any (the merge must then be an upsert).
+    fn unpack_staged<'a>(&'a self, tx: &'a Transaction<'a>) -> Fut<'a, bool>;
+
+    /// The statement that records a batch's (team, UTC day, employee)s,
+    /// `$1` teams, `$2` days, `$3` employees, for an engine that keeps them
+    /// (portable migration 26).
+    fn team_days_sql(&self) -> Option<&'static str>;
+
     /// Reads (and on portable holds `FOR SHARE` until commit) what a write
     /// must know of the rollup.
     fn hold<'a>(&'a self, tx: &'a Transaction<'a>) -> Fut<'a, Held>;
 
-    /// Records the hours of the staged batch that the rollup must
-    /// recompute (portable: those before the watermark and not backfill).
-    fn record_late_hours<'a>(&'a self, tx: &'a Transaction<'a>, held: Held) -> Fut<'a, ()>;
+    /// Records the hours of a batch that the rollup must recompute
+    /// (portable: those before the watermark and not backfill). `hours`:
+    /// each hour the batch wrote into, with its latest sample time.
+    fn record_late_hours<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        held: Held,
+        hours: &'a BTreeMap<DateTime<Utc>, DateTime<Utc>>,
+    ) -> Fut<'a, ()>;
 
     /// Drops raw data before `raw_kept_from` and rollup data before
     /// `rollup_kept_from`, in the retention's transaction; returns the raw

@@ -23,6 +23,8 @@
 //!   an (employee, day) before it writes into it, so a late sample is
 //!   stored and visible at once and packed again at the next run.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use deadpool_postgres::Transaction;
 use futures_util::FutureExt;
@@ -108,9 +110,17 @@ impl StorageEngine for Portable {
                 let mut other = crate::pool::dedicated(store.settings()).await?;
                 partitions::ensure(&mut other, days).await?;
             }
-            Ok(hold_days(tx, days).await? && tx.execute(UNPACK_STAGED, &[]).await? > 0)
+            hold_days(tx, days).await
         }
         .boxed()
+    }
+
+    fn unpack_staged<'a>(&'a self, tx: &'a Transaction<'a>) -> Fut<'a, bool> {
+        async move { Ok(tx.execute(UNPACK_STAGED, &[]).await? > 0) }.boxed()
+    }
+
+    fn team_days_sql(&self) -> Option<&'static str> {
+        Some(RECORD_TEAM_DAYS)
     }
 
     fn hold<'a>(&'a self, tx: &'a Transaction<'a>) -> Fut<'a, Held> {
@@ -131,17 +141,31 @@ impl StorageEngine for Portable {
         .boxed()
     }
 
-    fn record_late_hours<'a>(&'a self, tx: &'a Transaction<'a>, held: Held) -> Fut<'a, ()> {
+    fn record_late_hours<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        held: Held,
+        hours: &'a BTreeMap<DateTime<Utc>, DateTime<Utc>>,
+    ) -> Fut<'a, ()> {
         async move {
             // Before the first refresh nothing is materialised, so nothing
             // needs invalidating; backfill hours are rolled up by the writer.
-            if let Some(watermark) = held.watermark {
+            // The watermark is the start of an hour: an hour before it has
+            // every sample before it, and is late unless all its samples
+            // are backfill (before the kept raw rows).
+            let Some(watermark) = held.watermark else {
+                return Ok(());
+            };
+            let late: Vec<DateTime<Utc>> = hours
+                .range(..watermark)
+                .filter(|(_, latest)| held.raw_kept_from.is_none_or(|kept| **latest >= kept))
+                .map(|(hour, _)| *hour)
+                .collect();
+            if !late.is_empty() {
                 tx.execute(
                     "INSERT INTO rollup_invalidations (bucket)
-                     SELECT DISTINCT date_trunc('hour', time) FROM metrics_staging
-                     WHERE time < $1 AND ($2::timestamptz IS NULL OR time >= $2)
-                     ON CONFLICT (bucket) DO NOTHING",
-                    &[&watermark, &held.raw_kept_from],
+                     SELECT unnest($1::timestamptz[]) ON CONFLICT (bucket) DO NOTHING",
+                    &[&late],
                 )
                 .await?;
             }
@@ -161,6 +185,11 @@ impl StorageEngine for Portable {
             )
             .await?;
             partitions::lock(&**tx).await?;
+            tx.execute(
+                "DELETE FROM raw_team_days WHERE day < $1",
+                &[&cut.raw_kept_from.date_naive()],
+            )
+            .await?;
             let mut dropped = 0;
             for family in [Family::Raw, Family::Packed] {
                 for day in partitions::list_family(&**tx, family).await? {
@@ -284,6 +313,11 @@ macro_rules! unpack {
 const UNPACK_STAGED: &str = unpack!(
     "SELECT DISTINCT employee_id, (time AT TIME ZONE 'UTC')::date AS day FROM metrics_staging"
 );
+
+/// Records (team, UTC day, employee)s of raw samples (migration 26).
+const RECORD_TEAM_DAYS: &str = "INSERT INTO raw_team_days (team, day, employee_id)
+    SELECT * FROM unnest($1::text[], $2::date[], $3::text[])
+    ON CONFLICT DO NOTHING";
 
 const UNPACK_ONE: &str = unpack!("SELECT $1::text AS employee_id, $2::date AS day");
 

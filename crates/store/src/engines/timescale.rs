@@ -17,6 +17,8 @@
 //!   idempotent; TimescaleDB's scheduled jobs can fail silently, so health
 //!   reports their errors.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
 use futures_util::FutureExt;
@@ -183,7 +185,21 @@ impl StorageEngine for Timescale {
         .boxed()
     }
 
-    fn record_late_hours<'a>(&'a self, _tx: &'a Transaction<'a>, _held: Held) -> Fut<'a, ()> {
+    fn unpack_staged<'a>(&'a self, _tx: &'a Transaction<'a>) -> Fut<'a, bool> {
+        async { Ok(false) }.boxed()
+    }
+
+    fn team_days_sql(&self) -> Option<&'static str> {
+        // The raw hypertable keeps its (team, time) index.
+        None
+    }
+
+    fn record_late_hours<'a>(
+        &'a self,
+        _tx: &'a Transaction<'a>,
+        _held: Held,
+        _hours: &'a BTreeMap<DateTime<Utc>, DateTime<Utc>>,
+    ) -> Fut<'a, ()> {
         // TimescaleDB records invalidations itself; after_write refreshes.
         async { Ok(()) }.boxed()
     }

@@ -326,3 +326,70 @@ async fn portable_version_10_changes_nothing_in_an_edited_0008_database() {
     assert_eq!(store_counts(&upgraded).await, counts);
     assert_same(&before, &answers(&upgraded).await);
 }
+
+/// Rows of `raw_team_days`, sorted.
+async fn team_days(store: &Store) -> Vec<(String, chrono::NaiveDate, String)> {
+    let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+    client
+        .query(
+            "SELECT team, day, employee_id FROM raw_team_days ORDER BY 1, 2, 3",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+/// The team Edge's trend over 60 days (a packed day and two raw ones).
+async fn edge_trend(store: &Store) -> Vec<(chrono::NaiveDate, i64, f64)> {
+    use organism_domain::{TeamName, TrendDays};
+    let trend = store
+        .team_trend(
+            &TeamName::parse("Edge").unwrap(),
+            TrendDays::new(60).unwrap(),
+            now(),
+        )
+        .await
+        .unwrap();
+    trend
+        .days
+        .iter()
+        .map(|d| (d.day, d.samples, d.burnout_score))
+        .collect()
+}
+
+/// A portable database from before version 26, whose raw rows were found
+/// by team through an index on (team, time): version 26 records the team
+/// days of the raw and the packed samples it holds, and drops the index.
+/// The team reads answer as before, and the schema is a fresh one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portable_version_26_records_the_team_days_of_the_samples_already_stored() {
+    let store = organism_testkit::store(Engine::Portable).await;
+    seed(&store).await;
+    // emp_d's 1 May is packed (no refresh: every read below goes to the
+    // raw and packed rows).
+    let packed = store.compress(now()).await.unwrap();
+    assert_eq!(packed.chunks_compressed, 1, "{packed:?}");
+    let recorded = team_days(&store).await;
+    assert_eq!(recorded.len(), 6, "{recorded:#?}");
+    let before = (answers(&store).await, edge_trend(&store).await);
+    assert_eq!(before.1.len(), 3, "{:?}", before.1);
+    let fresh_catalog = catalog(store.settings()).await;
+
+    let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+    client
+        .batch_execute(
+            "DROP TABLE raw_team_days;
+             CREATE INDEX employee_metrics_team_time ON employee_metrics (team, time DESC);
+             DELETE FROM schema_migrations WHERE version = 26;",
+        )
+        .await
+        .unwrap();
+    let upgraded = Store::open(store.settings().clone()).await.unwrap();
+    assert_eq!(team_days(&upgraded).await, recorded);
+    assert_same_catalog(&catalog(upgraded.settings()).await, &fresh_catalog);
+    assert_same(&before.0, &answers(&upgraded).await);
+    assert_eq!(edge_trend(&upgraded).await, before.1);
+}
