@@ -98,6 +98,11 @@ const PORTABLE: &[Migration] = &[
     COMMON_RULE_KINDS,
     COMMON_BOUNDED_RAW,
     migration!(26, "raw_team_days", "portable/0026_raw_team_days.sql"),
+    migration!(
+        27,
+        "hourly_store_covering_key",
+        "portable/0027_hourly_store_covering_key.sql"
+    ),
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -641,6 +646,11 @@ mod tests {
             Engine::Portable,
             26,
             "811cd1f99d47cee0a2ead37caab4a1f34e7f254ff82bcec9b5958f1586b61659",
+        ),
+        (
+            Engine::Portable,
+            27,
+            "999dd0ffbdf10c1574bf3b9dfbf2bd45d1e8f51f605572029488901ed49dd8cc",
         ),
     ];
 
