@@ -413,10 +413,9 @@ impl Store {
             Some(second) => {
                 let all = stream::iter([Ok(first), Ok(second)]).chain(chunks);
                 let staged = stage(&mut tx, all).await?;
-                let (held, packed) = self.prepare(&tx, &staged).await?;
-                let unpacked = packed && self.ops().unpack_staged(&tx).await?;
-                let written = merge(&mut tx, &staged, unpacked).await?;
-                (staged, held, written)
+                let hold = self.hold_batch(&tx, &staged).await?;
+                let written = self.merge_staged(&mut tx, &staged, hold).await?;
+                (staged, hold.0, written)
             }
         };
         let Some((lo, hi)) = staged.span else {
@@ -462,23 +461,35 @@ impl Store {
     }
 
     /// What every batch takes before its samples go in: the engine's hold
-    /// on the days written (and whether they may hold packed samples),
-    /// the rollup's state, and the refusal of samples for hours that
-    /// retention summarised (staged batches only: a batch with backfill is
-    /// always staged).
-    async fn prepare(
+    /// on the days written, with whether they may hold packed samples, and
+    /// the rollup's state.
+    async fn hold_batch(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         staged: &Staged,
     ) -> Result<(Held, bool)> {
         let packed = self.ops().prepare_batch(self, tx, &staged.days).await?;
         let held = self.ops().hold(tx).await?;
-        if let (Some(kept), Some((lo, _))) = (held.raw_kept_from, staged.span)
-            && lo < kept
+        Ok((held, packed))
+    }
+
+    /// The general way of a batch in the staging table: backfill into
+    /// summarised hours refused, packed samples of its (employee, day)s
+    /// unpacked, then the merge.
+    async fn merge_staged(
+        &self,
+        tx: &mut deadpool_postgres::Transaction<'_>,
+        staged: &Staged,
+        (held, packed): (Held, bool),
+    ) -> Result<Written> {
+        if let Some(kept) = held
+            .raw_kept_from
+            .filter(|kept| staged.starts_before(*kept))
         {
             refuse_summarised_hours(tx, kept).await?;
         }
-        Ok((held, packed))
+        let unpacked = packed && self.ops().unpack_staged(tx).await?;
+        merge(tx, staged, unpacked).await
     }
 
     /// A batch of one chunk, noted in `staged`: copied straight in when it
@@ -490,10 +501,10 @@ impl Store {
         staged: &Staged,
         chunk: Vec<MetricSample>,
     ) -> Result<(Held, Written)> {
-        let (lo, _) = staged.span.expect("a chunk that is not empty");
-        let packed = self.ops().prepare_batch(self, tx, &staged.days).await?;
-        let held = self.ops().hold(tx).await?;
-        let backfill = held.raw_kept_from.is_some_and(|kept| lo < kept);
+        let (held, packed) = self.hold_batch(tx, staged).await?;
+        let backfill = held
+            .raw_kept_from
+            .is_some_and(|kept| staged.starts_before(kept));
         if !staged.repeats.maybe_repeats
             && !packed
             && !backfill
@@ -507,11 +518,8 @@ impl Store {
             return Ok((held, written));
         }
         stage_chunk(tx, &chunk, 0).await?;
-        if let Some(kept) = held.raw_kept_from.filter(|_| backfill) {
-            refuse_summarised_hours(tx, kept).await?;
-        }
-        let unpacked = packed && self.ops().unpack_staged(tx).await?;
-        Ok((held, merge(tx, staged, unpacked).await?))
+        let written = self.merge_staged(tx, staged, (held, packed)).await?;
+        Ok((held, written))
     }
 }
 
@@ -634,6 +642,11 @@ impl Staged {
             None => (sample.time, sample.time),
             Some((lo, hi)) => (lo.min(sample.time), hi.max(sample.time)),
         });
+    }
+
+    /// Whether a sample of the batch is older than `t`.
+    fn starts_before(&self, t: DateTime<Utc>) -> bool {
+        self.span.is_some_and(|(lo, _)| lo < t)
     }
 
     fn note_all(&mut self, chunk: &[MetricSample]) {
