@@ -219,6 +219,73 @@ async fn concurrent_writers_to_new_days_all_succeed(store: Store) {
     assert_eq!(count_rows(&store, "employee_metrics").await, 80);
 }
 
+/// A team's raw samples are found by its reads however they were written:
+/// one at a time, as a batch copied straight in, as a batch that meets a
+/// stored sample (staged and upserted), and as a stream of chunks. Nothing
+/// is refreshed, so every read goes to the raw rows.
+async fn a_teams_samples_are_read_whichever_way_they_were_written(store: Store) {
+    use organism_domain::{
+        EmployeeId, MetricSample, MetricValues, SampleWindow, TeamName, TrendDays,
+    };
+    let t = |h: u32| crate::data::at(10, h, 0);
+    let s = |e: &str, team: &str, h: u32| sample(e, Some(team), t(h), 0.2, 0.2, 0.2, 50.0);
+    // A single sample takes the one-sample path only when it is recent by
+    // the real clock (an older one may be backfill and goes as a batch).
+    let recent = Utc::now() - Duration::minutes(5);
+    let solo = MetricSample::new(
+        recent,
+        EmployeeId::parse("emp_1").unwrap(),
+        Some(TeamName::parse("Solo").unwrap()),
+        MetricValues::new(0.2, 0.2, 0.2, 50.0).unwrap(),
+        &SampleWindow::new(Utc::now(), 30),
+    )
+    .unwrap();
+    assert_eq!(store.write_sample(&solo).await.unwrap().changed, 1);
+    let solo_trend = store
+        .team_trend(
+            &TeamName::parse("Solo").unwrap(),
+            TrendDays::new(7).unwrap(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let days: Vec<_> = solo_trend.days.iter().map(|d| (d.day, d.members)).collect();
+    assert_eq!(days, [(recent.date_naive(), 1)]);
+    let direct = [s("emp_2", "Direct", 8), s("emp_3", "Direct", 9)];
+    assert_eq!(store.write_batch(&direct).await.unwrap().changed, 2);
+    // A stored sample first: the copy fails and the batch is upserted.
+    let mixed = [s("emp_2", "Direct", 8), s("emp_4", "Mixed", 9)];
+    assert_eq!(store.write_batch(&mixed).await.unwrap().changed, 1);
+    let chunks = vec![
+        Ok(vec![s("emp_5", "Chunks", 8)]),
+        Ok(vec![s("emp_6", "Chunks", 9)]),
+    ];
+    assert_eq!(
+        store
+            .write_chunks(stream::iter(chunks))
+            .await
+            .unwrap()
+            .stored,
+        2
+    );
+    for (team, members, samples) in [("Direct", 2, 2), ("Mixed", 1, 1), ("Chunks", 2, 2)] {
+        let trend = store
+            .team_trend(
+                &TeamName::parse(team).unwrap(),
+                TrendDays::new(7).unwrap(),
+                now(),
+            )
+            .await
+            .unwrap();
+        let days: Vec<_> = trend
+            .days
+            .iter()
+            .map(|d| (d.day, d.members, d.samples))
+            .collect();
+        assert_eq!(days, [(t(0).date_naive(), members, samples)], "{team}");
+    }
+}
+
 organism_testkit::engine_tests!(
     writing_the_same_batch_again_changes_nothing,
     a_corrected_sample_replaces_the_stored_one,
@@ -228,4 +295,5 @@ organism_testkit::engine_tests!(
     the_database_refuses_out_of_range_values_on_its_own,
     samples_of_any_date_are_accepted,
     concurrent_writers_to_new_days_all_succeed,
+    a_teams_samples_are_read_whichever_way_they_were_written,
 );
