@@ -645,7 +645,7 @@ mod tests {
         (
             Engine::Portable,
             26,
-            "811cd1f99d47cee0a2ead37caab4a1f34e7f254ff82bcec9b5958f1586b61659",
+            "62ab61ee532035d22e032b4783ae7cd1511625294dfe169749f19ebc2adaad7d",
         ),
         (
             Engine::Portable,

@@ -414,7 +414,7 @@ impl Store {
                 let all = stream::iter([Ok(first), Ok(second)]).chain(chunks);
                 let staged = stage(&mut tx, all).await?;
                 let hold = self.hold_batch(&tx, &staged).await?;
-                let written = self.merge_staged(&mut tx, &staged, hold).await?;
+                let written = self.merge_staged(&mut tx, &staged, hold, false).await?;
                 (staged, hold.0, written)
             }
         };
@@ -475,12 +475,14 @@ impl Store {
 
     /// The general way of a batch in the staging table: backfill into
     /// summarised hours refused, packed samples of its (employee, day)s
-    /// unpacked, then the merge.
+    /// unpacked, then the merge (the upsert at once when `meets_stored`:
+    /// the batch's copy met a stored sample).
     async fn merge_staged(
         &self,
         tx: &mut deadpool_postgres::Transaction<'_>,
         staged: &Staged,
         (held, packed): (Held, bool),
+        meets_stored: bool,
     ) -> Result<Written> {
         if let Some(kept) = held
             .raw_kept_from
@@ -489,7 +491,7 @@ impl Store {
             refuse_summarised_hours(tx, kept).await?;
         }
         let unpacked = packed && self.ops().unpack_staged(tx).await?;
-        merge(tx, staged, unpacked).await
+        merge(tx, staged, unpacked || meets_stored).await
     }
 
     /// A batch of one chunk, noted in `staged`: copied straight in when it
@@ -505,11 +507,8 @@ impl Store {
         let backfill = held
             .raw_kept_from
             .is_some_and(|kept| staged.starts_before(kept));
-        if !staged.repeats.maybe_repeats
-            && !packed
-            && !backfill
-            && let Some(copied) = copy_new(tx, &chunk).await?
-        {
+        let direct = !staged.repeats.maybe_repeats && !packed && !backfill;
+        if direct && let Some(copied) = copy_new(tx, &chunk).await? {
             let written = Written {
                 stored: staged.received,
                 changed: copied,
@@ -518,7 +517,9 @@ impl Store {
             return Ok((held, written));
         }
         stage_chunk(tx, &chunk, 0).await?;
-        let written = self.merge_staged(tx, staged, (held, packed)).await?;
+        let written = self
+            .merge_staged(tx, staged, (held, packed), direct)
+            .await?;
         Ok((held, written))
     }
 }
@@ -755,11 +756,12 @@ async fn stage_chunk(
 /// distinct samples and keeping the last of repeats cost a sort each; a
 /// batch without repeats (the usual one) needs neither, and goes by a plain
 /// INSERT under a savepoint first, by the upsert when that meets a stored
-/// sample (or when the engine unpacked stored ones).
+/// sample, or at once when `upsert` (the engine unpacked stored samples, or
+/// the batch's copy met one).
 async fn merge(
     tx: &mut deadpool_postgres::Transaction<'_>,
     staged: &Staged,
-    unpacked: bool,
+    upsert: bool,
 ) -> Result<Written> {
     let (stored, merge) = if staged.repeats.maybe_repeats {
         let stored: i64 = tx
@@ -775,7 +777,7 @@ async fn merge(
     };
     // Prepared statements: one round trip each instead of two.
     let merge = tx.prepare_cached(merge).await?;
-    let changed = if staged.repeats.maybe_repeats || unpacked {
+    let changed = if staged.repeats.maybe_repeats || upsert {
         tx.execute(&merge, &[]).await?
     } else {
         let insert_new = tx.prepare_cached(INSERT_NEW).await?;

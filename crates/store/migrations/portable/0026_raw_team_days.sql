@@ -13,6 +13,10 @@
 -- only the hours whose team is the team, as before. Packing a day keeps its
 -- rows; retention drops them with the day's raw rows.
 
+-- Writers wait until this migration commits (a writer of an older build
+-- would otherwise add rows the backfill below does not see).
+LOCK TABLE employee_metrics, employee_metrics_packed IN SHARE MODE;
+
 CREATE TABLE IF NOT EXISTS raw_team_days (
     team        text NOT NULL,
     day         date NOT NULL,
