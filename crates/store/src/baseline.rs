@@ -4,15 +4,10 @@
 //! writer's ingest is reported as a ratio of it (issue 15).
 
 use organism_domain::MetricSample;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
 
 use crate::{Result, Store};
 
 const TABLE: &str = "copy_baseline";
-
-/// A sample's columns: the writer's staging row without its `ord`.
-const TYPES: &[Type] = crate::writer::COPY_TYPES.split_at(1).1;
 
 impl Store {
     /// Creates the empty baseline table (dropping a left-over one).
@@ -39,29 +34,15 @@ impl Store {
     pub async fn copy_baseline_batch(&self, samples: &[MetricSample]) -> Result<u64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let sink = tx
-            .copy_in(&format!(
+        let rows = crate::writer::copy_samples(
+            &tx,
+            &format!(
                 "COPY {TABLE} (time, employee_id, team, degree_centrality, betweenness_centrality,
                      clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)"
-            ))
-            .await?;
-        let writer = BinaryCopyInWriter::new(sink, TYPES);
-        futures_util::pin_mut!(writer);
-        for s in samples {
-            let v = &s.values;
-            let team = s.team.as_ref().map(|t| t.as_str());
-            let row: [&(dyn ToSql + Sync); 7] = [
-                &s.time,
-                &s.employee_id.as_str(),
-                &team,
-                &v.degree_centrality,
-                &v.betweenness_centrality,
-                &v.clustering_coeff,
-                &v.burnout_score,
-            ];
-            writer.as_mut().write(&row).await?;
-        }
-        let rows = writer.finish().await?;
+            ),
+            samples,
+        )
+        .await?;
         tx.commit().await?;
         Ok(rows)
     }

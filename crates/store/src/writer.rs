@@ -58,7 +58,7 @@ const COPY: &str = "COPY metrics_staging (ord, time, employee_id, team, degree_c
     betweenness_centrality, clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)";
 
 /// The staging row's types: `ord`, then the columns of a sample.
-pub(crate) const COPY_TYPES: [Type; 8] = [
+const COPY_TYPES: [Type; 8] = [
     Type::INT8,
     Type::TIMESTAMPTZ,
     Type::TEXT,
@@ -396,7 +396,6 @@ impl Store {
         S: Stream<Item = Result<Vec<MetricSample>>>,
     {
         let mut client = self.client().await?;
-        client.batch_execute(STAGING).await?;
         let mut tx = client.transaction().await?;
         pin_mut!(chunks);
         let Some(first) = next_chunk(&mut chunks).await? else {
@@ -584,8 +583,9 @@ async fn copy_new(
     }
 }
 
-/// Binary COPY of samples by `copy` (the seven columns of a sample).
-async fn copy_samples(
+/// Binary COPY of samples by `copy` (the seven columns of a sample); the
+/// benchmark's COPY baseline writes its rows with it too.
+pub(crate) async fn copy_samples(
     tx: &deadpool_postgres::Transaction<'_>,
     copy: &str,
     chunk: &[MetricSample],
@@ -717,15 +717,17 @@ where
 }
 
 /// One chunk by binary COPY into the staging table, its rows numbered from
-/// `first_ord` on. The first chunk of a batch empties the table first: one
-/// left with rows by an interrupted transaction was emptied by its
-/// rollback, but be explicit.
+/// `first_ord` on. The first chunk of a batch makes the table when the
+/// connection has none yet (a batch copied straight in never needs it),
+/// and empties it: one left with rows by an interrupted transaction was
+/// emptied by its rollback, but be explicit.
 async fn stage_chunk(
     tx: &deadpool_postgres::Transaction<'_>,
     chunk: &[MetricSample],
     first_ord: i64,
 ) -> Result<()> {
     if first_ord == 0 {
+        tx.batch_execute(STAGING).await?;
         tx.batch_execute("TRUNCATE metrics_staging").await?;
     }
     let sink = tx.copy_in(COPY).await?;
