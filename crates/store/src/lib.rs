@@ -23,6 +23,7 @@ pub mod audit;
 pub mod baseline;
 pub mod compression;
 pub mod config;
+mod batch_hours;
 mod engine;
 mod engines;
 mod error;

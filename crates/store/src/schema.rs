@@ -103,6 +103,7 @@ const PORTABLE: &[Migration] = &[
         "hourly_store_covering_key",
         "portable/0027_hourly_store_covering_key.sql"
     ),
+    migration!(28, "team_days_key", "portable/0028_team_days_key.sql"),
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -651,6 +652,11 @@ mod tests {
             Engine::Portable,
             27,
             "999dd0ffbdf10c1574bf3b9dfbf2bd45d1e8f51f605572029488901ed49dd8cc",
+        ),
+        (
+            Engine::Portable,
+            28,
+            "cad70c1bc330acac148999ed718b2036bdc4e68677c6bfc22b0022e6156c16e8",
         ),
     ];
 

@@ -386,7 +386,9 @@ impl Store {
     /// A batch of one chunk without repeated samples (what the API and
     /// the bulk loaders send) is first copied straight into the raw table
     /// under a savepoint: one copy and one index insertion per sample, as
-    /// PostgreSQL's own COPY costs. A sample already stored fails that copy
+    /// PostgreSQL's own COPY costs. Its hours that the rollup has
+    /// materialised then get the batch's sums from the engine
+    /// (`keep_new_hours`) instead of a recomputation. A sample already stored fails that copy
     /// with a unique violation, and the batch takes the general path
     /// (staging table, then upsert), so a retried batch still replaces
     /// instead of duplicating. So do a stream of several chunks, a batch
@@ -421,9 +423,11 @@ impl Store {
             return Ok(WriteSummary::default());
         };
         staged.latest.store(&tx).await?;
-        self.ops()
-            .record_late_hours(&tx, held, &staged.hours)
-            .await?;
+        if !written.rollup_kept {
+            self.ops()
+                .record_late_hours(&tx, held, &staged.hours)
+                .await?;
+        }
         if let Some(sql) = self.ops().team_days_sql() {
             staged.team_days.store(&tx, sql).await?;
         }
@@ -508,10 +512,12 @@ impl Store {
             .is_some_and(|kept| staged.starts_before(kept));
         let direct = !staged.repeats.maybe_repeats && !packed && !backfill;
         if direct && let Some(copied) = copy_new(tx, &chunk).await? {
+            let rollup_kept = self.ops().keep_new_hours(tx, held, &chunk).await?;
             let written = Written {
                 stored: staged.received,
                 changed: copied,
                 staged: false,
+                rollup_kept,
             };
             return Ok((held, written));
         }
@@ -532,6 +538,9 @@ struct Written {
     /// Whether the batch is in the staging table (and the real-time inbox
     /// still to be filled from it).
     staged: bool,
+    /// Whether the engine added the batch's hours to the materialised
+    /// rollup (then none is recorded as late).
+    rollup_kept: bool,
 }
 
 /// The next chunk of a stream that holds samples (`None`: the stream ended).
@@ -800,6 +809,7 @@ async fn merge(
         stored,
         changed,
         staged: true,
+        rollup_kept: false,
     })
 }
 

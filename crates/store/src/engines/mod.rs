@@ -19,6 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
 use futures_util::future::BoxFuture;
+use organism_domain::MetricSample;
 
 use crate::compression::CompressionReport;
 use crate::rollup::RefreshReport;
@@ -122,6 +123,19 @@ pub(crate) trait StorageEngine: Send + Sync + fmt::Debug {
         held: Held,
         hours: &'a BTreeMap<DateTime<Utc>, DateTime<Utc>>,
     ) -> Fut<'a, ()>;
+
+    /// After the samples of a batch of new samples went in (each
+    /// (employee, time) once, none stored before: their copy met no stored
+    /// sample, and none is backfill): adds their hours before the
+    /// watermark to the materialised rollup, so that no refresh needs to
+    /// recompute them. Returns whether it did; `false` leaves the hours to
+    /// [`StorageEngine::record_late_hours`].
+    fn keep_new_hours<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        held: Held,
+        samples: &'a [MetricSample],
+    ) -> Fut<'a, bool>;
 
     /// Drops raw data before `raw_kept_from` and rollup data before
     /// `rollup_kept_from`, in the retention's transaction; returns the raw

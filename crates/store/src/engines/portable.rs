@@ -30,7 +30,13 @@ use deadpool_postgres::Transaction;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use organism_domain::MetricSample;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+
 use super::{Cutoffs, Fut, Held, SingleWrite, StorageEngine};
+use crate::batch_hours::BatchHours;
 use crate::compression::CompressionReport;
 use crate::partitions::{self, Family};
 use crate::rollup::{RefreshReport, day_start};
@@ -174,6 +180,15 @@ impl StorageEngine for Portable {
         .boxed()
     }
 
+    fn keep_new_hours<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        held: Held,
+        samples: &'a [MetricSample],
+    ) -> Fut<'a, bool> {
+        keep_new_hours(tx, held, samples).boxed()
+    }
+
     fn drop_expired<'a>(&'a self, tx: &'a Transaction<'a>, cut: Cutoffs) -> Fut<'a, (u64, u64)> {
         async move {
             // Writers record invalidations under FOR SHARE of this row.
@@ -286,6 +301,187 @@ const INVALIDATE_ONE: &str = "WITH held AS MATERIALIZED (
     SELECT date_trunc('hour', $1::timestamptz) FROM held
     WHERE $1 < held.watermark AND $1 >= held.raw_kept_from
     ON CONFLICT (bucket) DO NOTHING";
+
+/// Rollups kept by the writer: a batch of new samples (none stored before,
+/// none backfill) into hours before the watermark adds its sums to the
+/// materialised hours instead of recording them as invalidated, so that a
+/// bulk load of history into a running service leaves the refresh nothing
+/// to recompute.
+///
+/// * Hourly store: the batch's (employee, hour)s by binary COPY, under a
+///   savepoint. That is exact only for an (employee, hour) with no sample
+///   before the batch: a row for it may exist, and then the copy fails on
+///   the key; the savepoint is rolled back and the hours are recorded as
+///   invalidated (`false`), as without this. An (employee, hour) with a
+///   sample but no row is one whose hour is invalidated already (every
+///   write into a materialised hour either adds its row here or
+///   invalidates the hour), and the refresh replaces that hour whole.
+/// * Organisation's hours: the batch's sums added to each hour's row.
+/// * Daily store: the batch's (employee, day, team) sums added to their
+///   rows (key of migration 28), for the days the daily store holds
+///   (before the watermark's day).
+///
+/// The writer holds the watermark `FOR SHARE` throughout (`hold`), so no
+/// refresh moves it or replaces hours meanwhile; concurrent writers add to
+/// the same organisation hour and team-day rows in key order.
+async fn keep_new_hours(
+    tx: &Transaction<'_>,
+    held: Held,
+    samples: &[MetricSample],
+) -> Result<bool> {
+    let Some(watermark) = held.watermark else {
+        // Nothing is materialised: the refresh will roll the samples up.
+        return Ok(true);
+    };
+    if held
+        .raw_kept_from
+        .is_some_and(|kept| samples.iter().any(|s| s.time < kept))
+    {
+        return Ok(false);
+    }
+    let hours = BatchHours::before(samples, watermark);
+    if hours.is_empty() {
+        return Ok(true);
+    }
+    tx.batch_execute("SAVEPOINT keep_new_hours").await?;
+    match copy_hours(tx, &hours).await {
+        Ok(()) => {}
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT keep_new_hours")
+                .await?;
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.batch_execute("RELEASE SAVEPOINT keep_new_hours").await?;
+    add_org_hours(tx, &hours).await?;
+    add_team_days(tx, &hours, day_start(watermark)).await?;
+    Ok(true)
+}
+
+/// The columns of the hourly store after `bucket, employee_id, team,
+/// samples`, in table order.
+fn hour_sum_columns() -> String {
+    crate::queries::per_metric(|c| format!("{c}_sum, {c}_sumsq, {c}_min, {c}_max"))
+}
+
+async fn copy_hours(
+    tx: &Transaction<'_>,
+    hours: &BatchHours,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let sql = format!(
+        "COPY employee_metrics_hourly_store (bucket, employee_id, team, samples, {})
+         FROM STDIN (FORMAT binary)",
+        hour_sum_columns()
+    );
+    let mut types = vec![Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8];
+    types.extend([Type::FLOAT8; 16]);
+    let sink = tx.copy_in(&sql).await?;
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures_util::pin_mut!(writer);
+    for h in &hours.hours {
+        let sums: Vec<f64> = h
+            .metrics
+            .iter()
+            .flat_map(|m| [m.sum, m.sumsq, m.min, m.max])
+            .collect();
+        let mut row: Vec<&(dyn ToSql + Sync)> = vec![&h.bucket, &h.employee, &h.team, &h.samples];
+        row.extend(sums.iter().map(|v| v as &(dyn ToSql + Sync)));
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+/// Adds the batch's sums to the organisation's hours, in hour order.
+async fn add_org_hours(tx: &Transaction<'_>, hours: &BatchHours) -> Result<()> {
+    let org = hours.org_hours();
+    let buckets: Vec<DateTime<Utc>> = org.iter().map(|o| o.bucket).collect();
+    let samples: Vec<i64> = org.iter().map(|o| o.samples).collect();
+    let columns: Vec<Vec<f64>> = (0..4)
+        .flat_map(|m| {
+            let org = &org;
+            [
+                org.iter().map(|o| o.metrics[m].sum).collect::<Vec<f64>>(),
+                org.iter().map(|o| o.metrics[m].sumsq).collect(),
+                org.iter().map(|o| o.metrics[m].min).collect(),
+                org.iter().map(|o| o.metrics[m].max).collect(),
+            ]
+        })
+        .collect();
+    let arrays: Vec<String> = (3..=18).map(|i| format!("${i}::float8[]")).collect();
+    let added = crate::queries::per_metric(|c| {
+        format!(
+            "{c}_sum = o.{c}_sum + EXCLUDED.{c}_sum, {c}_sumsq = o.{c}_sumsq + EXCLUDED.{c}_sumsq,
+             {c}_min = least(o.{c}_min, EXCLUDED.{c}_min), {c}_max = greatest(o.{c}_max, EXCLUDED.{c}_max)"
+        )
+    });
+    let sql = format!(
+        "INSERT INTO metrics_hourly_org_store AS o (bucket, samples, {columns})
+         SELECT * FROM unnest($1::timestamptz[], $2::bigint[], {arrays})
+         ON CONFLICT (bucket) DO UPDATE SET samples = o.samples + EXCLUDED.samples, {added}",
+        columns = hour_sum_columns(),
+        arrays = arrays.join(", ")
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&buckets, &samples];
+    params.extend(columns.iter().map(|c| c as &(dyn ToSql + Sync)));
+    let statement = tx.prepare_cached(&sql).await?;
+    tx.execute(&statement, &params).await?;
+    Ok(())
+}
+
+/// Adds the batch's hours of the days before `stored_until` to the daily
+/// store's (employee, day, team) rows, in key order.
+async fn add_team_days(
+    tx: &Transaction<'_>,
+    hours: &BatchHours,
+    stored_until: DateTime<Utc>,
+) -> Result<()> {
+    let days = hours.team_days(stored_until);
+    if days.is_empty() {
+        return Ok(());
+    }
+    let buckets: Vec<DateTime<Utc>> = days.iter().map(|d| d.bucket).collect();
+    let employees: Vec<&str> = days.iter().map(|d| d.employee.as_str()).collect();
+    let teams: Vec<Option<&str>> = days.iter().map(|d| d.team.as_deref()).collect();
+    let samples: Vec<i64> = days.iter().map(|d| d.samples).collect();
+    let sums: Vec<Vec<f64>> = (0..4)
+        .map(|m| days.iter().map(|d| d.sums[m]).collect())
+        .collect();
+    let burnout_max: Vec<f64> = days.iter().map(|d| d.burnout_max).collect();
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO employee_team_daily_store AS d (bucket, employee_id, team, samples,
+                 degree_centrality_sum, betweenness_centrality_sum, clustering_coeff_sum,
+                 burnout_score_sum, burnout_score_max)
+             SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[],
+                                  $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[])
+             ON CONFLICT (employee_id, bucket, team) DO UPDATE SET
+                 samples = d.samples + EXCLUDED.samples,
+                 degree_centrality_sum = d.degree_centrality_sum + EXCLUDED.degree_centrality_sum,
+                 betweenness_centrality_sum = d.betweenness_centrality_sum + EXCLUDED.betweenness_centrality_sum,
+                 clustering_coeff_sum = d.clustering_coeff_sum + EXCLUDED.clustering_coeff_sum,
+                 burnout_score_sum = d.burnout_score_sum + EXCLUDED.burnout_score_sum,
+                 burnout_score_max = greatest(d.burnout_score_max, EXCLUDED.burnout_score_max)",
+        )
+        .await?;
+    tx.execute(
+        &statement,
+        &[
+            &buckets,
+            &employees,
+            &teams,
+            &samples,
+            &sums[0],
+            &sums[1],
+            &sums[2],
+            &sums[3],
+            &burnout_max,
+        ],
+    )
+    .await?;
+    Ok(())
+}
 
 /// Moves the packed samples of the (employee, day)s listed by `$keys` back
 /// to raw rows (portable engine; see compression.rs), so that the write
@@ -551,13 +747,14 @@ async fn refresh(store: &Store, upto: DateTime<Utc>) -> Result<RefreshReport> {
             break;
         }
     }
-    if rows_written > 0 {
+    {
         // Team reads and an employee's hours are index-only scans of the
         // daily and hourly stores (migrations 16 and 27): the pages this
-        // refresh wrote are marked all-visible now rather than at
-        // autovacuum's next turn (for inserts, after a fifth of the table
-        // is new: weeks of hours). VACUUM skips the pages already marked,
-        // so this costs what the refresh wrote.
+        // refresh and the batch writer (keep_new_hours) wrote are marked
+        // all-visible now rather than at autovacuum's next turn (for
+        // inserts, after a fifth of the table is new: weeks of hours).
+        // VACUUM skips the pages already marked, so this costs what was
+        // written since the last one.
         client
             .batch_execute(
                 "VACUUM (SKIP_LOCKED) employee_metrics_hourly_store, employee_team_daily_store",

@@ -24,6 +24,8 @@ use deadpool_postgres::Transaction;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use organism_domain::MetricSample;
+
 use super::{Cutoffs, Fut, Held, SingleWrite, StorageEngine, sql_time};
 use crate::compression::CompressionReport;
 use crate::rollup::{RefreshReport, day_start, hour_start, raw_kept_from};
@@ -202,6 +204,16 @@ impl StorageEngine for Timescale {
     ) -> Fut<'a, ()> {
         // TimescaleDB records invalidations itself; after_write refreshes.
         async { Ok(()) }.boxed()
+    }
+
+    fn keep_new_hours<'a>(
+        &'a self,
+        _tx: &'a Transaction<'a>,
+        _held: Held,
+        _samples: &'a [MetricSample],
+    ) -> Fut<'a, bool> {
+        // The continuous aggregates are refreshed by after_write.
+        async { Ok(false) }.boxed()
     }
 
     fn drop_expired<'a>(&'a self, tx: &'a Transaction<'a>, cut: Cutoffs) -> Fut<'a, (u64, u64)> {

@@ -8,7 +8,7 @@ use organism_testkit::organism_store::queries::{
 };
 use organism_testkit::organism_store::{Engine, Store};
 
-use crate::data::{at, count_rows, now, sample, seed};
+use crate::data::{at, count_rows, dataset, now, sample, seed};
 
 pub(crate) struct Answers {
     hourly: Vec<HourlyPoint>,
@@ -334,8 +334,89 @@ async fn the_team_at_an_instant_is_the_last_hours_team(store: Store) {
     check("recomputed hours").await;
 }
 
+/// History written after the first refresh (a bulk load into a running
+/// service) goes into hours the rollup has materialised. On portable the
+/// writer adds a batch of new samples to the stored hours itself, so the
+/// refresh has nothing to recompute; every answer is the one computed from
+/// the raw rows. A batch written again, and a sample into an (employee,
+/// hour) the store already holds, cannot be added: their hours are
+/// recorded for the refresh instead, and the answers count each sample once.
+async fn history_written_after_the_first_refresh_is_rolled_up_by_the_writer(store: Store) {
+    store.refresh_rollup(now()).await.unwrap();
+    seed(&store).await;
+    let portable = store.engine() == Engine::Portable;
+    if portable {
+        assert_eq!(count_rows(&store, "rollup_invalidations").await, 0);
+        // Seven (employee, hour)s, six hours, and the member-days of the
+        // days before the watermark's (10 June): emp_a on 9 June, emp_c on
+        // 1 June, emp_d on 1 May.
+        assert_eq!(count_rows(&store, "employee_metrics_hourly_store").await, 7);
+        assert_eq!(count_rows(&store, "metrics_hourly_org_store").await, 6);
+        assert_eq!(count_rows(&store, "employee_team_daily_store").await, 3);
+    }
+    let kept = answers(&store).await;
+    assert_eq!(kept.stats[3].count, 8);
+    // A new hour of a stored member-day (emp_a, Core, 9 June), and a new
+    // hour of the watermark's day.
+    let more = [
+        sample("emp_a", Some("Core"), at(9, 11, 0), 0.3, 0.2, 0.1, 20.0),
+        sample("emp_b", Some("Core"), at(10, 8, 0), 0.1, 0.1, 0.1, 30.0),
+    ];
+    store.write_batch(&more).await.unwrap();
+    if portable {
+        assert_eq!(count_rows(&store, "rollup_invalidations").await, 0);
+        assert_eq!(count_rows(&store, "employee_metrics_hourly_store").await, 9);
+        assert_eq!(count_rows(&store, "employee_team_daily_store").await, 3);
+    }
+    let added = answers(&store).await;
+    let june_9: Vec<_> = added
+        .team
+        .iter()
+        .filter(|d| d.day == at(9, 0, 0).date_naive())
+        .map(|d| (d.members, d.samples, d.burnout_max))
+        .collect();
+    assert_eq!(june_9, [(1, 2, 60.0)]);
+    assert_eq!(added.stats[3].count, 10);
+    assert_eq!(added.stats[3].min, Some(20.0));
+    // The same batch again: nothing new, nothing counted twice.
+    let again = store.write_batch(&dataset()).await.unwrap();
+    assert_eq!((again.stored, again.changed), (8, 0));
+    // A sample into emp_a's stored 10 June 09:00 hour: added to no row.
+    let late = sample("emp_a", Some("Edge"), at(10, 9, 45), 0.6, 0.2, 0.4, 100.0);
+    store.write_batch(&[late]).await.unwrap();
+    if portable {
+        assert!(count_rows(&store, "rollup_invalidations").await > 0);
+    }
+    let late_answers = answers(&store).await;
+    let nine = late_answers
+        .hourly
+        .iter()
+        .find(|p| p.time == at(10, 9, 0))
+        .unwrap();
+    assert_eq!((nine.samples, nine.team.as_deref()), (3, Some("Edge")));
+    assert_eq!(late_answers.stats[3].count, 11);
+    // Every stored hour recomputed from raw rows gives the same answers.
+    store.refresh_rollup(now()).await.unwrap();
+    if portable {
+        let client =
+            organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+        client
+            .execute(
+                "INSERT INTO rollup_invalidations (bucket)
+                 SELECT DISTINCT bucket FROM employee_metrics_hourly_store",
+                &[],
+            )
+            .await
+            .unwrap();
+        store.refresh_rollup(now()).await.unwrap();
+        assert_eq!(count_rows(&store, "rollup_invalidations").await, 0);
+    }
+    assert_same(&late_answers, &answers(&store).await);
+}
+
 organism_testkit::engine_tests!(
     upgrading_from_version_7_keeps_every_answer,
+    history_written_after_the_first_refresh_is_rolled_up_by_the_writer,
     writes_racing_refreshes_are_all_rolled_up,
     the_materialised_rollup_equals_the_raw_aggregation,
     late_data_is_visible_at_once_and_materialised_at_the_next_refresh,
