@@ -656,7 +656,7 @@ mod tests {
         (
             Engine::Portable,
             28,
-            "cad70c1bc330acac148999ed718b2036bdc4e68677c6bfc22b0022e6156c16e8",
+            "31a773dcb9f6eb1b721bb65edb8745d4df670678d5918df4049537650333874e",
         ),
     ];
 

@@ -8,7 +8,8 @@
 -- DISTINCT: the hours of samples without a team make a row of team NULL,
 -- and these are one row per (employee, day) too. The index replaces
 -- (employee_id, bucket) of version 12, whose reads (an employee's days)
--- use its first two columns just as well.
-CREATE UNIQUE INDEX employee_team_daily_store_key
+-- use its first two columns just as well. IF [NOT] EXISTS: the upgrade
+-- tests take a database back to an older version with its objects kept.
+CREATE UNIQUE INDEX IF NOT EXISTS employee_team_daily_store_key
     ON employee_team_daily_store (employee_id, bucket, team) NULLS NOT DISTINCT;
-DROP INDEX employee_team_daily_store_employee;
+DROP INDEX IF EXISTS employee_team_daily_store_employee;

@@ -3,8 +3,11 @@
 //! partitions, compression by packing days (DESIGN.md §4).
 //!
 //! * Refresh: `employee_metrics_hourly_store` holds the hours before the
-//!   watermark (`rollup_state`). A write that touches an hour before the
-//!   watermark records that hour in `rollup_invalidations` in its own
+//!   watermark (`rollup_state`). A batch of new samples into (employee,
+//!   hour)s before the watermark that the store has no row for adds its
+//!   sums to the stored levels itself ("rollups kept by the writer",
+//!   below). Any other write that touches an hour before the watermark
+//!   records that hour in `rollup_invalidations` in its own
 //!   transaction, holding the watermark row `FOR SHARE` meanwhile; the
 //!   refresh takes the row `FOR UPDATE`, so a refresh and a write never
 //!   interleave: either the write's hours are recorded as invalid and
@@ -36,7 +39,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::{Cutoffs, Fut, Held, SingleWrite, StorageEngine};
-use crate::batch_hours::BatchHours;
+use crate::batch_hours::{BatchHours, Moments};
 use crate::compression::CompressionReport;
 use crate::partitions::{self, Family};
 use crate::rollup::{RefreshReport, day_start};
@@ -333,10 +336,14 @@ async fn keep_new_hours(
         // Nothing is materialised: the refresh will roll the samples up.
         return Ok(true);
     };
-    if held
-        .raw_kept_from
-        .is_some_and(|kept| samples.iter().any(|s| s.time < kept))
-    {
+    // Retention keeps raw rows from the start of a day and the stored
+    // hours from an hour, which with equal periods is later on that day:
+    // an hour of that first day may have raw samples and no row. Such
+    // hours are recomputed from raw rows, as before the writer kept any.
+    if held.raw_kept_from.is_some_and(|kept| {
+        let first_day_end = kept + Duration::days(1);
+        samples.iter().any(|s| s.time < first_day_end)
+    }) {
         return Ok(false);
     }
     let hours = BatchHours::before(samples, watermark);
@@ -345,15 +352,26 @@ async fn keep_new_hours(
     }
     tx.batch_execute("SAVEPOINT keep_new_hours").await?;
     match copy_hours(tx, &hours).await {
-        Ok(()) => {}
+        Ok(()) => {
+            tx.batch_execute("RELEASE SAVEPOINT keep_new_hours").await?;
+        }
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            // Some (employee, hour)s have samples from before the batch
+            // (a day of history that starts within an hour, say).
             tx.batch_execute("ROLLBACK TO SAVEPOINT keep_new_hours")
                 .await?;
-            return Ok(false);
+            let mixed = add_hours(tx, &hours).await?;
+            if !mixed.is_empty() {
+                tx.execute(
+                    "INSERT INTO rollup_invalidations (bucket)
+                     SELECT unnest($1::timestamptz[]) ON CONFLICT (bucket) DO NOTHING",
+                    &[&mixed],
+                )
+                .await?;
+            }
         }
         Err(e) => return Err(e.into()),
     }
-    tx.batch_execute("RELEASE SAVEPOINT keep_new_hours").await?;
     add_org_hours(tx, &hours).await?;
     add_team_days(tx, &hours, day_start(watermark)).await?;
     Ok(true)
@@ -363,6 +381,79 @@ async fn keep_new_hours(
 /// samples`, in table order.
 fn hour_sum_columns() -> String {
     crate::queries::per_metric(|c| format!("{c}_sum, {c}_sumsq, {c}_min, {c}_max"))
+}
+
+/// `{c}_sum = a.{c}_sum + EXCLUDED.{c}_sum, …` for every metric: the
+/// sums of an upsert into a row of alias `a`, added.
+fn added_sums(a: &str) -> String {
+    crate::queries::per_metric(|c| {
+        format!(
+            "{c}_sum = {a}.{c}_sum + EXCLUDED.{c}_sum, {c}_sumsq = {a}.{c}_sumsq + EXCLUDED.{c}_sumsq,
+             {c}_min = least({a}.{c}_min, EXCLUDED.{c}_min), {c}_max = greatest({a}.{c}_max, EXCLUDED.{c}_max)"
+        )
+    })
+}
+
+/// The sum, sum of squares, minimum and maximum of every metric, as 16
+/// arrays in the hourly store's column order.
+fn moment_arrays<'a>(metrics: impl Iterator<Item = &'a [Moments; 4]> + Clone) -> Vec<Vec<f64>> {
+    let column = |f: fn(&Moments) -> f64, m: usize| {
+        metrics.clone().map(|x| f(&x[m])).collect::<Vec<f64>>()
+    };
+    (0..4)
+        .flat_map(|m| {
+            [
+                column(|x| x.sum, m),
+                column(|x| x.sumsq, m),
+                column(|x| x.min, m),
+                column(|x| x.max, m),
+            ]
+        })
+        .collect()
+}
+
+/// The batch's (employee, hour)s into the hourly store when some of them
+/// have a row already: a new one is inserted; one whose row has the same
+/// team has its sums added (exact: no sample of the batch was stored
+/// before, and the hour's team is that team whichever sample is its
+/// latest). Returns the hours of the others, whose team the batch may
+/// change (it is the team of the hour's latest sample, and the row does
+/// not say when that was): the caller invalidates them.
+async fn add_hours(tx: &Transaction<'_>, hours: &BatchHours) -> Result<Vec<DateTime<Utc>>> {
+    let hs = &hours.hours;
+    let buckets: Vec<DateTime<Utc>> = hs.iter().map(|h| h.bucket).collect();
+    let employees: Vec<&str> = hs.iter().map(|h| h.employee.as_str()).collect();
+    let teams: Vec<Option<&str>> = hs.iter().map(|h| h.team.as_deref()).collect();
+    let samples: Vec<i64> = hs.iter().map(|h| h.samples).collect();
+    let sums = moment_arrays(hs.iter().map(|h| &h.metrics));
+    let columns = hour_sum_columns();
+    let arrays: Vec<String> = (5..=20).map(|i| format!("${i}::float8[]")).collect();
+    let sql = format!(
+        "WITH b AS (
+             SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[], {arrays})
+                 AS b(bucket, employee_id, team, samples, {columns})),
+         kept AS (
+             INSERT INTO employee_metrics_hourly_store AS h (bucket, employee_id, team, samples, {columns})
+             SELECT * FROM b
+             ON CONFLICT (employee_id, bucket) DO UPDATE SET
+                 samples = h.samples + EXCLUDED.samples, {added}
+             WHERE h.team IS NOT DISTINCT FROM EXCLUDED.team
+             RETURNING h.employee_id, h.bucket)
+         SELECT DISTINCT b.bucket FROM b
+         WHERE NOT EXISTS (SELECT 1 FROM kept k
+                           WHERE k.employee_id = b.employee_id AND k.bucket = b.bucket)",
+        arrays = arrays.join(", "),
+        added = added_sums("h"),
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&buckets, &employees, &teams, &samples];
+    params.extend(sums.iter().map(|c| c as &(dyn ToSql + Sync)));
+    let statement = tx.prepare_cached(&sql).await?;
+    Ok(tx
+        .query(&statement, &params)
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 async fn copy_hours(
@@ -398,30 +489,15 @@ async fn add_org_hours(tx: &Transaction<'_>, hours: &BatchHours) -> Result<()> {
     let org = hours.org_hours();
     let buckets: Vec<DateTime<Utc>> = org.iter().map(|o| o.bucket).collect();
     let samples: Vec<i64> = org.iter().map(|o| o.samples).collect();
-    let columns: Vec<Vec<f64>> = (0..4)
-        .flat_map(|m| {
-            let org = &org;
-            [
-                org.iter().map(|o| o.metrics[m].sum).collect::<Vec<f64>>(),
-                org.iter().map(|o| o.metrics[m].sumsq).collect(),
-                org.iter().map(|o| o.metrics[m].min).collect(),
-                org.iter().map(|o| o.metrics[m].max).collect(),
-            ]
-        })
-        .collect();
+    let columns = moment_arrays(org.iter().map(|o| &o.metrics));
     let arrays: Vec<String> = (3..=18).map(|i| format!("${i}::float8[]")).collect();
-    let added = crate::queries::per_metric(|c| {
-        format!(
-            "{c}_sum = o.{c}_sum + EXCLUDED.{c}_sum, {c}_sumsq = o.{c}_sumsq + EXCLUDED.{c}_sumsq,
-             {c}_min = least(o.{c}_min, EXCLUDED.{c}_min), {c}_max = greatest(o.{c}_max, EXCLUDED.{c}_max)"
-        )
-    });
     let sql = format!(
         "INSERT INTO metrics_hourly_org_store AS o (bucket, samples, {columns})
          SELECT * FROM unnest($1::timestamptz[], $2::bigint[], {arrays})
          ON CONFLICT (bucket) DO UPDATE SET samples = o.samples + EXCLUDED.samples, {added}",
         columns = hour_sum_columns(),
-        arrays = arrays.join(", ")
+        arrays = arrays.join(", "),
+        added = added_sums("o"),
     );
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&buckets, &samples];
     params.extend(columns.iter().map(|c| c as &(dyn ToSql + Sync)));
