@@ -188,9 +188,10 @@ impl BatchHours {
             }
             let sums = h.metrics.map(|m| m.sum);
             let burnout_max = h.metrics[3].max;
-            let found = days.iter_mut().rev().take_while(|d| {
-                d.employee == h.employee && d.bucket == bucket
-            });
+            let found = days
+                .iter_mut()
+                .rev()
+                .take_while(|d| d.employee == h.employee && d.bucket == bucket);
             let mut merged = false;
             for d in found {
                 if d.team == h.team {
@@ -295,14 +296,19 @@ mod tests {
         let org = hours.org_hours();
         assert_eq!(org.len(), 3);
         assert_eq!((org[0].bucket, org[0].samples), (t(9), 2));
-        assert_eq!(
-            (org[0].metrics[3].sum, org[0].metrics[3].max),
-            (60.0, 50.0)
-        );
+        assert_eq!((org[0].metrics[3].sum, org[0].metrics[3].max), (60.0, 50.0));
         let days = hours.team_days(t(0) + chrono::Duration::days(1));
         let rows: Vec<_> = days
             .iter()
-            .map(|d| (d.employee.as_str(), d.team.as_deref(), d.samples, d.sums[3], d.burnout_max))
+            .map(|d| {
+                (
+                    d.employee.as_str(),
+                    d.team.as_deref(),
+                    d.samples,
+                    d.sums[3],
+                    d.burnout_max,
+                )
+            })
             .collect();
         assert_eq!(
             rows,

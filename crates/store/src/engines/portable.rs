@@ -39,7 +39,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::{Cutoffs, Fut, Held, SingleWrite, StorageEngine};
-use crate::batch_hours::{BatchHours, Moments};
+use crate::batch_hours::{BatchHours, EmployeeHour, Moments};
 use crate::compression::CompressionReport;
 use crate::partitions::{self, Family};
 use crate::rollup::{RefreshReport, day_start};
@@ -350,27 +350,28 @@ async fn keep_new_hours(
     if hours.is_empty() {
         return Ok(true);
     }
-    tx.batch_execute("SAVEPOINT keep_new_hours").await?;
-    match copy_hours(tx, &hours).await {
-        Ok(()) => {
-            tx.batch_execute("RELEASE SAVEPOINT keep_new_hours").await?;
+    let all: Vec<&EmployeeHour> = hours.hours.iter().collect();
+    if !copied(tx, &all).await? {
+        // Some (employee, hour)s have samples from before the batch (a
+        // day of history that starts within an hour, say): the others are
+        // copied, those are added to.
+        let stored = stored_hours(tx, &all).await?;
+        let (old, new): (Vec<&EmployeeHour>, Vec<&EmployeeHour>) = all
+            .iter()
+            .copied()
+            .partition(|h| stored.contains(&(h.employee.as_str(), h.bucket)));
+        // A writer at once may have stored one of the new ones meanwhile:
+        // then every (employee, hour) goes by the upsert.
+        let upserted = if copied(tx, &new).await? { old } else { all };
+        let mixed = add_hours(tx, &upserted).await?;
+        if !mixed.is_empty() {
+            tx.execute(
+                "INSERT INTO rollup_invalidations (bucket)
+                 SELECT unnest($1::timestamptz[]) ON CONFLICT (bucket) DO NOTHING",
+                &[&mixed],
+            )
+            .await?;
         }
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            // Some (employee, hour)s have samples from before the batch
-            // (a day of history that starts within an hour, say).
-            tx.batch_execute("ROLLBACK TO SAVEPOINT keep_new_hours")
-                .await?;
-            let mixed = add_hours(tx, &hours).await?;
-            if !mixed.is_empty() {
-                tx.execute(
-                    "INSERT INTO rollup_invalidations (bucket)
-                     SELECT unnest($1::timestamptz[]) ON CONFLICT (bucket) DO NOTHING",
-                    &[&mixed],
-                )
-                .await?;
-            }
-        }
-        Err(e) => return Err(e.into()),
     }
     add_org_hours(tx, &hours).await?;
     add_team_days(tx, &hours, day_start(watermark)).await?;
@@ -397,9 +398,8 @@ fn added_sums(a: &str) -> String {
 /// The sum, sum of squares, minimum and maximum of every metric, as 16
 /// arrays in the hourly store's column order.
 fn moment_arrays<'a>(metrics: impl Iterator<Item = &'a [Moments; 4]> + Clone) -> Vec<Vec<f64>> {
-    let column = |f: fn(&Moments) -> f64, m: usize| {
-        metrics.clone().map(|x| f(&x[m])).collect::<Vec<f64>>()
-    };
+    let column =
+        |f: fn(&Moments) -> f64, m: usize| metrics.clone().map(|x| f(&x[m])).collect::<Vec<f64>>();
     (0..4)
         .flat_map(|m| {
             [
@@ -419,8 +419,7 @@ fn moment_arrays<'a>(metrics: impl Iterator<Item = &'a [Moments; 4]> + Clone) ->
 /// latest). Returns the hours of the others, whose team the batch may
 /// change (it is the team of the hour's latest sample, and the row does
 /// not say when that was): the caller invalidates them.
-async fn add_hours(tx: &Transaction<'_>, hours: &BatchHours) -> Result<Vec<DateTime<Utc>>> {
-    let hs = &hours.hours;
+async fn add_hours(tx: &Transaction<'_>, hs: &[&EmployeeHour]) -> Result<Vec<DateTime<Utc>>> {
     let buckets: Vec<DateTime<Utc>> = hs.iter().map(|h| h.bucket).collect();
     let employees: Vec<&str> = hs.iter().map(|h| h.employee.as_str()).collect();
     let teams: Vec<Option<&str>> = hs.iter().map(|h| h.team.as_deref()).collect();
@@ -456,9 +455,57 @@ async fn add_hours(tx: &Transaction<'_>, hours: &BatchHours) -> Result<Vec<DateT
         .collect())
 }
 
+/// Copies (employee, hour)s into the hourly store under a savepoint:
+/// `false`, with nothing of the attempt left, when one has a row already.
+async fn copied(tx: &Transaction<'_>, hours: &[&EmployeeHour]) -> Result<bool> {
+    if hours.is_empty() {
+        return Ok(true);
+    }
+    tx.batch_execute("SAVEPOINT keep_new_hours").await?;
+    match copy_hours(tx, hours).await {
+        Ok(()) => {
+            tx.batch_execute("RELEASE SAVEPOINT keep_new_hours").await?;
+            Ok(true)
+        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT keep_new_hours")
+                .await?;
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Which of `hours` have a row in the hourly store: one probe of its key
+/// each (LIMIT 1 keeps the planner from scanning the store instead).
+async fn stored_hours<'h>(
+    tx: &Transaction<'_>,
+    hours: &[&'h EmployeeHour],
+) -> Result<std::collections::HashSet<(&'h str, DateTime<Utc>)>> {
+    let employees: Vec<&str> = hours.iter().map(|h| h.employee.as_str()).collect();
+    let buckets: Vec<DateTime<Utc>> = hours.iter().map(|h| h.bucket).collect();
+    let statement = tx
+        .prepare_cached(
+            "SELECT k.i FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS k(e, b, i)
+             CROSS JOIN LATERAL (SELECT 1 FROM employee_metrics_hourly_store h
+                                 WHERE h.employee_id = k.e AND h.bucket = k.b LIMIT 1) s",
+        )
+        .await?;
+    let rows = tx.query(&statement, &[&employees, &buckets]).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let i: i64 = r.get(0);
+            hours.get(usize::try_from(i - 1).ok()?)
+        })
+        .map(|h| (h.employee.as_str(), h.bucket))
+        .collect())
+}
+
+/// Binary COPY of (employee, hour)s into the hourly store.
 async fn copy_hours(
     tx: &Transaction<'_>,
-    hours: &BatchHours,
+    hours: &[&EmployeeHour],
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let sql = format!(
         "COPY employee_metrics_hourly_store (bucket, employee_id, team, samples, {})
@@ -470,7 +517,7 @@ async fn copy_hours(
     let sink = tx.copy_in(&sql).await?;
     let writer = BinaryCopyInWriter::new(sink, &types);
     futures_util::pin_mut!(writer);
-    for h in &hours.hours {
+    for h in hours {
         let sums: Vec<f64> = h
             .metrics
             .iter()

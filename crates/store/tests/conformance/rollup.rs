@@ -371,7 +371,10 @@ async fn history_written_after_the_first_refresh_is_rolled_up_by_the_writer(stor
     store.write_batch(&more).await.unwrap();
     if portable {
         assert_eq!(count_rows(&store, "rollup_invalidations").await, 0);
-        assert_eq!(count_rows(&store, "employee_metrics_hourly_store").await, 11);
+        assert_eq!(
+            count_rows(&store, "employee_metrics_hourly_store").await,
+            11
+        );
         assert_eq!(count_rows(&store, "employee_team_daily_store").await, 4);
     }
     // A batch meeting a stored (employee, hour): its sums are added where
@@ -383,7 +386,10 @@ async fn history_written_after_the_first_refresh_is_rolled_up_by_the_writer(stor
     store.write_batch(&overlapping).await.unwrap();
     if portable {
         assert_eq!(count_rows(&store, "rollup_invalidations").await, 0);
-        assert_eq!(count_rows(&store, "employee_metrics_hourly_store").await, 12);
+        assert_eq!(
+            count_rows(&store, "employee_metrics_hourly_store").await,
+            12
+        );
         assert_eq!(count_rows(&store, "employee_team_daily_store").await, 5);
     }
     let added = answers(&store).await;
@@ -417,8 +423,7 @@ async fn history_written_after_the_first_refresh_is_rolled_up_by_the_writer(stor
     // Every stored hour recomputed from raw rows gives the same answers.
     store.refresh_rollup(now()).await.unwrap();
     if portable {
-        let client =
-            organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+        let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
         client
             .execute(
                 "INSERT INTO rollup_invalidations (bucket)
