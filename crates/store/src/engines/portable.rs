@@ -312,10 +312,14 @@ const INVALIDATE_ONE: &str = "WITH held AS MATERIALIZED (
 /// to recompute.
 ///
 /// * Hourly store: the batch's (employee, hour)s by binary COPY, under a
-///   savepoint. That is exact only for an (employee, hour) with no sample
-///   before the batch: a row for it may exist, and then the copy fails on
-///   the key; the savepoint is rolled back and the hours are recorded as
-///   invalidated (`false`), as without this. An (employee, hour) with a
+///   savepoint. When one has a row already (its hour had samples before
+///   the batch), the copy fails on the key and is rolled back; the stored
+///   keys are then probed, the new (employee, hour)s copied, and the
+///   stored ones upserted: their counts, sums and extremes add up exactly
+///   (no sample of the batch replaced a stored one), but the hour's team
+///   is its latest sample's and the row does not say when that was, so a
+///   row is added to only when the batch's team is its team; the hours of
+///   the others are recorded as invalidated. An (employee, hour) with a
 ///   sample but no row is one whose hour is invalidated already (every
 ///   write into a materialised hour either adds its row here or
 ///   invalidates the hour), and the refresh replaces that hour whole.
@@ -468,8 +472,10 @@ async fn copied(tx: &Transaction<'_>, hours: &[&EmployeeHour]) -> Result<bool> {
             Ok(true)
         }
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            tx.batch_execute("ROLLBACK TO SAVEPOINT keep_new_hours")
-                .await?;
+            tx.batch_execute(
+                "ROLLBACK TO SAVEPOINT keep_new_hours; RELEASE SAVEPOINT keep_new_hours",
+            )
+            .await?;
             Ok(false)
         }
         Err(e) => Err(e.into()),
