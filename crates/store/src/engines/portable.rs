@@ -313,9 +313,9 @@ const INVALIDATE_ONE: &str = "WITH held AS MATERIALIZED (
 ///
 /// * Hourly store: the batch's (employee, hour)s by binary COPY, under a
 ///   savepoint. When one has a row already (its hour had samples before
-///   the batch), the copy fails on the key and is rolled back; the stored
-///   keys are then probed, the new (employee, hour)s copied, and the
-///   stored ones upserted: their counts, sums and extremes add up exactly
+///   the batch), the copy fails on the key and is rolled back, and every
+///   (employee, hour) goes by one upsert instead: new ones are inserted,
+///   and for stored ones the counts, sums and extremes add up exactly
 ///   (no sample of the batch replaced a stored one), but the hour's team
 ///   is its latest sample's and the row does not say when that was, so a
 ///   row is added to only when the batch's team is its team; the hours of
@@ -357,17 +357,8 @@ async fn keep_new_hours(
     let all: Vec<&EmployeeHour> = hours.hours.iter().collect();
     if !copied(tx, &all).await? {
         // Some (employee, hour)s have samples from before the batch (a
-        // day of history that starts within an hour, say): the others are
-        // copied, those are added to.
-        let stored = stored_hours(tx, &all).await?;
-        let (old, new): (Vec<&EmployeeHour>, Vec<&EmployeeHour>) = all
-            .iter()
-            .copied()
-            .partition(|h| stored.contains(&(h.employee.as_str(), h.bucket)));
-        // A writer at once may have stored one of the new ones meanwhile:
-        // then every (employee, hour) goes by the upsert.
-        let upserted = if copied(tx, &new).await? { old } else { all };
-        let mixed = add_hours(tx, &upserted).await?;
+        // day of history that starts within an hour, say).
+        let mixed = add_hours(tx, &all).await?;
         if !mixed.is_empty() {
             tx.execute(
                 "INSERT INTO rollup_invalidations (bucket)
@@ -480,32 +471,6 @@ async fn copied(tx: &Transaction<'_>, hours: &[&EmployeeHour]) -> Result<bool> {
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Which of `hours` have a row in the hourly store: one probe of its key
-/// each (LIMIT 1 keeps the planner from scanning the store instead).
-async fn stored_hours<'h>(
-    tx: &Transaction<'_>,
-    hours: &[&'h EmployeeHour],
-) -> Result<std::collections::HashSet<(&'h str, DateTime<Utc>)>> {
-    let employees: Vec<&str> = hours.iter().map(|h| h.employee.as_str()).collect();
-    let buckets: Vec<DateTime<Utc>> = hours.iter().map(|h| h.bucket).collect();
-    let statement = tx
-        .prepare_cached(
-            "SELECT k.i FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS k(e, b, i)
-             CROSS JOIN LATERAL (SELECT 1 FROM employee_metrics_hourly_store h
-                                 WHERE h.employee_id = k.e AND h.bucket = k.b LIMIT 1) s",
-        )
-        .await?;
-    let rows = tx.query(&statement, &[&employees, &buckets]).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let i: i64 = r.get(0);
-            hours.get(usize::try_from(i - 1).ok()?)
-        })
-        .map(|h| (h.employee.as_str(), h.bucket))
-        .collect())
 }
 
 /// Binary COPY of (employee, hour)s into the hourly store.
