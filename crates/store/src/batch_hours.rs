@@ -188,23 +188,18 @@ impl BatchHours {
             }
             let sums = h.metrics.map(|m| m.sum);
             let burnout_max = h.metrics[3].max;
-            let found = days
+            let same = days
                 .iter_mut()
                 .rev()
-                .take_while(|d| d.employee == h.employee && d.bucket == bucket);
-            let mut merged = false;
-            for d in found {
-                if d.team == h.team {
-                    d.samples += h.samples;
-                    for (a, b) in d.sums.iter_mut().zip(sums) {
-                        *a += b;
-                    }
-                    d.burnout_max = d.burnout_max.max(burnout_max);
-                    merged = true;
-                    break;
+                .take_while(|d| d.employee == h.employee && d.bucket == bucket)
+                .find(|d| d.team == h.team);
+            if let Some(d) = same {
+                d.samples += h.samples;
+                for (a, b) in d.sums.iter_mut().zip(sums) {
+                    *a += b;
                 }
-            }
-            if !merged {
+                d.burnout_max = d.burnout_max.max(burnout_max);
+            } else {
                 days.push(TeamDay {
                     bucket,
                     employee: h.employee.clone(),

@@ -170,15 +170,7 @@ impl StorageEngine for Portable {
                 .filter(|(_, latest)| held.raw_kept_from.is_none_or(|kept| **latest >= kept))
                 .map(|(hour, _)| *hour)
                 .collect();
-            if !late.is_empty() {
-                tx.execute(
-                    "INSERT INTO rollup_invalidations (bucket)
-                     SELECT unnest($1::timestamptz[]) ON CONFLICT (bucket) DO NOTHING",
-                    &[&late],
-                )
-                .await?;
-            }
-            Ok(())
+            invalidate(tx, &late).await
         }
         .boxed()
     }
@@ -354,23 +346,29 @@ async fn keep_new_hours(
     if hours.is_empty() {
         return Ok(true);
     }
-    let all: Vec<&EmployeeHour> = hours.hours.iter().collect();
-    if !copied(tx, &all).await? {
+    if !copied(tx, &hours.hours).await? {
         // Some (employee, hour)s have samples from before the batch (a
         // day of history that starts within an hour, say).
-        let mixed = add_hours(tx, &all).await?;
-        if !mixed.is_empty() {
-            tx.execute(
-                "INSERT INTO rollup_invalidations (bucket)
-                 SELECT unnest($1::timestamptz[]) ON CONFLICT (bucket) DO NOTHING",
-                &[&mixed],
-            )
-            .await?;
-        }
+        let mixed = add_hours(tx, &hours.hours).await?;
+        invalidate(tx, &mixed).await?;
     }
     add_org_hours(tx, &hours).await?;
     add_team_days(tx, &hours, day_start(watermark)).await?;
     Ok(true)
+}
+
+/// Records `hours` as invalidated: the refresh recomputes them from raw
+/// rows, and reads them from raw rows until it has.
+async fn invalidate(tx: &Transaction<'_>, hours: &[DateTime<Utc>]) -> Result<()> {
+    if !hours.is_empty() {
+        tx.execute(
+            "INSERT INTO rollup_invalidations (bucket)
+             SELECT unnest($1::timestamptz[]) ON CONFLICT (bucket) DO NOTHING",
+            &[&hours],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The columns of the hourly store after `bucket, employee_id, team,
@@ -414,7 +412,7 @@ fn moment_arrays<'a>(metrics: impl Iterator<Item = &'a [Moments; 4]> + Clone) ->
 /// latest). Returns the hours of the others, whose team the batch may
 /// change (it is the team of the hour's latest sample, and the row does
 /// not say when that was): the caller invalidates them.
-async fn add_hours(tx: &Transaction<'_>, hs: &[&EmployeeHour]) -> Result<Vec<DateTime<Utc>>> {
+async fn add_hours(tx: &Transaction<'_>, hs: &[EmployeeHour]) -> Result<Vec<DateTime<Utc>>> {
     let buckets: Vec<DateTime<Utc>> = hs.iter().map(|h| h.bucket).collect();
     let employees: Vec<&str> = hs.iter().map(|h| h.employee.as_str()).collect();
     let teams: Vec<Option<&str>> = hs.iter().map(|h| h.team.as_deref()).collect();
@@ -452,10 +450,7 @@ async fn add_hours(tx: &Transaction<'_>, hs: &[&EmployeeHour]) -> Result<Vec<Dat
 
 /// Copies (employee, hour)s into the hourly store under a savepoint:
 /// `false`, with nothing of the attempt left, when one has a row already.
-async fn copied(tx: &Transaction<'_>, hours: &[&EmployeeHour]) -> Result<bool> {
-    if hours.is_empty() {
-        return Ok(true);
-    }
+async fn copied(tx: &Transaction<'_>, hours: &[EmployeeHour]) -> Result<bool> {
     tx.batch_execute("SAVEPOINT keep_new_hours").await?;
     match copy_hours(tx, hours).await {
         Ok(()) => {
@@ -476,7 +471,7 @@ async fn copied(tx: &Transaction<'_>, hours: &[&EmployeeHour]) -> Result<bool> {
 /// Binary COPY of (employee, hour)s into the hourly store.
 async fn copy_hours(
     tx: &Transaction<'_>,
-    hours: &[&EmployeeHour],
+    hours: &[EmployeeHour],
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let sql = format!(
         "COPY employee_metrics_hourly_store (bucket, employee_id, team, samples, {})
