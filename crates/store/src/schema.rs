@@ -104,6 +104,12 @@ const PORTABLE: &[Migration] = &[
         "portable/0027_hourly_store_covering_key.sql"
     ),
     migration!(28, "team_days_key", "portable/0028_team_days_key.sql"),
+    migration!(29, "raw_time_brin", "portable/0029_raw_time_brin.sql"),
+    migration!(
+        30,
+        "alerts_from_hours",
+        "portable/0030_alerts_from_hours.sql"
+    ),
 ];
 
 // No version 10: timescale's 0008 was never edited, so it needs no revision.
@@ -657,6 +663,16 @@ mod tests {
             Engine::Portable,
             28,
             "31a773dcb9f6eb1b721bb65edb8745d4df670678d5918df4049537650333874e",
+        ),
+        (
+            Engine::Portable,
+            29,
+            "1a3dbe7baef8c096775b722da9894cff3054e7fb63181cfee281a295a9f9983a",
+        ),
+        (
+            Engine::Portable,
+            30,
+            "b8e67bfe95edc0d436845c9e81bed854a978c24116db296584354b77f871d262",
         ),
     ];
 

@@ -3,9 +3,9 @@
 //! kept raw days is rolled up without replacing what the rollup kept.
 
 use chrono::{DateTime, TimeZone, Utc};
-use organism_domain::{EmployeeId, MetricName, StatsDays, TimeRange};
+use organism_domain::{AlertDays, EmployeeId, MetricName, StatsDays, Threshold, TimeRange};
 use organism_testkit::organism_store::queries::TrendPoints;
-use organism_testkit::organism_store::{Store, StoreError};
+use organism_testkit::organism_store::{Engine, Store, StoreError};
 
 use crate::data::{count_rows, now, sample};
 
@@ -31,9 +31,19 @@ async fn seed(store: &Store) {
 }
 
 async fn burnouts(store: &Store, start: &str, end: &str, hourly: bool) -> Vec<f64> {
+    burnouts_of(store, "emp_r", start, end, hourly).await
+}
+
+async fn burnouts_of(
+    store: &Store,
+    employee: &str,
+    start: &str,
+    end: &str,
+    hourly: bool,
+) -> Vec<f64> {
     let trend = store
         .employee_trend(
-            &EmployeeId::parse("emp_r").unwrap(),
+            &EmployeeId::parse(employee).unwrap(),
             TimeRange::parse(start, end).unwrap(),
             hourly,
         )
@@ -188,6 +198,61 @@ async fn backfill_before_the_kept_raw_days_reaches_the_rollup(store: Store) {
     assert_eq!((s.count, s.max), (6, Some(80.0)));
 }
 
+/// With the raw rows and the rollup kept for the same days, retention keeps
+/// the rollup from an hour and the raw rows from the start of that hour's
+/// day: on that first day an early hour has raw rows and no stored row. An
+/// alert's window over that day counts those raw rows (on portable the
+/// window's whole hours come from the rollup, but not on that day).
+async fn alerts_count_the_first_kept_days_raw_rows(store: Store) {
+    let mut settings = store.settings().clone();
+    settings.retention.raw_days = 5;
+    settings.retention.rollup_days = 5;
+    let store = Store::open(settings).await.unwrap();
+    let samples: Vec<_> = [
+        (t(2026, 6, 5, 9, 0), 95.0),
+        (t(2026, 6, 5, 13, 0), 60.0),
+        (t(2026, 6, 8, 10, 0), 70.0),
+        (t(2026, 6, 10, 11, 30), 80.0),
+    ]
+    .into_iter()
+    .map(|(time, burnout)| sample("emp_k", Some("Core"), time, 0.1, 0.1, 0.1, burnout))
+    .collect();
+    store.write_batch(&samples).await.unwrap();
+    let report = store.apply_retention(now()).await.unwrap();
+    assert_eq!(report.raw_kept_from, t(2026, 6, 5, 0, 0));
+    assert_eq!(report.rollup_kept_from, t(2026, 6, 5, 12, 0));
+    // The 09:00 hour is gone from the rollup (on portable: timescale drops
+    // the aggregate's whole chunks), its raw row is kept.
+    if store.engine() == Engine::Portable {
+        assert_eq!(
+            burnouts_of(&store, "emp_k", "2026-06-05", "2026-06-05", true).await,
+            vec![60.0]
+        );
+    }
+    assert_eq!(
+        burnouts_of(&store, "emp_k", "2026-06-05", "2026-06-05", false).await,
+        vec![95.0, 60.0]
+    );
+    for start in [now(), now() - chrono::Duration::minutes(25)] {
+        let alerts = store
+            .burnout_alerts(
+                Threshold::new(0.0).unwrap(),
+                AlertDays::new(7).unwrap(),
+                start,
+            )
+            .await
+            .unwrap();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let a = &alerts[0];
+        assert_eq!(
+            (a.latest_score, a.peak_score, a.samples),
+            (80.0, 95.0, 4),
+            "{a:?}"
+        );
+        assert!((a.average_score - 76.25).abs() < 1e-9, "{a:?}");
+    }
+}
+
 async fn retention_settings_are_checked(store: Store) {
     let mut settings = store.settings().clone();
     settings.retention.raw_days = 0;
@@ -207,4 +272,5 @@ organism_testkit::engine_tests!(
     retention_drops_exactly_what_is_older_than_the_limits,
     backfill_before_the_kept_raw_days_reaches_the_rollup,
     retention_settings_are_checked,
+    alerts_count_the_first_kept_days_raw_rows,
 );

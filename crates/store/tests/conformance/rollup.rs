@@ -2,9 +2,11 @@
 //! give, late data is visible at once and materialised at the next refresh.
 
 use chrono::Duration;
-use organism_domain::{EmployeeId, MetricName, StatsDays, TeamName, TrendDays};
+use organism_domain::{
+    AlertDays, EmployeeId, MetricName, StatsDays, TeamName, Threshold, TrendDays,
+};
 use organism_testkit::organism_store::queries::{
-    HourlyPoint, MetricStatistics, TeamDay, TrendPoints,
+    BurnoutAlert, HourlyPoint, MetricStatistics, TeamDay, TrendPoints,
 };
 use organism_testkit::organism_store::{Engine, Store};
 
@@ -14,6 +16,9 @@ pub(crate) struct Answers {
     hourly: Vec<HourlyPoint>,
     team: Vec<TeamDay>,
     stats: Vec<MetricStatistics>,
+    /// Every employee's alert over windows from a whole hour and from
+    /// within one, short and long.
+    alerts: Vec<Vec<BurnoutAlert>>,
 }
 
 pub(crate) async fn answers(store: &Store) -> Answers {
@@ -46,10 +51,28 @@ pub(crate) async fn answers(store: &Store) -> Answers {
             .unwrap();
         stats.push(s);
     }
+    let mut alerts = Vec::new();
+    for (days, start) in [
+        (7, now()),
+        (7, now() - Duration::minutes(25)),
+        (30, now() - Duration::minutes(25)),
+        (90, now()),
+    ] {
+        let a = store
+            .burnout_alerts(
+                Threshold::new(0.0).unwrap(),
+                AlertDays::new(days).unwrap(),
+                start,
+            )
+            .await
+            .unwrap();
+        alerts.push(a);
+    }
     Answers {
         hourly,
         team,
         stats,
+        alerts,
     }
 }
 
@@ -78,6 +101,25 @@ pub(crate) fn assert_same(a: &Answers, b: &Answers) {
         assert_eq!((x.count, x.min, x.max), (y.count, y.min, y.max));
         assert!((x.avg.unwrap() - y.avg.unwrap()).abs() < 1e-9);
         assert!((x.stddev.unwrap() - y.stddev.unwrap()).abs() < 1e-9);
+    }
+    assert_eq!(a.alerts.len(), b.alerts.len());
+    for (xs, ys) in a.alerts.iter().zip(&b.alerts) {
+        assert_eq!(xs.len(), ys.len(), "{xs:?} {ys:?}");
+        for (x, y) in xs.iter().zip(ys) {
+            assert_eq!(
+                (&x.employee_id, &x.team, x.latest_score, x.latest_time),
+                (&y.employee_id, &y.team, y.latest_score, y.latest_time)
+            );
+            assert_eq!(
+                (x.peak_score, x.samples),
+                (y.peak_score, y.samples),
+                "{x:?}"
+            );
+            assert!(
+                (x.average_score - y.average_score).abs() < 1e-9,
+                "{x:?} {y:?}"
+            );
+        }
     }
 }
 
@@ -439,6 +481,63 @@ async fn history_written_after_the_first_refresh_is_rolled_up_by_the_writer(stor
     assert_same(&late_answers, &answers(&store).await);
 }
 
+/// An alert's window from within an hour, over materialised hours (which
+/// portable reads from the rollup): the samples of the first hour before the
+/// window's start are not counted, those after the watermark and a late
+/// sample into a materialised hour are.
+async fn alerts_over_materialised_hours_count_exactly_the_windows_samples(store: Store) {
+    let w = |time, burnout| sample("emp_w", Some("Core"), time, 0.1, 0.1, 0.1, burnout);
+    store
+        .write_batch(&[
+            w(at(3, 11, 20), 95.0),
+            w(at(3, 11, 50), 60.0),
+            w(at(5, 10, 0), 70.0),
+            w(at(10, 10, 30), 80.0),
+        ])
+        .await
+        .unwrap();
+    let watermark = at(10, 11, 0);
+    store.refresh_rollup(watermark).await.unwrap();
+    store.write_sample(&w(at(10, 11, 45), 65.0)).await.unwrap();
+    // From 3 June 11:35.
+    let start = now() - Duration::minutes(25);
+    let alert = |store: Store| async move {
+        let alerts = store
+            .burnout_alerts(
+                Threshold::new(0.0).unwrap(),
+                AlertDays::new(7).unwrap(),
+                start,
+            )
+            .await
+            .unwrap();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let a = alerts.into_iter().next().unwrap();
+        (
+            a.latest_score,
+            a.latest_time,
+            a.peak_score,
+            a.samples,
+            a.average_score,
+        )
+    };
+    let (latest, time, peak, samples, average) = alert(store.clone()).await;
+    assert_eq!(
+        (latest, time, peak, samples),
+        (65.0, at(10, 11, 45), 80.0, 4)
+    );
+    assert!((average - 68.75).abs() < 1e-9, "{average}");
+    // A late sample into the materialised 5 June 10:00 hour.
+    store.write_sample(&w(at(5, 10, 30), 90.0)).await.unwrap();
+    let (_, _, peak, samples, average) = alert(store.clone()).await;
+    assert_eq!((peak, samples), (90.0, 5));
+    assert!((average - 73.0).abs() < 1e-9, "{average}");
+    // Materialised again, the same.
+    store.refresh_rollup(watermark).await.unwrap();
+    let (_, _, peak, samples, average) = alert(store.clone()).await;
+    assert_eq!((peak, samples), (90.0, 5));
+    assert!((average - 73.0).abs() < 1e-9, "{average}");
+}
+
 organism_testkit::engine_tests!(
     upgrading_from_version_7_keeps_every_answer,
     history_written_after_the_first_refresh_is_rolled_up_by_the_writer,
@@ -447,4 +546,5 @@ organism_testkit::engine_tests!(
     late_data_is_visible_at_once_and_materialised_at_the_next_refresh,
     hours_after_the_watermark_come_from_raw_rows,
     the_team_at_an_instant_is_the_last_hours_team,
+    alerts_over_materialised_hours_count_exactly_the_windows_samples,
 );
