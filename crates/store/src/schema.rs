@@ -161,6 +161,11 @@ const TIMESCALE: &[Migration] = &[
         "org_hours_materialised",
         "timescale/0025_org_hours_materialised.sql"
     ),
+    migration!(
+        26,
+        "alerts_from_hours",
+        "timescale/0026_alerts_from_hours.sql"
+    ),
 ];
 
 /// The migrations of an engine, in order.
@@ -673,6 +678,11 @@ mod tests {
             Engine::Portable,
             30,
             "b8e67bfe95edc0d436845c9e81bed854a978c24116db296584354b77f871d262",
+        ),
+        (
+            Engine::Timescale,
+            26,
+            "e35978229529894b62d250c671bce2bda7a375f79e87bd8ef4640acfe5c6e86d",
         ),
     ];
 
