@@ -166,6 +166,11 @@ const TIMESCALE: &[Migration] = &[
         "alerts_from_hours",
         "timescale/0026_alerts_from_hours.sql"
     ),
+    migration!(
+        27,
+        "hourly_cagg_covering_key",
+        "timescale/0027_hourly_cagg_covering_key.sql"
+    ),
 ];
 
 /// The migrations of an engine, in order.
@@ -683,6 +688,11 @@ mod tests {
             Engine::Timescale,
             26,
             "e35978229529894b62d250c671bce2bda7a375f79e87bd8ef4640acfe5c6e86d",
+        ),
+        (
+            Engine::Timescale,
+            27,
+            "bf790d4ceb2a160244a52c14adc40fcea004029303b957f1d062ec1d9339f645",
         ),
     ];
 

@@ -37,6 +37,80 @@ pub(crate) struct Timescale {
     /// The extra arguments of every `refresh_continuous_aggregate` call,
     /// found once per store ([`Timescale::refresh_options`]).
     refresh_options: std::sync::OnceLock<&'static str>,
+    /// The refreshes writes ask for ([`StorageEngine::after_write`]).
+    late: LateRefreshes,
+}
+
+/// The refreshes after writes into materialised hours, run one at a time
+/// per store and merged, as a database merges commits: a write queues its
+/// hours, then waits for its turn; whoever gets the turn refreshes every
+/// window queued so far, so a write whose window a refresh that started
+/// after its queueing (so after its commit) already covered returns at
+/// once. TimescaleDB refuses a second refresh of an aggregate while one
+/// runs (SQLSTATE 55P03): two writers refreshing the same day each
+/// retried every half second, and each refresh aggregated again every
+/// employee's rows of the day, the other writer's slice included.
+#[derive(Debug, Default)]
+struct LateRefreshes {
+    queue: std::sync::Mutex<RefreshQueue>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// Hours [start, end).
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
+#[derive(Debug, Default)]
+struct RefreshQueue {
+    /// Hours queued for the next round, [start, end).
+    windows: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Rounds taken so far: the windows queued now go into the next one.
+    started: u64,
+    /// Rounds up to this one have run.
+    done: u64,
+}
+
+impl RefreshQueue {
+    /// Queues [start, end); returns the round that will refresh it.
+    fn add(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) -> u64 {
+        self.windows.push((start, end));
+        self.started + 1
+    }
+
+    /// The next round and its windows, merged where they overlap or touch,
+    /// or `None` when `round` has run.
+    fn take(&mut self, round: u64) -> Option<(u64, Vec<Window>)> {
+        if self.done >= round {
+            return None;
+        }
+        self.started += 1;
+        Some((
+            self.started,
+            merge_windows(std::mem::take(&mut self.windows)),
+        ))
+    }
+}
+
+/// A lock that a panicking holder left is still good: the queue holds no
+/// half-made state.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sorted, with overlapping and touching windows joined.
+fn merge_windows(
+    mut windows: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    windows.sort();
+    let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(windows.len());
+    for (lo, hi) in windows {
+        match merged.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => merged.push((lo, hi)),
+        }
+    }
+    merged
 }
 
 impl StorageEngine for Timescale {
@@ -94,6 +168,24 @@ impl StorageEngine for Timescale {
                 )
                 .await?;
             }
+            // An employee's hours and the alerts' stored hours are
+            // index-only scans of the hourly aggregate's hypertable
+            // (migration 27), a team's days read the daily one's: the pages
+            // the refreshes rewrote are marked all-visible now, as portable
+            // vacuums its stores, rather than at autovacuum's next turn.
+            // VACUUM skips the pages already marked.
+            let row = client
+                .query_one(
+                    "SELECT string_agg((cagg_materialised(v)).hypertable, ', ')
+                     FROM unnest(ARRAY['employee_metrics_hourly_cagg', 'employee_team_daily']) v",
+                    &[],
+                )
+                .await?;
+            if let Some(hypertables) = row.get::<_, Option<String>>(0) {
+                client
+                    .batch_execute(&format!("VACUUM {hypertables}"))
+                    .await?;
+            }
             Ok(RefreshReport {
                 hours_recomputed: 0,
                 rows_written: 0,
@@ -123,27 +215,13 @@ impl StorageEngine for Timescale {
                 // Only the current hour: real-time aggregation already shows it.
                 return;
             }
-            let result = async {
-                let client = store.client().await?;
-                // Hours whose raw rows retention dropped are left as they are.
-                let start = match raw_kept_from(&client).await? {
-                    Some(kept) => hour_start(lo).max(kept),
-                    None => hour_start(lo),
-                };
-                if start >= end {
-                    return Ok(());
-                }
-                // A writer waits at most 5 s per aggregate; past that the
-                // hourly refresh catches up.
-                let options = self.refresh_options(&client).await?;
-                for cagg in CAGGS {
-                    let (lo, hi) = cagg.cover(start, end);
-                    let hi = hi.min(cagg.complete_before(Utc::now()));
-                    refresh_cagg(&client, cagg, Some(lo), hi, options, 10).await?;
-                }
-                Ok::<(), StoreError>(())
-            }
-            .await;
+            let round = lock(&self.late.queue).add(hour_start(lo), end);
+            let _turn = self.late.turn.lock().await;
+            let Some((round, windows)) = lock(&self.late.queue).take(round) else {
+                return;
+            };
+            let result = self.refresh_windows(store, &windows).await;
+            lock(&self.late.queue).done = round;
             if let Err(e) = result {
                 tracing::warn!(error = %e, %lo, %hi, "could not refresh the hourly rollup after a late write; the next refresh will");
             }
@@ -356,6 +434,36 @@ impl StorageEngine for Timescale {
 }
 
 impl Timescale {
+    /// Refreshes the three aggregates over these hours (see
+    /// [`LateRefreshes`]), each over its whole buckets.
+    async fn refresh_windows(
+        &self,
+        store: &Store,
+        windows: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<()> {
+        let client = store.client().await?;
+        // Hours whose raw rows retention dropped are left as they are.
+        let kept = raw_kept_from(&client).await?;
+        // A writer waits at most 5 s per aggregate; past that the hourly
+        // refresh catches up.
+        let options = self.refresh_options(&client).await?;
+        for cagg in CAGGS {
+            let covered = windows
+                .iter()
+                .filter_map(|&(start, end)| {
+                    let start = kept.map_or(start, |kept| start.max(kept));
+                    let (lo, hi) = cagg.cover(start, end);
+                    let hi = hi.min(cagg.complete_before(Utc::now()));
+                    (start < end && lo < hi).then_some((lo, hi))
+                })
+                .collect();
+            for (lo, hi) in merge_windows(covered) {
+                refresh_cagg(&client, cagg, Some(lo), hi, options, 10).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Since 2.2x TimescaleDB refreshes a window in batches of 10 buckets
     /// by default, newest first, each committed on its own: the watermark
     /// moves to the window's end with the first, and until the last commits
@@ -471,5 +579,54 @@ async fn refresh_cagg(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn h(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 10, hour, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn windows_merge_where_they_overlap_or_touch() {
+        let merged = merge_windows(vec![
+            (h(9), h(12)),
+            (h(1), h(3)),
+            (h(3), h(4)),
+            (h(10), h(11)),
+            (h(6), h(7)),
+        ]);
+        assert_eq!(merged, vec![(h(1), h(4)), (h(6), h(7)), (h(9), h(12))]);
+        assert!(merge_windows(Vec::new()).is_empty());
+    }
+
+    /// Two writes queued while a refresh runs: the first of them to get the
+    /// turn refreshes both, the second finds its round done; a write queued
+    /// after that round was taken waits for the next.
+    #[test]
+    fn writes_queued_during_a_refresh_share_the_next_round() {
+        let mut queue = RefreshQueue::default();
+        let a = queue.add(h(1), h(2));
+        let (round_a, windows) = queue.take(a).unwrap();
+        assert_eq!(windows, vec![(h(1), h(2))]);
+        let b = queue.add(h(5), h(6));
+        let c = queue.add(h(4), h(5));
+        assert_eq!((b, c), (round_a + 1, round_a + 1));
+        queue.done = round_a;
+        let (round_b, windows) = queue.take(b).unwrap();
+        assert_eq!(round_b, b);
+        assert_eq!(windows, vec![(h(4), h(6))]);
+        let d = queue.add(h(8), h(9));
+        assert_eq!(d, round_b + 1);
+        queue.done = round_b;
+        assert!(
+            queue.take(c).is_none(),
+            "c's hours were refreshed in b's round"
+        );
+        assert_eq!(queue.take(d), Some((d, vec![(h(8), h(9))])));
     }
 }

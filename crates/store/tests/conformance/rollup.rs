@@ -270,6 +270,76 @@ async fn writes_racing_refreshes_are_all_rolled_up(store: Store) {
     assert_eq!(a.team.iter().map(|d| d.samples).sum::<i64>(), 120);
 }
 
+/// Writers into hours already materialised, all at once: each write's
+/// samples are in the rollup's answers as soon as its call returns, though
+/// on timescale the refreshes the writes ask for are merged (one writer
+/// refreshes every window queued while another refresh ran, the others
+/// return when it is done).
+async fn late_writes_at_once_are_each_visible_when_they_return(store: Store) {
+    seed(&store).await;
+    store.refresh_rollup(now()).await.unwrap();
+    let start = now() - Duration::days(6);
+    let writers = (0..6i64).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let employee = format!("emp_w{w}");
+            for k in 0..8i64 {
+                // Writers 0-2 share days; 3-5 write days of their own.
+                let time = start + Duration::hours(k * 5 + (w % 3) + (w / 3) * 72);
+                let batch = [
+                    sample(
+                        &employee,
+                        Some("Core"),
+                        time,
+                        0.1,
+                        0.2,
+                        0.3,
+                        40.0 + k as f64,
+                    ),
+                    sample(
+                        &employee,
+                        Some("Core"),
+                        time + Duration::minutes(15),
+                        0.1,
+                        0.2,
+                        0.3,
+                        50.0,
+                    ),
+                ];
+                store.write_batch(&batch).await.unwrap();
+                let trend = store
+                    .employee_trend_days(
+                        &EmployeeId::parse(&employee).unwrap(),
+                        TrendDays::new(30).unwrap(),
+                        true,
+                        now(),
+                    )
+                    .await
+                    .unwrap();
+                let TrendPoints::Hourly(hours) = trend.points else {
+                    panic!("hourly points expected")
+                };
+                let counted: i64 = hours.iter().map(|h| h.samples).sum();
+                assert_eq!(counted, 2 * (k + 1), "{employee} after its write {k}");
+                let hour = hours
+                    .iter()
+                    .find(|h| h.time == time)
+                    .expect("the written hour");
+                assert!(
+                    (hour.burnout_score - (90.0 + k as f64) / 2.0).abs() < 1e-9,
+                    "{employee} {hour:?}"
+                );
+            }
+        })
+    });
+    for task in writers {
+        task.await.unwrap();
+    }
+    let at_once = answers(&store).await;
+    store.refresh_rollup(now()).await.unwrap();
+    assert_same(&at_once, &answers(&store).await);
+}
+
 /// A database made before the organisation's hours and member-days
 /// (version 7) has materialised hours: after the migration every answer
 /// stays the same. On portable the migration fills both stores from the
@@ -587,6 +657,7 @@ organism_testkit::engine_tests!(
     upgrading_from_version_7_keeps_every_answer,
     history_written_after_the_first_refresh_is_rolled_up_by_the_writer,
     writes_racing_refreshes_are_all_rolled_up,
+    late_writes_at_once_are_each_visible_when_they_return,
     the_materialised_rollup_equals_the_raw_aggregation,
     late_data_is_visible_at_once_and_materialised_at_the_next_refresh,
     hours_after_the_watermark_come_from_raw_rows,
