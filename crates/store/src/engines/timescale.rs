@@ -61,8 +61,8 @@ type Window = (DateTime<Utc>, DateTime<Utc>);
 
 #[derive(Debug, Default)]
 struct RefreshQueue {
-    /// Hours queued for the next round, [start, end).
-    windows: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Hours queued for the next round.
+    windows: Vec<Window>,
     /// Rounds taken so far: the windows queued now go into the next one.
     started: u64,
     /// Rounds up to this one have run.
@@ -99,11 +99,9 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Sorted, with overlapping and touching windows joined.
-fn merge_windows(
-    mut windows: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
     windows.sort();
-    let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(windows.len());
+    let mut merged: Vec<Window> = Vec::with_capacity(windows.len());
     for (lo, hi) in windows {
         match merged.last_mut() {
             Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
@@ -436,11 +434,7 @@ impl StorageEngine for Timescale {
 impl Timescale {
     /// Refreshes the three aggregates over these hours (see
     /// [`LateRefreshes`]), each over its whole buckets.
-    async fn refresh_windows(
-        &self,
-        store: &Store,
-        windows: &[(DateTime<Utc>, DateTime<Utc>)],
-    ) -> Result<()> {
+    async fn refresh_windows(&self, store: &Store, windows: &[Window]) -> Result<()> {
         let client = store.client().await?;
         // Hours whose raw rows retention dropped are left as they are.
         let kept = raw_kept_from(&client).await?;

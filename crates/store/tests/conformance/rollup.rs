@@ -21,10 +21,11 @@ pub(crate) struct Answers {
     alerts: Vec<Vec<BurnoutAlert>>,
 }
 
-pub(crate) async fn answers(store: &Store) -> Answers {
+/// An employee's hours over the 30 days before [`now`].
+async fn hours_of(store: &Store, employee: &str) -> Vec<HourlyPoint> {
     let trend = store
         .employee_trend_days(
-            &EmployeeId::parse("emp_a").unwrap(),
+            &EmployeeId::parse(employee).unwrap(),
             TrendDays::new(30).unwrap(),
             true,
             now(),
@@ -34,6 +35,11 @@ pub(crate) async fn answers(store: &Store) -> Answers {
     let TrendPoints::Hourly(hourly) = trend.points else {
         panic!("hourly points expected")
     };
+    hourly
+}
+
+pub(crate) async fn answers(store: &Store) -> Answers {
+    let hourly = hours_of(store, "emp_a").await;
     let team = store
         .team_trend(
             &TeamName::parse("Core").unwrap(),
@@ -307,18 +313,7 @@ async fn late_writes_at_once_are_each_visible_when_they_return(store: Store) {
                     ),
                 ];
                 store.write_batch(&batch).await.unwrap();
-                let trend = store
-                    .employee_trend_days(
-                        &EmployeeId::parse(&employee).unwrap(),
-                        TrendDays::new(30).unwrap(),
-                        true,
-                        now(),
-                    )
-                    .await
-                    .unwrap();
-                let TrendPoints::Hourly(hours) = trend.points else {
-                    panic!("hourly points expected")
-                };
+                let hours = hours_of(&store, &employee).await;
                 let counted: i64 = hours.iter().map(|h| h.samples).sum();
                 assert_eq!(counted, 2 * (k + 1), "{employee} after its write {k}");
                 let hour = hours
