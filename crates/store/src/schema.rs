@@ -171,6 +171,7 @@ const TIMESCALE: &[Migration] = &[
         "hourly_cagg_covering_key",
         "timescale/0027_hourly_cagg_covering_key.sql"
     ),
+    migration!(28, "late_hours", "timescale/0028_late_hours.sql"),
 ];
 
 /// The migrations of an engine, in order.
@@ -693,6 +694,11 @@ mod tests {
             Engine::Timescale,
             27,
             "bf790d4ceb2a160244a52c14adc40fcea004029303b957f1d062ec1d9339f645",
+        ),
+        (
+            Engine::Timescale,
+            28,
+            "5c0c5d28fde0ab5c100cebdcec34adf58a30bea95c248612f92975240da95591",
         ),
     ];
 

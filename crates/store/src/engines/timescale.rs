@@ -4,11 +4,13 @@
 //!
 //! * Refresh: the service is the only refresher (migration 11 removed
 //!   TimescaleDB's refresh policies, which raced it): the refresh job, and
-//!   after a write into hours already materialised, a refresh of those
-//!   hours, each only over complete buckets, in one atomic pass, and never
-//!   before the kept raw rows (a refresh there would replace an hour whose
-//!   raw rows retention dropped with an aggregate of whatever was written
-//!   since). TimescaleDB tracks invalidations itself.
+//!   the store's refresher, which covers the hours writes recorded as late
+//!   (migration 28) once they have been quiet for a moment. Each refreshes
+//!   only complete buckets, in one atomic pass, and never before the kept
+//!   raw rows (a refresh there would replace an hour whose raw rows
+//!   retention dropped with an aggregate of whatever was written since).
+//!   TimescaleDB tracks invalidations itself; until a refresh has covered a
+//!   late hour, reads take it and the hours after it from raw rows.
 //! * Backfill below the kept raw rows goes to plain tables beside the
 //!   aggregates (migration 11, `backfill_rollup`), which the read interface
 //!   adds in.
@@ -18,6 +20,8 @@
 //!   reports their errors.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
@@ -34,59 +38,96 @@ use crate::{Engine, Result, Store, StoreError};
 
 #[derive(Debug, Default)]
 pub(crate) struct Timescale {
-    /// The extra arguments of every `refresh_continuous_aggregate` call,
-    /// found once per store ([`Timescale::refresh_options`]).
-    refresh_options: std::sync::OnceLock<&'static str>,
-    /// The refreshes writes ask for ([`StorageEngine::after_write`]).
-    late: LateRefreshes,
+    /// What the store's refresher task shares with the engine.
+    shared: Arc<Shared>,
 }
 
-/// The refreshes after writes into materialised hours, run one at a time
-/// per store and merged, as a database merges commits: a write queues its
-/// hours, then waits for its turn; whoever gets the turn refreshes every
-/// window queued so far, so a write whose window a refresh that started
-/// after its queueing (so after its commit) already covered returns at
-/// once. TimescaleDB refuses a second refresh of an aggregate while one
-/// runs (SQLSTATE 55P03): two writers refreshing the same day each
-/// retried every half second, and each refresh aggregated again every
-/// employee's rows of the day, the other writer's slice included.
 #[derive(Debug, Default)]
-struct LateRefreshes {
-    queue: std::sync::Mutex<RefreshQueue>,
+struct Shared {
+    /// The extra arguments of every `refresh_continuous_aggregate` call,
+    /// found once per store ([`Shared::refresh_options`]).
+    refresh_options: std::sync::OnceLock<&'static str>,
+    /// The hours writes recorded as late, waiting for the refresher.
+    pending: std::sync::Mutex<Pending>,
+    /// Held by whoever refreshes the aggregates (the refresh job, the
+    /// refresher): TimescaleDB refuses a second refresh of an aggregate
+    /// while one runs (SQLSTATE 55P03).
     turn: tokio::sync::Mutex<()>,
 }
 
 /// Hours [start, end).
 type Window = (DateTime<Utc>, DateTime<Utc>);
 
+/// A window is refreshed once no write has touched it for this long, so a
+/// load that writes a day in slices of the employees refreshes the day
+/// once, after its last slice, instead of after each (a refresh aggregates
+/// every employee's rows of its hours)...
+const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+/// ...or once it has waited this long, under writes that never pause.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The late hours written since the refresher last took them (migration
+/// 28): until a refresh covers them, reads take them from raw rows, so no
+/// write waits for its refresh.
 #[derive(Debug, Default)]
-struct RefreshQueue {
-    /// Hours queued for the next round.
-    windows: Vec<Window>,
-    /// Rounds taken so far: the windows queued now go into the next one.
-    started: u64,
-    /// Rounds up to this one have run.
-    done: u64,
+struct Pending {
+    windows: Vec<Queued>,
+    /// A refresher task is running; it clears this when it finds nothing
+    /// queued, under the same lock as [`Pending::add`] checks it.
+    running: bool,
 }
 
-impl RefreshQueue {
-    /// Queues [start, end); returns the round that will refresh it.
-    fn add(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) -> u64 {
-        self.windows.push((start, end));
-        self.started + 1
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Queued {
+    window: Window,
+    /// When a write first queued these hours, and when one last did.
+    first: Instant,
+    last: Instant,
+}
+
+impl Pending {
+    /// Queues [start, end), joined with the windows it overlaps or
+    /// touches. True when no refresher is running: the caller starts one.
+    fn add(&mut self, window: Window, now: Instant) -> bool {
+        let mut joined = Queued {
+            window,
+            first: now,
+            last: now,
+        };
+        self.windows.retain(|q| {
+            let meets = q.window.0 <= joined.window.1 && joined.window.0 <= q.window.1;
+            if meets {
+                joined.window = (
+                    joined.window.0.min(q.window.0),
+                    joined.window.1.max(q.window.1),
+                );
+                joined.first = joined.first.min(q.first);
+            }
+            !meets
+        });
+        self.windows.push(joined);
+        !std::mem::replace(&mut self.running, true)
     }
 
-    /// The next round and its windows, merged where they overlap or touch,
-    /// or `None` when `round` has run.
-    fn take(&mut self, round: u64) -> Option<(u64, Vec<Window>)> {
-        if self.done >= round {
-            return None;
+    /// Takes the windows ready at `now` (quiet for [`QUIET`] or queued
+    /// [`MAX_WAIT`] ago), sorted and merged; with them, when the next of
+    /// the others will be ready. Nothing and `None` when nothing is queued:
+    /// the refresher ends.
+    fn take_ready(&mut self, now: Instant) -> (Vec<Window>, Option<Instant>) {
+        let ready_at = |q: &Queued| (q.last + QUIET).min(q.first + MAX_WAIT);
+        let mut ready = Vec::new();
+        self.windows.retain(|q| {
+            let due = ready_at(q) <= now;
+            if due {
+                ready.push(q.window);
+            }
+            !due
+        });
+        let next = self.windows.iter().map(ready_at).min();
+        if ready.is_empty() && next.is_none() {
+            self.running = false;
         }
-        self.started += 1;
-        Some((
-            self.started,
-            merge_windows(std::mem::take(&mut self.windows)),
-        ))
+        (merge_windows(ready), next)
     }
 }
 
@@ -151,10 +192,22 @@ impl StorageEngine for Timescale {
     fn refresh<'a>(&'a self, store: &'a Store, upto: DateTime<Utc>) -> Fut<'a, RefreshReport> {
         async move {
             let client = store.maintenance_client().await?;
+            let _turn = self.shared.turn.lock().await;
             // Never before the kept raw rows (see the module docs).
             let from = raw_kept_from(&client).await?;
-            // A job: wait out a concurrent refresh for up to a minute.
-            let options = self.refresh_options(&client).await?;
+            // The late hours this refresh covers, read before it begins.
+            let late: Vec<i64> = client
+                .query(
+                    "SELECT id FROM late_hours WHERE bucket < $1",
+                    &[&hour_start(upto)],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            // A job: wait out a concurrent refresh (another instance's) for
+            // up to a minute.
+            let options = self.shared.refresh_options(&client).await?;
             for cagg in CAGGS {
                 refresh_cagg(
                     &client,
@@ -166,6 +219,7 @@ impl StorageEngine for Timescale {
                 )
                 .await?;
             }
+            forget_late(&client, &late).await?;
             // An employee's hours and the alerts' stored hours are
             // index-only scans of the hourly aggregate's hypertable
             // (migration 27), a team's days read the daily one's: the pages
@@ -194,12 +248,11 @@ impl StorageEngine for Timescale {
     }
 
     /// Real-time aggregation adds only the hours after an aggregate's
-    /// watermark, so a write into an hour already materialised would stay
-    /// invisible in the rollup until the next refresh: refresh those hours
-    /// now. (Leaving the hours from the watermark on to a background
-    /// catch-up was tried: it made bulk loads 1.6× faster, but reads during
-    /// its refreshes got partial answers; see DECISIONS.md, "Tried and
-    /// taken out".)
+    /// watermark. A write into hours already materialised recorded them as
+    /// late (`record_late_hours`), so reads take them from raw rows until
+    /// a refresh has covered them: hand them to the store's refresher and
+    /// return. (Before migration 28 each write refreshed its hours before
+    /// returning: a bulk load aggregated each day once per slice written.)
     fn after_write<'a>(
         &'a self,
         store: &'a Store,
@@ -210,18 +263,12 @@ impl StorageEngine for Timescale {
             let current = hour_start(Utc::now());
             let end = (hour_start(hi) + Duration::hours(1)).min(current);
             if hour_start(lo) >= end {
-                // Only the current hour: real-time aggregation already shows it.
+                // Only the current hour: real-time aggregation shows it.
                 return;
             }
-            let round = lock(&self.late.queue).add(hour_start(lo), end);
-            let _turn = self.late.turn.lock().await;
-            let Some((round, windows)) = lock(&self.late.queue).take(round) else {
-                return;
-            };
-            let result = self.refresh_windows(store, &windows).await;
-            lock(&self.late.queue).done = round;
-            if let Err(e) = result {
-                tracing::warn!(error = %e, %lo, %hi, "could not refresh the hourly rollup after a late write; the next refresh will");
+            let start = lock(&self.shared.pending).add((hour_start(lo), end), Instant::now());
+            if start {
+                tokio::spawn(refresher(self.shared.clone(), store.clone()));
             }
         }
         .boxed()
@@ -235,7 +282,10 @@ impl StorageEngine for Timescale {
     }
 
     fn single_write(&self, _day: NaiveDate) -> SingleWrite {
-        SingleWrite::default()
+        SingleWrite {
+            after: Some(RECORD_LATE_HOUR),
+            ..SingleWrite::default()
+        }
     }
 
     fn repair_single_write<'a>(&'a self, _store: &'a Store, _day: NaiveDate) -> Fut<'a, bool> {
@@ -274,12 +324,24 @@ impl StorageEngine for Timescale {
 
     fn record_late_hours<'a>(
         &'a self,
-        _tx: &'a Transaction<'a>,
-        _held: Held,
-        _hours: &'a BTreeMap<DateTime<Utc>, DateTime<Utc>>,
+        tx: &'a Transaction<'a>,
+        held: Held,
+        hours: &'a BTreeMap<DateTime<Utc>, DateTime<Utc>>,
     ) -> Fut<'a, ()> {
-        // TimescaleDB records invalidations itself; after_write refreshes.
-        async { Ok(()) }.boxed()
+        async move {
+            // Backfill (every sample of the hour before the kept raw rows)
+            // is rolled up by the writer into the backfill tables.
+            let late: Vec<DateTime<Utc>> = hours
+                .iter()
+                .filter(|(_, latest)| held.raw_kept_from.is_none_or(|kept| **latest >= kept))
+                .map(|(hour, _)| *hour)
+                .collect();
+            if !late.is_empty() {
+                tx.execute(RECORD_LATE_HOURS, &[&late]).await?;
+            }
+            Ok(())
+        }
+        .boxed()
     }
 
     fn keep_new_hours<'a>(
@@ -322,6 +384,12 @@ impl StorageEngine for Timescale {
                     rollup = dropped;
                 }
             }
+            // Hours whose raw rows are gone are never refreshed again.
+            tx.execute(
+                "DELETE FROM late_hours WHERE bucket < $1",
+                &[&cut.raw_kept_from],
+            )
+            .await?;
             for table in [
                 "employee_metrics_hourly_backfill",
                 "metrics_hourly_org_backfill",
@@ -431,33 +499,97 @@ impl StorageEngine for Timescale {
     }
 }
 
-impl Timescale {
-    /// Refreshes the three aggregates over these hours (see
-    /// [`LateRefreshes`]), each over its whole buckets.
-    async fn refresh_windows(&self, store: &Store, windows: &[Window]) -> Result<()> {
-        let client = store.client().await?;
-        // Hours whose raw rows retention dropped are left as they are.
-        let kept = raw_kept_from(&client).await?;
-        // A writer waits at most 5 s per aggregate; past that the hourly
-        // refresh catches up.
-        let options = self.refresh_options(&client).await?;
-        for cagg in CAGGS {
-            let covered = windows
-                .iter()
-                .filter_map(|&(start, end)| {
-                    let start = kept.map_or(start, |kept| start.max(kept));
-                    let (lo, hi) = cagg.cover(start, end);
-                    let hi = hi.min(cagg.complete_before(Utc::now()));
-                    (start < end && lo < hi).then_some((lo, hi))
-                })
-                .collect();
-            for (lo, hi) in merge_windows(covered) {
-                refresh_cagg(&client, cagg, Some(lo), hi, options, 10).await?;
-            }
-        }
-        Ok(())
-    }
+/// The hours of a batch (`$1`, their starts) that have ended, or end
+/// within a minute, as its transaction is about to commit (migration 28):
+/// a refresh can only have materialised one of them without the batch if
+/// it began before the commit, so after the hour ended.
+const RECORD_LATE_HOURS: &str = "INSERT INTO late_hours (bucket)
+    SELECT h FROM unnest($1::timestamptz[]) h
+    WHERE h + INTERVAL '1 hour' <= clock_timestamp() + INTERVAL '1 minute'";
+/// The same for one sample at `$1`.
+const RECORD_LATE_HOUR: &str = "INSERT INTO late_hours (bucket)
+    SELECT date_trunc('hour', $1::timestamptz, 'UTC')
+    WHERE date_trunc('hour', $1::timestamptz, 'UTC') + INTERVAL '1 hour'
+          <= clock_timestamp() + INTERVAL '1 minute'";
 
+/// The store's refresher: refreshes the queued windows as they become
+/// ready, one round at a time, until none is queued.
+async fn refresher(shared: Arc<Shared>, store: Store) {
+    loop {
+        let (ready, next) = lock(&shared.pending).take_ready(Instant::now());
+        if ready.is_empty() {
+            match next {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => return,
+            }
+            continue;
+        }
+        let _turn = shared.turn.lock().await;
+        if let Err(e) = refresh_late(&shared, &store, &ready).await {
+            // The hours stay in late_hours, read from raw rows, until the
+            // refresh job covers them.
+            tracing::warn!(error = %e, windows = ?ready, "could not refresh the rollups over hours written late; the next refresh job will");
+        }
+    }
+}
+
+/// Refreshes the three aggregates over these hours, each over its whole
+/// buckets, then forgets the late hours in them that were recorded before
+/// it began.
+async fn refresh_late(shared: &Shared, store: &Store, windows: &[Window]) -> Result<()> {
+    let client = store.maintenance_client().await?;
+    // Hours whose raw rows retention dropped are left as they are.
+    let kept = raw_kept_from(&client).await?;
+    let windows: Vec<Window> = windows
+        .iter()
+        .map(|&(start, end)| (kept.map_or(start, |kept| start.max(kept)), end))
+        .filter(|(start, end)| start < end)
+        .collect();
+    let late = late_ids(&client, &windows).await?;
+    let options = shared.refresh_options(&client).await?;
+    for cagg in CAGGS {
+        let covered = windows
+            .iter()
+            .filter_map(|&(start, end)| {
+                let (lo, hi) = cagg.cover(start, end);
+                let hi = hi.min(cagg.complete_before(Utc::now()));
+                (lo < hi).then_some((lo, hi))
+            })
+            .collect();
+        for (lo, hi) in merge_windows(covered) {
+            refresh_cagg(&client, cagg, Some(lo), hi, options, 120).await?;
+        }
+    }
+    // A late hour of today is not in a refreshed day of the daily
+    // aggregate, but today is after that aggregate's watermark: it reads
+    // the hourly one, refreshed now.
+    forget_late(&client, &late).await
+}
+
+/// The rows of late_hours in these windows, committed by now: a refresh
+/// that begins after this covers their samples.
+async fn late_ids(client: &deadpool_postgres::Object, windows: &[Window]) -> Result<Vec<i64>> {
+    let (lo, hi): (Vec<_>, Vec<_>) = windows.iter().copied().unzip();
+    let rows = client
+        .query(
+            "SELECT l.id FROM unnest($1::timestamptz[], $2::timestamptz[]) w(lo, hi)
+             JOIN late_hours l ON l.bucket >= w.lo AND l.bucket < w.hi",
+            &[&lo, &hi],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn forget_late(client: &deadpool_postgres::Object, ids: &[i64]) -> Result<()> {
+    if !ids.is_empty() {
+        client
+            .execute("DELETE FROM late_hours WHERE id = ANY($1)", &[&ids])
+            .await?;
+    }
+    Ok(())
+}
+
+impl Shared {
     /// Since 2.2x TimescaleDB refreshes a window in batches of 10 buckets
     /// by default, newest first, each committed on its own: the watermark
     /// moves to the window's end with the first, and until the last commits
@@ -598,29 +730,56 @@ mod tests {
         assert!(merge_windows(Vec::new()).is_empty());
     }
 
-    /// Two writes queued while a refresh runs: the first of them to get the
-    /// turn refreshes both, the second finds its round done; a write queued
-    /// after that round was taken waits for the next.
+    fn at(base: Instant, ms: u64) -> Instant {
+        base + std::time::Duration::from_millis(ms)
+    }
+
+    /// A load writing one day in slices: the day is refreshed once, a
+    /// moment after its last slice; the next day waits for its own quiet.
     #[test]
-    fn writes_queued_during_a_refresh_share_the_next_round() {
-        let mut queue = RefreshQueue::default();
-        let a = queue.add(h(1), h(2));
-        let (round_a, windows) = queue.take(a).unwrap();
-        assert_eq!(windows, vec![(h(1), h(2))]);
-        let b = queue.add(h(5), h(6));
-        let c = queue.add(h(4), h(5));
-        assert_eq!((b, c), (round_a + 1, round_a + 1));
-        queue.done = round_a;
-        let (round_b, windows) = queue.take(b).unwrap();
-        assert_eq!(round_b, b);
-        assert_eq!(windows, vec![(h(4), h(6))]);
-        let d = queue.add(h(8), h(9));
-        assert_eq!(d, round_b + 1);
-        queue.done = round_b;
+    fn a_window_is_ready_once_its_writes_pause() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
         assert!(
-            queue.take(c).is_none(),
-            "c's hours were refreshed in b's round"
+            pending.add((h(0), h(12)), t0),
+            "the first write starts a refresher"
         );
-        assert_eq!(queue.take(d), Some((d, vec![(h(8), h(9))])));
+        assert!(
+            !pending.add((h(12), h(20)), at(t0, 400)),
+            "one refresher per store"
+        );
+        assert_eq!(
+            pending.take_ready(at(t0, 900)),
+            (vec![], Some(at(t0, 1_400)))
+        );
+        pending.add((h(21), h(23)), at(t0, 1_300));
+        let (ready, next) = pending.take_ready(at(t0, 1_400));
+        assert_eq!(ready, vec![(h(0), h(20))], "touching windows were joined");
+        assert_eq!(next, Some(at(t0, 2_300)));
+        assert_eq!(
+            pending.take_ready(at(t0, 2_300)),
+            (vec![(h(21), h(23))], None)
+        );
+        assert!(pending.running, "the refresher looks again after its round");
+        assert_eq!(pending.take_ready(at(t0, 2_400)), (vec![], None));
+        assert!(!pending.running, "it ends when nothing is queued");
+        assert!(
+            pending.add((h(1), h(2)), at(t0, 3_000)),
+            "the next write starts another"
+        );
+    }
+
+    /// Writes that never pause still get their window refreshed.
+    #[test]
+    fn a_window_written_without_pause_waits_at_most_max_wait() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
+        let mut now = t0;
+        while now < t0 + MAX_WAIT {
+            pending.add((h(3), h(4)), now);
+            assert_eq!(pending.take_ready(now).0, vec![]);
+            now += std::time::Duration::from_millis(500);
+        }
+        assert_eq!(pending.take_ready(now).0, vec![(h(3), h(4))]);
     }
 }

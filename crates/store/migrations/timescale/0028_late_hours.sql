@@ -1,0 +1,171 @@
+-- Version 28 (timescale): hours written after they were materialised are
+-- read from raw rows until a refresh has caught up with them, so a write
+-- no longer waits for that refresh.
+--
+-- Real-time aggregation adds only the hours after an aggregate's
+-- watermark: a sample written into an hour before it stays out of every
+-- rollup read until a refresh materialises the hour again. Until now each
+-- write refreshed its hours before it returned, and a refresh aggregates
+-- every employee's rows of those hours: a bulk load that writes a day in
+-- ten slices of the employees aggregated that day 1 + 2 + ... + 10 = 55
+-- slices' worth (0.05x COPY at 10,000 employees x 90 days).
+--
+-- Now a write records, in its own transaction, each hour it touched that
+-- has ended, or ends within a minute, as it is about to commit
+-- (late_hours): a refresh covers only hours that had ended when it began,
+-- so one that materialised an hour without the write began before the
+-- write committed, after the hour ended. Every read of the rollups
+-- treats the first late hour as the watermark: the hours from it on come
+-- from raw rows, which hold every committed sample, until a refresh has
+-- covered them and deletes the rows of late_hours it saw before it began
+-- (engines/timescale.rs). A late hour still running is harmless: reads
+-- take it from raw rows anyway. The writers hand their hours to
+-- one refresher per store that runs once they have been quiet for a
+-- moment, so a load refreshes each day once, beside the writes.
+CREATE TABLE IF NOT EXISTS late_hours (
+    id     bigserial PRIMARY KEY,
+    bucket timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS late_hours_bucket ON late_hours (bucket);
+
+-- The first hour written since its aggregation, 'infinity' when none.
+CREATE OR REPLACE FUNCTION late_from() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(min(bucket), 'infinity') FROM late_hours
+$$;
+
+-- The watermark the read functions go by (employee_hours, org_hours,
+-- team_member_days_read, burnout_alerts_since): the aggregate's own, or
+-- the first late hour (its day for the daily aggregate) when that is
+-- earlier. Null as before when the aggregate has none.
+CREATE OR REPLACE FUNCTION cagg_materialised(view_name text, OUT hypertable text, OUT watermark timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT format('%I.%I', h.schema_name, h.table_name),
+           CASE WHEN w.watermark IS NOT NULL THEN
+               least(_timescaledb_functions.to_timestamp(w.watermark),
+                     CASE WHEN view_name = 'employee_team_daily'
+                          THEN date_trunc('day', late_from(), 'UTC')
+                          ELSE late_from() END)
+           END
+    FROM _timescaledb_catalog.continuous_agg c
+    JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
+    LEFT JOIN _timescaledb_catalog.continuous_aggs_watermark w
+           ON w.mat_hypertable_id = c.mat_hypertable_id
+    WHERE c.user_view_name = view_name AND c.user_view_schema = current_schema()
+$$;
+
+-- The hourly rollup (version 11's view): the aggregate's hours before the
+-- first late hour, the raw rows' hours from it on, and the backfill.
+CREATE OR REPLACE VIEW employee_metrics_hourly AS
+SELECT c.* FROM employee_metrics_hourly_cagg c WHERE c.bucket < late_from()
+UNION ALL
+SELECT r.* FROM hourly_from_raw(late_from(), 'infinity') r
+UNION ALL
+SELECT * FROM employee_metrics_hourly_backfill;
+
+-- The organisation's hours, the same way.
+CREATE OR REPLACE VIEW metrics_hourly_org AS
+SELECT bucket, sum(samples)::bigint AS samples,
+       sum(degree_centrality_sum) AS degree_centrality_sum, sum(degree_centrality_sumsq) AS degree_centrality_sumsq, min(degree_centrality_min) AS degree_centrality_min, max(degree_centrality_max) AS degree_centrality_max,
+       sum(betweenness_centrality_sum) AS betweenness_centrality_sum, sum(betweenness_centrality_sumsq) AS betweenness_centrality_sumsq, min(betweenness_centrality_min) AS betweenness_centrality_min, max(betweenness_centrality_max) AS betweenness_centrality_max,
+       sum(clustering_coeff_sum) AS clustering_coeff_sum, sum(clustering_coeff_sumsq) AS clustering_coeff_sumsq, min(clustering_coeff_min) AS clustering_coeff_min, max(clustering_coeff_max) AS clustering_coeff_max,
+       sum(burnout_score_sum) AS burnout_score_sum, sum(burnout_score_sumsq) AS burnout_score_sumsq, min(burnout_score_min) AS burnout_score_min, max(burnout_score_max) AS burnout_score_max
+FROM (SELECT * FROM metrics_hourly_org_cagg WHERE bucket < late_from()
+      UNION ALL
+      SELECT time_bucket(INTERVAL '1 hour', m.time), count(*)::bigint,
+             sum(m.degree_centrality), sum(m.degree_centrality * m.degree_centrality), min(m.degree_centrality), max(m.degree_centrality),
+             sum(m.betweenness_centrality), sum(m.betweenness_centrality * m.betweenness_centrality), min(m.betweenness_centrality), max(m.betweenness_centrality),
+             sum(m.clustering_coeff), sum(m.clustering_coeff * m.clustering_coeff), min(m.clustering_coeff), max(m.clustering_coeff),
+             sum(m.burnout_score), sum(m.burnout_score * m.burnout_score), min(m.burnout_score), max(m.burnout_score)
+      FROM employee_metrics m
+      WHERE m.time >= late_from()
+      GROUP BY 1
+      UNION ALL
+      SELECT * FROM metrics_hourly_org_backfill) o
+GROUP BY bucket;
+
+-- Member-days from raw rows, as the daily aggregate computes them from the
+-- hourly one (an hour counts for its last sample's team): the days whose
+-- start is in [lo, hi), from the raw rows of [from, whole days to hi).
+CREATE OR REPLACE FUNCTION member_days_from_raw(from_ timestamptz, lo timestamptz, hi timestamptz)
+RETURNS TABLE (bucket timestamptz, employee_id text, team text, samples bigint,
+               degree_centrality_sum double precision, betweenness_centrality_sum double precision,
+               clustering_coeff_sum double precision, burnout_score_sum double precision,
+               burnout_score_max double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT d.* FROM (
+        SELECT time_bucket(INTERVAL '1 day', r.bucket) AS bucket, r.employee_id, r.team,
+               sum(r.samples)::bigint, sum(r.degree_centrality_sum), sum(r.betweenness_centrality_sum),
+               sum(r.clustering_coeff_sum), sum(r.burnout_score_sum), max(r.burnout_score_max)
+        FROM hourly_from_raw(greatest(from_, date_trunc('day', lo, 'UTC')),
+                             date_trunc('day', hi, 'UTC') + INTERVAL '1 day') r
+        GROUP BY 1, 2, 3) d
+    WHERE d.bucket >= lo AND d.bucket < hi AND d.bucket >= from_
+$$;
+
+-- The member-day readers of the daily aggregate (versions 11 and 12): its
+-- days before the first late hour's day, the raw rows' days from it on.
+CREATE OR REPLACE FUNCTION team_member_days(t text, lo timestamptz, hi timestamptz)
+RETURNS TABLE (bucket timestamptz, employee_id text, samples bigint,
+               degree_centrality_sum double precision, betweenness_centrality_sum double precision,
+               clustering_coeff_sum double precision, burnout_score_sum double precision,
+               burnout_score_max double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT d.bucket, d.employee_id, d.samples, d.degree_centrality_sum, d.betweenness_centrality_sum, d.clustering_coeff_sum, d.burnout_score_sum, d.burnout_score_max
+    FROM employee_team_daily d
+    WHERE d.team = t AND d.bucket >= lo AND d.bucket < hi
+      AND d.bucket < date_trunc('day', late_from(), 'UTC')
+    UNION ALL
+    SELECT r.bucket, r.employee_id, r.samples, r.degree_centrality_sum, r.betweenness_centrality_sum, r.clustering_coeff_sum, r.burnout_score_sum, r.burnout_score_max
+    FROM member_days_from_raw(date_trunc('day', late_from(), 'UTC'), lo, hi) r
+    WHERE r.team = t
+    UNION ALL
+    SELECT b.bucket, b.employee_id, b.samples, b.degree_centrality_sum, b.betweenness_centrality_sum, b.clustering_coeff_sum, b.burnout_score_sum, b.burnout_score_max
+    FROM employee_team_daily_backfill b
+    WHERE b.team = t AND b.bucket >= lo AND b.bucket < hi
+$$;
+
+CREATE OR REPLACE FUNCTION member_days(lo timestamptz, hi timestamptz)
+RETURNS TABLE (bucket timestamptz, employee_id text, team text, samples bigint,
+               degree_centrality_sum double precision, betweenness_centrality_sum double precision,
+               clustering_coeff_sum double precision, burnout_score_sum double precision,
+               burnout_score_max double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT d.bucket, d.employee_id, d.team, d.samples, d.degree_centrality_sum,
+           d.betweenness_centrality_sum, d.clustering_coeff_sum, d.burnout_score_sum,
+           d.burnout_score_max
+    FROM employee_team_daily d
+    WHERE d.bucket >= lo AND d.bucket < hi
+      AND d.bucket < date_trunc('day', late_from(), 'UTC')
+    UNION ALL
+    SELECT r.* FROM member_days_from_raw(date_trunc('day', late_from(), 'UTC'), lo, hi) r
+    UNION ALL
+    SELECT b.bucket, b.employee_id, b.team, b.samples, b.degree_centrality_sum,
+           b.betweenness_centrality_sum, b.clustering_coeff_sum, b.burnout_score_sum,
+           b.burnout_score_max
+    FROM employee_team_daily_backfill b
+    WHERE b.bucket >= lo AND b.bucket < hi
+$$;
+
+CREATE OR REPLACE FUNCTION employee_member_days(e text, lo timestamptz, hi timestamptz)
+RETURNS TABLE (bucket timestamptz, employee_id text, team text, samples bigint,
+               degree_centrality_sum double precision, betweenness_centrality_sum double precision,
+               clustering_coeff_sum double precision, burnout_score_sum double precision,
+               burnout_score_max double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT d.bucket, d.employee_id, d.team, d.samples, d.degree_centrality_sum,
+           d.betweenness_centrality_sum, d.clustering_coeff_sum, d.burnout_score_sum,
+           d.burnout_score_max
+    FROM employee_team_daily d
+    WHERE d.employee_id = e AND d.bucket >= lo AND d.bucket < hi
+      AND d.bucket < date_trunc('day', late_from(), 'UTC')
+    UNION ALL
+    SELECT r.* FROM member_days_from_raw(date_trunc('day', late_from(), 'UTC'), lo, hi) r
+    WHERE r.employee_id = e
+    UNION ALL
+    SELECT b.bucket, b.employee_id, b.team, b.samples, b.degree_centrality_sum,
+           b.betweenness_centrality_sum, b.clustering_coeff_sum, b.burnout_score_sum,
+           b.burnout_score_max
+    FROM employee_team_daily_backfill b
+    WHERE b.employee_id = e AND b.bucket >= lo AND b.bucket < hi
+$$;
