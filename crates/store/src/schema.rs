@@ -698,7 +698,7 @@ mod tests {
         (
             Engine::Timescale,
             28,
-            "5c0c5d28fde0ab5c100cebdcec34adf58a30bea95c248612f92975240da95591",
+            "d0d0f3f7dc21cdd3950c9e7368ef61cf3903d82d9a4b82486d511b0a47703f1f",
         ),
     ];
 

@@ -54,12 +54,59 @@ LANGUAGE sql STABLE AS $$
     WHERE c.user_view_name = view_name AND c.user_view_schema = current_schema()
 $$;
 
--- The hourly rollup (version 11's view): the aggregate's hours before the
--- first late hour, the raw rows' hours from it on, and the backfill.
+-- The late hours as runs of consecutive buckets of `step` (1 hour, or 24
+-- hours for days), [lo, hi), of the buckets whose start is in [lo_, hi_).
+CREATE OR REPLACE FUNCTION late_runs(step interval, lo_ timestamptz, hi_ timestamptz)
+RETURNS TABLE (lo timestamptz, hi timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT min(b), max(b) + step
+    FROM (SELECT b, b - step * row_number() OVER (ORDER BY b) AS run
+          FROM (SELECT DISTINCT date_bin(step, l.bucket, timestamptz '2000-01-01 00:00:00+00') AS b
+                FROM late_hours l
+                WHERE l.bucket >= lo_ - step AND l.bucket < hi_) x
+          WHERE b >= lo_ AND b < hi_) r
+    GROUP BY run
+$$;
+
+-- Every employee's late hours, from raw rows (one scan per run), through
+-- EXECUTE: planned only when there are some, over their chunks alone.
+CREATE OR REPLACE FUNCTION late_hours_from_raw() RETURNS SETOF employee_metrics_hourly_backfill
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM late_runs(INTERVAL '1 hour', '-infinity', 'infinity') LOOP
+        RETURN QUERY EXECUTE 'SELECT * FROM hourly_from_raw($1, $2)' USING r.lo, r.hi;
+    END LOOP;
+END
+$$;
+
+-- The organisation's late hours, the same way.
+CREATE OR REPLACE FUNCTION late_org_hours_from_raw() RETURNS SETOF metrics_hourly_org_backfill
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM late_runs(INTERVAL '1 hour', '-infinity', 'infinity') LOOP
+        RETURN QUERY EXECUTE
+            'SELECT time_bucket(INTERVAL ''1 hour'', m.time), count(*)::bigint,
+                    sum(m.degree_centrality), sum(m.degree_centrality * m.degree_centrality), min(m.degree_centrality), max(m.degree_centrality),
+                    sum(m.betweenness_centrality), sum(m.betweenness_centrality * m.betweenness_centrality), min(m.betweenness_centrality), max(m.betweenness_centrality),
+                    sum(m.clustering_coeff), sum(m.clustering_coeff * m.clustering_coeff), min(m.clustering_coeff), max(m.clustering_coeff),
+                    sum(m.burnout_score), sum(m.burnout_score * m.burnout_score), min(m.burnout_score), max(m.burnout_score)
+             FROM employee_metrics m WHERE m.time >= $1 AND m.time < $2 GROUP BY 1'
+        USING r.lo, r.hi;
+    END LOOP;
+END
+$$;
+
+-- The hourly rollup (version 11's view): the aggregate's hours but the
+-- late ones, the late ones from raw rows, and the backfill.
 CREATE OR REPLACE VIEW employee_metrics_hourly AS
-SELECT c.* FROM employee_metrics_hourly_cagg c WHERE c.bucket < late_from()
+SELECT c.* FROM employee_metrics_hourly_cagg c
+WHERE NOT EXISTS (SELECT 1 FROM late_hours l WHERE l.bucket = c.bucket)
 UNION ALL
-SELECT r.* FROM hourly_from_raw(late_from(), 'infinity') r
+SELECT * FROM late_hours_from_raw()
 UNION ALL
 SELECT * FROM employee_metrics_hourly_backfill;
 
@@ -70,59 +117,64 @@ SELECT bucket, sum(samples)::bigint AS samples,
        sum(betweenness_centrality_sum) AS betweenness_centrality_sum, sum(betweenness_centrality_sumsq) AS betweenness_centrality_sumsq, min(betweenness_centrality_min) AS betweenness_centrality_min, max(betweenness_centrality_max) AS betweenness_centrality_max,
        sum(clustering_coeff_sum) AS clustering_coeff_sum, sum(clustering_coeff_sumsq) AS clustering_coeff_sumsq, min(clustering_coeff_min) AS clustering_coeff_min, max(clustering_coeff_max) AS clustering_coeff_max,
        sum(burnout_score_sum) AS burnout_score_sum, sum(burnout_score_sumsq) AS burnout_score_sumsq, min(burnout_score_min) AS burnout_score_min, max(burnout_score_max) AS burnout_score_max
-FROM (SELECT * FROM metrics_hourly_org_cagg WHERE bucket < late_from()
+FROM (SELECT c.* FROM metrics_hourly_org_cagg c
+      WHERE NOT EXISTS (SELECT 1 FROM late_hours l WHERE l.bucket = c.bucket)
       UNION ALL
-      SELECT time_bucket(INTERVAL '1 hour', m.time), count(*)::bigint,
-             sum(m.degree_centrality), sum(m.degree_centrality * m.degree_centrality), min(m.degree_centrality), max(m.degree_centrality),
-             sum(m.betweenness_centrality), sum(m.betweenness_centrality * m.betweenness_centrality), min(m.betweenness_centrality), max(m.betweenness_centrality),
-             sum(m.clustering_coeff), sum(m.clustering_coeff * m.clustering_coeff), min(m.clustering_coeff), max(m.clustering_coeff),
-             sum(m.burnout_score), sum(m.burnout_score * m.burnout_score), min(m.burnout_score), max(m.burnout_score)
-      FROM employee_metrics m
-      WHERE m.time >= late_from()
-      GROUP BY 1
+      SELECT * FROM late_org_hours_from_raw()
       UNION ALL
       SELECT * FROM metrics_hourly_org_backfill) o
 GROUP BY bucket;
 
--- Member-days from raw rows, as the daily aggregate computes them from the
--- hourly one (an hour counts for its last sample's team): the days whose
--- start is in [lo, hi), from the raw rows of [from, whole days to hi).
-CREATE OR REPLACE FUNCTION member_days_from_raw(from_ timestamptz, lo timestamptz, hi timestamptz)
+-- Member-days of the whole days [lo, hi) from raw rows, as the daily
+-- aggregate computes them from the hourly one (an hour counts for its
+-- last sample's team).
+CREATE OR REPLACE FUNCTION member_days_from_raw(lo timestamptz, hi timestamptz)
 RETURNS TABLE (bucket timestamptz, employee_id text, team text, samples bigint,
                degree_centrality_sum double precision, betweenness_centrality_sum double precision,
                clustering_coeff_sum double precision, burnout_score_sum double precision,
                burnout_score_max double precision)
 LANGUAGE sql STABLE AS $$
-    SELECT d.* FROM (
-        SELECT time_bucket(INTERVAL '1 day', r.bucket) AS bucket, r.employee_id, r.team,
-               sum(r.samples)::bigint, sum(r.degree_centrality_sum), sum(r.betweenness_centrality_sum),
-               sum(r.clustering_coeff_sum), sum(r.burnout_score_sum), max(r.burnout_score_max)
-        FROM hourly_from_raw(greatest(from_, date_trunc('day', lo, 'UTC')),
-                             date_trunc('day', hi, 'UTC') + INTERVAL '1 day') r
-        GROUP BY 1, 2, 3) d
-    WHERE d.bucket >= lo AND d.bucket < hi AND d.bucket >= from_
+    SELECT time_bucket(INTERVAL '1 day', r.bucket), r.employee_id, r.team,
+           sum(r.samples)::bigint, sum(r.degree_centrality_sum), sum(r.betweenness_centrality_sum),
+           sum(r.clustering_coeff_sum), sum(r.burnout_score_sum), max(r.burnout_score_max)
+    FROM hourly_from_raw(lo, hi) r
+    GROUP BY 1, 2, 3
 $$;
 
--- The member-day readers of the daily aggregate (versions 11 and 12): its
--- days before the first late hour's day, the raw rows' days from it on.
+-- The member-day readers of the daily aggregate (versions 11 and 12): when
+-- a day of the window holds a late hour, the aggregate's other days and
+-- the late days from raw rows, through EXECUTE (planned with the days'
+-- bounds, the employee or team filter reaching the raw scan); otherwise
+-- the aggregate's days, as before.
 CREATE OR REPLACE FUNCTION team_member_days(t text, lo timestamptz, hi timestamptz)
 RETURNS TABLE (bucket timestamptz, employee_id text, samples bigint,
                degree_centrality_sum double precision, betweenness_centrality_sum double precision,
                clustering_coeff_sum double precision, burnout_score_sum double precision,
                burnout_score_max double precision)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r record;
+    late boolean;
+BEGIN
+    SELECT EXISTS (SELECT 1 FROM late_runs(INTERVAL '24 hours', lo, hi)) INTO late;
+    RETURN QUERY
     SELECT d.bucket, d.employee_id, d.samples, d.degree_centrality_sum, d.betweenness_centrality_sum, d.clustering_coeff_sum, d.burnout_score_sum, d.burnout_score_max
     FROM employee_team_daily d
     WHERE d.team = t AND d.bucket >= lo AND d.bucket < hi
-      AND d.bucket < date_trunc('day', late_from(), 'UTC')
-    UNION ALL
-    SELECT r.bucket, r.employee_id, r.samples, r.degree_centrality_sum, r.betweenness_centrality_sum, r.clustering_coeff_sum, r.burnout_score_sum, r.burnout_score_max
-    FROM member_days_from_raw(date_trunc('day', late_from(), 'UTC'), lo, hi) r
-    WHERE r.team = t
+      AND (NOT late OR NOT EXISTS (SELECT 1 FROM late_runs(INTERVAL '24 hours', lo, hi) x
+                                   WHERE d.bucket >= x.lo AND d.bucket < x.hi))
     UNION ALL
     SELECT b.bucket, b.employee_id, b.samples, b.degree_centrality_sum, b.betweenness_centrality_sum, b.clustering_coeff_sum, b.burnout_score_sum, b.burnout_score_max
     FROM employee_team_daily_backfill b
-    WHERE b.team = t AND b.bucket >= lo AND b.bucket < hi
+    WHERE b.team = t AND b.bucket >= lo AND b.bucket < hi;
+    FOR r IN SELECT * FROM late_runs(INTERVAL '24 hours', lo, hi) LOOP
+        RETURN QUERY EXECUTE
+            'SELECT m.bucket, m.employee_id, m.samples, m.degree_centrality_sum, m.betweenness_centrality_sum,
+                    m.clustering_coeff_sum, m.burnout_score_sum, m.burnout_score_max
+             FROM member_days_from_raw($2, $3) m WHERE m.team = $1'
+        USING t, r.lo, r.hi;
+    END LOOP;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION member_days(lo timestamptz, hi timestamptz)
@@ -130,21 +182,30 @@ RETURNS TABLE (bucket timestamptz, employee_id text, team text, samples bigint,
                degree_centrality_sum double precision, betweenness_centrality_sum double precision,
                clustering_coeff_sum double precision, burnout_score_sum double precision,
                burnout_score_max double precision)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r record;
+    late boolean;
+BEGIN
+    SELECT EXISTS (SELECT 1 FROM late_runs(INTERVAL '24 hours', lo, hi)) INTO late;
+    RETURN QUERY
     SELECT d.bucket, d.employee_id, d.team, d.samples, d.degree_centrality_sum,
            d.betweenness_centrality_sum, d.clustering_coeff_sum, d.burnout_score_sum,
            d.burnout_score_max
     FROM employee_team_daily d
     WHERE d.bucket >= lo AND d.bucket < hi
-      AND d.bucket < date_trunc('day', late_from(), 'UTC')
-    UNION ALL
-    SELECT r.* FROM member_days_from_raw(date_trunc('day', late_from(), 'UTC'), lo, hi) r
+      AND (NOT late OR NOT EXISTS (SELECT 1 FROM late_runs(INTERVAL '24 hours', lo, hi) x
+                                   WHERE d.bucket >= x.lo AND d.bucket < x.hi))
     UNION ALL
     SELECT b.bucket, b.employee_id, b.team, b.samples, b.degree_centrality_sum,
            b.betweenness_centrality_sum, b.clustering_coeff_sum, b.burnout_score_sum,
            b.burnout_score_max
     FROM employee_team_daily_backfill b
-    WHERE b.bucket >= lo AND b.bucket < hi
+    WHERE b.bucket >= lo AND b.bucket < hi;
+    FOR r IN SELECT * FROM late_runs(INTERVAL '24 hours', lo, hi) LOOP
+        RETURN QUERY EXECUTE 'SELECT * FROM member_days_from_raw($1, $2)' USING r.lo, r.hi;
+    END LOOP;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION employee_member_days(e text, lo timestamptz, hi timestamptz)
@@ -152,20 +213,30 @@ RETURNS TABLE (bucket timestamptz, employee_id text, team text, samples bigint,
                degree_centrality_sum double precision, betweenness_centrality_sum double precision,
                clustering_coeff_sum double precision, burnout_score_sum double precision,
                burnout_score_max double precision)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r record;
+    late boolean;
+BEGIN
+    SELECT EXISTS (SELECT 1 FROM late_runs(INTERVAL '24 hours', lo, hi)) INTO late;
+    RETURN QUERY
     SELECT d.bucket, d.employee_id, d.team, d.samples, d.degree_centrality_sum,
            d.betweenness_centrality_sum, d.clustering_coeff_sum, d.burnout_score_sum,
            d.burnout_score_max
     FROM employee_team_daily d
     WHERE d.employee_id = e AND d.bucket >= lo AND d.bucket < hi
-      AND d.bucket < date_trunc('day', late_from(), 'UTC')
-    UNION ALL
-    SELECT r.* FROM member_days_from_raw(date_trunc('day', late_from(), 'UTC'), lo, hi) r
-    WHERE r.employee_id = e
+      AND (NOT late OR NOT EXISTS (SELECT 1 FROM late_runs(INTERVAL '24 hours', lo, hi) x
+                                   WHERE d.bucket >= x.lo AND d.bucket < x.hi))
     UNION ALL
     SELECT b.bucket, b.employee_id, b.team, b.samples, b.degree_centrality_sum,
            b.betweenness_centrality_sum, b.clustering_coeff_sum, b.burnout_score_sum,
            b.burnout_score_max
     FROM employee_team_daily_backfill b
-    WHERE b.employee_id = e AND b.bucket >= lo AND b.bucket < hi
+    WHERE b.employee_id = e AND b.bucket >= lo AND b.bucket < hi;
+    FOR r IN SELECT * FROM late_runs(INTERVAL '24 hours', lo, hi) LOOP
+        RETURN QUERY EXECUTE
+            'SELECT * FROM member_days_from_raw($2, $3) m WHERE m.employee_id = $1'
+        USING e, r.lo, r.hi;
+    END LOOP;
+END
 $$;
