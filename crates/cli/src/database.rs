@@ -95,6 +95,9 @@ impl Database {
 
     /// Closes the pool, then stops the embedded cluster, if any.
     pub async fn close(mut self) {
+        if let Err(e) = self.store.settle_rollup().await {
+            tracing::warn!(error = %e, "could not refresh the hours written late; the next refresh job will");
+        }
         self.store.close();
         if let Some(mut cluster) = self.cluster.take() {
             let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;

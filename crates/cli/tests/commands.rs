@@ -207,6 +207,22 @@ async fn ingest_stores_a_csv_and_an_ndjson_file(store: Store) {
         .unwrap()
         .get(0);
     assert_eq!(burnout, 50.0);
+    if store.engine() == Engine::Timescale {
+        // The hour had ended: the command refreshed it before it exited
+        // (Store::settle_rollup), as a service's refresher would have.
+        let client = organism_testkit::superuser(store.settings(), "organism").await;
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM late_hours),
+                        (cagg_materialised('employee_metrics_hourly_cagg')).watermark",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (late, watermark): (i64, Option<DateTime<Utc>>) = (row.get(0), row.get(1));
+        assert_eq!(late, 0, "late hours left after the command");
+        assert!(watermark.is_some_and(|w| w > t), "{watermark:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

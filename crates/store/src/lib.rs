@@ -163,6 +163,14 @@ impl Store {
         .await
     }
 
+    /// Waits for the rollup work this store's writes left to run in the
+    /// background (on timescale, the refreshes of hours written late,
+    /// which reads meanwhile take from raw rows): for a process about to
+    /// end, so that the next one finds the rollups materialised.
+    pub async fn settle_rollup(&self) -> Result<()> {
+        self.ops().settle(self).await
+    }
+
     pub fn close(&self) {
         self.pool.close();
         self.maintenance.close();

@@ -172,6 +172,7 @@ const TIMESCALE: &[Migration] = &[
         "timescale/0027_hourly_cagg_covering_key.sql"
     ),
     migration!(28, "late_hours", "timescale/0028_late_hours.sql"),
+    migration!(29, "raw_team_days", "timescale/0029_raw_team_days.sql"),
 ];
 
 /// The migrations of an engine, in order.
@@ -698,7 +699,12 @@ mod tests {
         (
             Engine::Timescale,
             28,
-            "d0d0f3f7dc21cdd3950c9e7368ef61cf3903d82d9a4b82486d511b0a47703f1f",
+            "ef7172f1b9aec970a008fdfa092f48aafa7e4ef2ea50620d9f6b1e173183d4de",
+        ),
+        (
+            Engine::Timescale,
+            29,
+            "69bf4d7d3fd93e045b774ae830d0a552fd9e7bb6b8e7aed33fe108f6cb0ad537",
         ),
     ];
 

@@ -240,3 +240,65 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The organisation's hours (version 25) take exactly the late hours from
+-- raw rows, not every hour from the first of them as the watermark readers
+-- above do: the statistics read a year of the organisation's hours, and
+-- one late sample 60 days back would otherwise make each of them aggregate
+-- 60 days of everyone's raw rows until its refresh.
+CREATE OR REPLACE FUNCTION org_hours(lo timestamptz, hi timestamptz)
+RETURNS TABLE (bucket timestamptz, samples bigint,
+               degree_centrality_sum double precision, degree_centrality_sumsq double precision, degree_centrality_min double precision, degree_centrality_max double precision,
+               betweenness_centrality_sum double precision, betweenness_centrality_sumsq double precision, betweenness_centrality_min double precision, betweenness_centrality_max double precision,
+               clustering_coeff_sum double precision, clustering_coeff_sumsq double precision, clustering_coeff_min double precision, clustering_coeff_max double precision,
+               burnout_score_sum double precision, burnout_score_sumsq double precision, burnout_score_min double precision, burnout_score_max double precision)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    org text;
+    org_until timestamptz;
+    r record;
+    raw constant text :=
+        'SELECT time_bucket(INTERVAL ''1 hour'', m.time) AS bucket, count(*)::bigint,
+                sum(m.degree_centrality), sum(m.degree_centrality * m.degree_centrality), min(m.degree_centrality), max(m.degree_centrality),
+                sum(m.betweenness_centrality), sum(m.betweenness_centrality * m.betweenness_centrality), min(m.betweenness_centrality), max(m.betweenness_centrality),
+                sum(m.clustering_coeff), sum(m.clustering_coeff * m.clustering_coeff), min(m.clustering_coeff), max(m.clustering_coeff),
+                sum(m.burnout_score), sum(m.burnout_score * m.burnout_score), min(m.burnout_score), max(m.burnout_score)
+         FROM employee_metrics m
+         WHERE m.time >= $1 AND m.time < $2
+         GROUP BY 1';
+BEGIN
+    -- The aggregate's own watermark, in this statement's snapshot.
+    SELECT format('%I.%I', h.schema_name, h.table_name), _timescaledb_functions.to_timestamp(w.watermark)
+    INTO org, org_until
+    FROM _timescaledb_catalog.continuous_agg c
+    JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
+    LEFT JOIN _timescaledb_catalog.continuous_aggs_watermark w
+           ON w.mat_hypertable_id = c.mat_hypertable_id
+    WHERE c.user_view_name = 'metrics_hourly_org_cagg' AND c.user_view_schema = current_schema();
+    IF org IS NULL OR org_until IS NULL THEN
+        RETURN QUERY SELECT o.* FROM metrics_hourly_org o WHERE o.bucket >= lo AND o.bucket < hi;
+        RETURN;
+    END IF;
+    IF lo < org_until THEN
+        RETURN QUERY EXECUTE format(
+            'SELECT o.bucket, o.samples, o.degree_centrality_sum, o.degree_centrality_sumsq, o.degree_centrality_min, o.degree_centrality_max, o.betweenness_centrality_sum, o.betweenness_centrality_sumsq, o.betweenness_centrality_min, o.betweenness_centrality_max, o.clustering_coeff_sum, o.clustering_coeff_sumsq, o.clustering_coeff_min, o.clustering_coeff_max, o.burnout_score_sum, o.burnout_score_sumsq, o.burnout_score_min, o.burnout_score_max
+             FROM %s o WHERE o.bucket >= $1 AND o.bucket < $2
+               AND NOT EXISTS (SELECT 1 FROM late_hours l WHERE l.bucket = o.bucket)', org)
+        USING lo, least(hi, org_until);
+        FOR r IN SELECT * FROM late_runs(INTERVAL '1 hour', lo, least(hi, org_until)) LOOP
+            RETURN QUERY EXECUTE raw USING r.lo, r.hi;
+        END LOOP;
+    END IF;
+    -- An hour is in [lo, hi) when its start is: the raw rows of the hours
+    -- from lo's hour to hi's, the partial hours filtered out after.
+    IF hi > org_until THEN
+        RETURN QUERY EXECUTE 'SELECT r.* FROM (' || raw || ') r WHERE r.bucket >= $3 AND r.bucket < $4'
+        USING greatest(org_until, date_trunc('hour', lo, 'UTC')),
+              date_trunc('hour', hi, 'UTC') + INTERVAL '1 hour', greatest(lo, org_until), hi;
+    END IF;
+    RETURN QUERY
+    SELECT b.bucket, b.samples, b.degree_centrality_sum, b.degree_centrality_sumsq, b.degree_centrality_min, b.degree_centrality_max, b.betweenness_centrality_sum, b.betweenness_centrality_sumsq, b.betweenness_centrality_min, b.betweenness_centrality_max, b.clustering_coeff_sum, b.clustering_coeff_sumsq, b.clustering_coeff_min, b.clustering_coeff_max, b.burnout_score_sum, b.burnout_score_sumsq, b.burnout_score_min, b.burnout_score_max
+    FROM metrics_hourly_org_backfill b
+    WHERE b.bucket >= lo AND b.bucket < hi;
+END
+$$;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use organism_domain::MetricSample;
 
@@ -40,6 +41,12 @@ pub(crate) struct Held {
     /// sample there is backfill (`None` before the first retention run).
     pub raw_kept_from: Option<DateTime<Utc>>,
 }
+
+/// Records (team, UTC day, employee)s of raw samples (portable migration
+/// 26, timescale 29): `$1` teams, `$2` days, `$3` employees.
+pub(crate) const RECORD_TEAM_DAYS: &str = "INSERT INTO raw_team_days (team, day, employee_id)
+    SELECT * FROM unnest($1::text[], $2::date[], $3::text[])
+    ON CONFLICT DO NOTHING";
 
 /// The extra statements of a one-sample write, run in its pipeline.
 #[derive(Debug, Default)]
@@ -79,6 +86,12 @@ pub(crate) trait StorageEngine: Send + Sync + fmt::Debug {
         lo: DateTime<Utc>,
         hi: DateTime<Utc>,
     ) -> BoxFuture<'a, ()>;
+
+    /// Runs now what `after_write` left for later (timescale: the
+    /// refreshes of late hours), for a process about to end.
+    fn settle<'a>(&'a self, _store: &'a Store) -> Fut<'a, ()> {
+        async { Ok(()) }.boxed()
+    }
 
     /// One row, one `timestamptz` (or NULL): hours before it are
     /// materialised.

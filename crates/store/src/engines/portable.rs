@@ -38,7 +38,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::{Cutoffs, Fut, Held, SingleWrite, StorageEngine};
+use super::{Cutoffs, Fut, Held, RECORD_TEAM_DAYS, SingleWrite, StorageEngine};
 use crate::batch_hours::{BatchHours, EmployeeHour, Moments};
 use crate::compression::CompressionReport;
 use crate::partitions::{self, Family};
@@ -598,11 +598,6 @@ macro_rules! unpack {
 const UNPACK_STAGED: &str = unpack!(
     "SELECT DISTINCT employee_id, (time AT TIME ZONE 'UTC')::date AS day FROM metrics_staging"
 );
-
-/// Records (team, UTC day, employee)s of raw samples (migration 26).
-const RECORD_TEAM_DAYS: &str = "INSERT INTO raw_team_days (team, day, employee_id)
-    SELECT * FROM unnest($1::text[], $2::date[], $3::text[])
-    ON CONFLICT DO NOTHING";
 
 const UNPACK_ONE: &str = unpack!("SELECT $1::text AS employee_id, $2::date AS day");
 

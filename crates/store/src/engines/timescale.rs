@@ -30,7 +30,7 @@ use futures_util::future::BoxFuture;
 
 use organism_domain::MetricSample;
 
-use super::{Cutoffs, Fut, Held, SingleWrite, StorageEngine, sql_time};
+use super::{Cutoffs, Fut, Held, RECORD_TEAM_DAYS, SingleWrite, StorageEngine, sql_time};
 use crate::compression::CompressionReport;
 use crate::rollup::{RefreshReport, day_start, hour_start, raw_kept_from};
 use crate::sizes::RawSize;
@@ -274,6 +274,23 @@ impl StorageEngine for Timescale {
         .boxed()
     }
 
+    /// The queued windows refreshed now, ready or not, after the round
+    /// the refresher may be running.
+    fn settle<'a>(&'a self, store: &'a Store) -> Fut<'a, ()> {
+        async move {
+            let windows: Vec<Window> = {
+                let mut pending = lock(&self.shared.pending);
+                pending.windows.drain(..).map(|q| q.window).collect()
+            };
+            let _turn = self.shared.turn.lock().await;
+            if windows.is_empty() {
+                return Ok(());
+            }
+            refresh_late(&self.shared, store, &merge_windows(windows)).await
+        }
+        .boxed()
+    }
+
     fn watermark_sql(&self) -> &'static str {
         "SELECT _timescaledb_functions.to_timestamp(
              _timescaledb_functions.cagg_watermark(mat_hypertable_id))
@@ -318,8 +335,7 @@ impl StorageEngine for Timescale {
     }
 
     fn team_days_sql(&self) -> Option<&'static str> {
-        // The raw hypertable keeps its (team, time) index.
-        None
+        Some(RECORD_TEAM_DAYS)
     }
 
     fn record_late_hours<'a>(
@@ -388,6 +404,11 @@ impl StorageEngine for Timescale {
             tx.execute(
                 "DELETE FROM late_hours WHERE bucket < $1",
                 &[&cut.raw_kept_from],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM raw_team_days WHERE day < $1",
+                &[&cut.raw_kept_from.date_naive()],
             )
             .await?;
             for table in [

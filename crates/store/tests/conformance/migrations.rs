@@ -393,3 +393,42 @@ async fn portable_version_26_records_the_team_days_of_the_samples_already_stored
     assert_same(&before.0, &answers(&upgraded).await);
     assert_eq!(edge_trend(&upgraded).await, before.1);
 }
+
+/// The same for a timescale database from before version 29, whose raw
+/// rows were found by team through the hypertable's (team, time) index:
+/// version 29 records the team days of the samples it holds, compressed
+/// chunks included, and drops the index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timescale_version_29_records_the_team_days_of_the_samples_already_stored() {
+    let Some(store) = organism_testkit::store_or_skip(
+        Engine::Timescale,
+        "timescale_version_29_records_the_team_days_of_the_samples_already_stored",
+    )
+    .await
+    else {
+        return;
+    };
+    seed(&store).await;
+    let compressed = store.compress(now()).await.unwrap();
+    assert!(compressed.chunks_compressed >= 1, "{compressed:?}");
+    let recorded = team_days(&store).await;
+    assert_eq!(recorded.len(), 6, "{recorded:#?}");
+    let before = (answers(&store).await, edge_trend(&store).await);
+    assert_eq!(before.1.len(), 3, "{:?}", before.1);
+    let fresh_catalog = catalog(store.settings()).await;
+
+    let client = organism_testkit::superuser(store.settings(), &store.settings().schema).await;
+    client
+        .batch_execute(
+            "DROP TABLE raw_team_days;
+             CREATE INDEX employee_metrics_team_time ON employee_metrics (team, time DESC);
+             DELETE FROM schema_migrations WHERE version = 29;",
+        )
+        .await
+        .unwrap();
+    let upgraded = Store::open(store.settings().clone()).await.unwrap();
+    assert_eq!(team_days(&upgraded).await, recorded);
+    assert_same_catalog(&catalog(upgraded.settings()).await, &fresh_catalog);
+    assert_same(&before.0, &answers(&upgraded).await);
+    assert_eq!(edge_trend(&upgraded).await, before.1);
+}
