@@ -34,13 +34,14 @@ impl Store {
     pub async fn copy_baseline_batch(&self, samples: &[MetricSample]) -> Result<u64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        let samples: Vec<&MetricSample> = samples.iter().collect();
         let rows = crate::writer::copy_samples(
             &tx,
             &format!(
                 "COPY {TABLE} (time, employee_id, team, degree_centrality, betweenness_centrality,
                      clustering_coeff, burnout_score) FROM STDIN (FORMAT binary)"
             ),
-            samples,
+            &samples,
         )
         .await?;
         tx.commit().await?;

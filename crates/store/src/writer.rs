@@ -571,15 +571,27 @@ async fn copy_new(
     tx: &mut deadpool_postgres::Transaction<'_>,
     chunk: &[MetricSample],
 ) -> Result<Option<u64>> {
+    // Hour by hour, each hour's samples employee by employee: a batch of
+    // history arrives employee by employee, and a day's pages would then
+    // each hold every hour of it, so the raw rows' BRIN index on time
+    // could not find an hour (the hours after the watermark that the
+    // statistics read) without reading the whole day. Within an hour, the
+    // employee order keeps the unique index's insertions together (in
+    // plain time order they cost a quarter of the ingest's speed).
+    let mut in_time_order: Vec<&MetricSample> = chunk.iter().collect();
+    in_time_order.sort_by(|a, b| {
+        let hour = |s: &MetricSample| s.time.timestamp().div_euclid(3600);
+        (hour(a), a.employee_id.as_str(), a.time).cmp(&(hour(b), b.employee_id.as_str(), b.time))
+    });
     let attempt = tx.savepoint("copy_new").await?;
-    match copy_samples(&attempt, COPY_DIRECT, chunk).await {
+    match copy_samples(&attempt, COPY_DIRECT, &in_time_order).await {
         Ok(copied) => {
             let wanted: bool = attempt
                 .query_one("SELECT realtime_wanted()", &[])
                 .await?
                 .get(0);
             if wanted {
-                copy_samples(&attempt, COPY_INBOX, chunk).await?;
+                copy_samples(&attempt, COPY_INBOX, &in_time_order).await?;
             }
             attempt.commit().await?;
             Ok(Some(copied))
@@ -597,7 +609,7 @@ async fn copy_new(
 pub(crate) async fn copy_samples(
     tx: &deadpool_postgres::Transaction<'_>,
     copy: &str,
-    chunk: &[MetricSample],
+    chunk: &[&MetricSample],
 ) -> std::result::Result<u64, tokio_postgres::Error> {
     let sink = tx.copy_in(copy).await?;
     let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES[1..]);
