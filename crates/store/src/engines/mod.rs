@@ -87,6 +87,14 @@ pub(crate) trait StorageEngine: Send + Sync + fmt::Debug {
         hi: DateTime<Utc>,
     ) -> BoxFuture<'a, ()>;
 
+    /// Whether a batch copied straight into the raw rows goes hour by hour
+    /// (writer.rs, `copy_new`): timescale, whose raw rows' BRIN index then
+    /// finds an hour of a bulk load. (On portable it measured 0.37x →
+    /// 0.32x COPY at 2,000 × 15 with no read faster.)
+    fn copies_hour_by_hour(&self) -> bool {
+        false
+    }
+
     /// Runs now what `after_write` left for later (timescale: the
     /// refreshes of late hours), for a process about to end.
     fn settle<'a>(&'a self, _store: &'a Store) -> Fut<'a, ()> {

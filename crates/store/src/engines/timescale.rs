@@ -274,6 +274,10 @@ impl StorageEngine for Timescale {
         .boxed()
     }
 
+    fn copies_hour_by_hour(&self) -> bool {
+        true
+    }
+
     /// The queued windows refreshed now, ready or not, after the round
     /// the refresher may be running.
     fn settle<'a>(&'a self, store: &'a Store) -> Fut<'a, ()> {
