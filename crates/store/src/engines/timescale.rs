@@ -219,7 +219,7 @@ impl StorageEngine for Timescale {
                 )
                 .await?;
             }
-            forget_late(&client, &late).await?;
+            forget_late(&client, &late, Cagg::TeamDaily.complete_before(upto)).await?;
             // An employee's hours and the alerts' stored hours are
             // index-only scans of the hourly aggregate's hypertable
             // (migration 27), a team's days read the daily one's: the pages
@@ -586,9 +586,9 @@ async fn refresh_late(shared: &Shared, store: &Store, windows: &[Window]) -> Res
         }
     }
     // A late hour of today is not in a refreshed day of the daily
-    // aggregate, but today is after that aggregate's watermark: it reads
-    // the hourly one, refreshed now.
-    forget_late(&client, &late).await
+    // aggregate; forget_late keeps it unless today is after that
+    // aggregate's watermark (then it reads the hourly one, refreshed now).
+    forget_late(&client, &late, Cagg::TeamDaily.complete_before(Utc::now())).await
 }
 
 /// The rows of late_hours in these windows, committed by now: a refresh
@@ -605,10 +605,33 @@ async fn late_ids(client: &deadpool_postgres::Object, windows: &[Window]) -> Res
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-async fn forget_late(client: &deadpool_postgres::Object, ids: &[i64]) -> Result<()> {
+/// Deletes these rows of late_hours once the refreshes have covered them:
+/// every one before `daily_until`, where the daily aggregate was refreshed
+/// too, and the later ones whose day is after the daily aggregate's
+/// watermark (it reads those days from the hourly one). A late hour of a
+/// day materialised by a refresh that reached further (one run with a
+/// later `--now`) stays for a refresh that covers its day.
+async fn forget_late(
+    client: &deadpool_postgres::Object,
+    ids: &[i64],
+    daily_until: DateTime<Utc>,
+) -> Result<()> {
     if !ids.is_empty() {
         client
-            .execute("DELETE FROM late_hours WHERE id = ANY($1)", &[&ids])
+            .execute(
+                "DELETE FROM late_hours l
+                 WHERE l.id = ANY($1)
+                   AND (l.bucket < $2
+                        OR date_trunc('day', l.bucket, 'UTC') >= coalesce(
+                               (SELECT _timescaledb_functions.to_timestamp(w.watermark)
+                                FROM _timescaledb_catalog.continuous_agg c
+                                JOIN _timescaledb_catalog.continuous_aggs_watermark w
+                                  ON w.mat_hypertable_id = c.mat_hypertable_id
+                                WHERE c.user_view_name = 'employee_team_daily'
+                                  AND c.user_view_schema = current_schema()),
+                               '-infinity'))",
+                &[&ids, &daily_until],
+            )
             .await?;
     }
     Ok(())
