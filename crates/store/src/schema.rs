@@ -699,7 +699,7 @@ mod tests {
         (
             Engine::Timescale,
             28,
-            "ef7172f1b9aec970a008fdfa092f48aafa7e4ef2ea50620d9f6b1e173183d4de",
+            "c18afc9c084d934abff9f2e717c1eef32922a099fe186eafd30c617b49d116c9",
         ),
         (
             Engine::Timescale,

@@ -34,24 +34,34 @@ LANGUAGE sql STABLE AS $$
     SELECT coalesce(min(bucket), 'infinity') FROM late_hours
 $$;
 
--- The watermark the read functions go by (employee_hours, org_hours,
--- team_member_days_read, burnout_alerts_since): the aggregate's own, or
--- the first late hour (its day for the daily aggregate) when that is
--- earlier. Null as before when the aggregate has none.
-CREATE OR REPLACE FUNCTION cagg_materialised(view_name text, OUT hypertable text, OUT watermark timestamptz)
+-- A continuous aggregate of this schema: its materialised hypertable (a
+-- quoted name) and its own watermark, read as a row in the caller's
+-- snapshot (version 23's cagg_materialised); nulls when there is none.
+CREATE OR REPLACE FUNCTION cagg_own(view_name text, OUT hypertable text, OUT watermark timestamptz)
 LANGUAGE sql STABLE AS $$
     SELECT format('%I.%I', h.schema_name, h.table_name),
-           CASE WHEN w.watermark IS NOT NULL THEN
-               least(_timescaledb_functions.to_timestamp(w.watermark),
-                     CASE WHEN view_name = 'employee_team_daily'
-                          THEN date_trunc('day', late_from(), 'UTC')
-                          ELSE late_from() END)
-           END
+           _timescaledb_functions.to_timestamp(w.watermark)
     FROM _timescaledb_catalog.continuous_agg c
     JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
     LEFT JOIN _timescaledb_catalog.continuous_aggs_watermark w
            ON w.mat_hypertable_id = c.mat_hypertable_id
     WHERE c.user_view_name = view_name AND c.user_view_schema = current_schema()
+$$;
+
+-- The watermark the read functions go by (employee_hours,
+-- team_member_days_read, burnout_alerts_since): the aggregate's own, or
+-- the first late hour (its day for the daily aggregate) when that is
+-- earlier. Null as before when the aggregate has none.
+CREATE OR REPLACE FUNCTION cagg_materialised(view_name text, OUT hypertable text, OUT watermark timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT o.hypertable,
+           CASE WHEN o.watermark IS NOT NULL THEN
+               least(o.watermark,
+                     CASE WHEN view_name = 'employee_team_daily'
+                          THEN date_trunc('day', late_from(), 'UTC')
+                          ELSE late_from() END)
+           END
+    FROM cagg_own(view_name) o
 $$;
 
 -- The late hours as runs of consecutive buckets of `step` (1 hour, or 24
@@ -68,8 +78,28 @@ LANGUAGE sql STABLE AS $$
     GROUP BY run
 $$;
 
--- Every employee's late hours, from raw rows (one scan per run), through
--- EXECUTE: planned only when there are some, over their chunks alone.
+-- The organisation's hours [lo, hi) from raw rows (the columns spelled
+-- out: org_hours must not depend on the backfill table's row type).
+CREATE OR REPLACE FUNCTION org_hours_from_raw(lo timestamptz, hi timestamptz)
+RETURNS TABLE (bucket timestamptz, samples bigint,
+               degree_centrality_sum double precision, degree_centrality_sumsq double precision, degree_centrality_min double precision, degree_centrality_max double precision,
+               betweenness_centrality_sum double precision, betweenness_centrality_sumsq double precision, betweenness_centrality_min double precision, betweenness_centrality_max double precision,
+               clustering_coeff_sum double precision, clustering_coeff_sumsq double precision, clustering_coeff_min double precision, clustering_coeff_max double precision,
+               burnout_score_sum double precision, burnout_score_sumsq double precision, burnout_score_min double precision, burnout_score_max double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT time_bucket(INTERVAL '1 hour', m.time), count(*)::bigint,
+           sum(m.degree_centrality), sum(m.degree_centrality * m.degree_centrality), min(m.degree_centrality), max(m.degree_centrality),
+           sum(m.betweenness_centrality), sum(m.betweenness_centrality * m.betweenness_centrality), min(m.betweenness_centrality), max(m.betweenness_centrality),
+           sum(m.clustering_coeff), sum(m.clustering_coeff * m.clustering_coeff), min(m.clustering_coeff), max(m.clustering_coeff),
+           sum(m.burnout_score), sum(m.burnout_score * m.burnout_score), min(m.burnout_score), max(m.burnout_score)
+    FROM employee_metrics m
+    WHERE m.time >= lo AND m.time < hi
+    GROUP BY 1
+$$;
+
+-- Every employee's late hours (or the organisation's), from raw rows, one
+-- scan per run, through EXECUTE: planned only when there are some, over
+-- their chunks alone.
 CREATE OR REPLACE FUNCTION late_hours_from_raw() RETURNS SETOF employee_metrics_hourly_backfill
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -81,21 +111,13 @@ BEGIN
 END
 $$;
 
--- The organisation's late hours, the same way.
 CREATE OR REPLACE FUNCTION late_org_hours_from_raw() RETURNS SETOF metrics_hourly_org_backfill
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r record;
 BEGIN
     FOR r IN SELECT * FROM late_runs(INTERVAL '1 hour', '-infinity', 'infinity') LOOP
-        RETURN QUERY EXECUTE
-            'SELECT time_bucket(INTERVAL ''1 hour'', m.time), count(*)::bigint,
-                    sum(m.degree_centrality), sum(m.degree_centrality * m.degree_centrality), min(m.degree_centrality), max(m.degree_centrality),
-                    sum(m.betweenness_centrality), sum(m.betweenness_centrality * m.betweenness_centrality), min(m.betweenness_centrality), max(m.betweenness_centrality),
-                    sum(m.clustering_coeff), sum(m.clustering_coeff * m.clustering_coeff), min(m.clustering_coeff), max(m.clustering_coeff),
-                    sum(m.burnout_score), sum(m.burnout_score * m.burnout_score), min(m.burnout_score), max(m.burnout_score)
-             FROM employee_metrics m WHERE m.time >= $1 AND m.time < $2 GROUP BY 1'
-        USING r.lo, r.hi;
+        RETURN QUERY EXECUTE 'SELECT * FROM org_hours_from_raw($1, $2)' USING r.lo, r.hi;
     END LOOP;
 END
 $$;
@@ -257,24 +279,10 @@ DECLARE
     org text;
     org_until timestamptz;
     r record;
-    raw constant text :=
-        'SELECT time_bucket(INTERVAL ''1 hour'', m.time) AS bucket, count(*)::bigint,
-                sum(m.degree_centrality), sum(m.degree_centrality * m.degree_centrality), min(m.degree_centrality), max(m.degree_centrality),
-                sum(m.betweenness_centrality), sum(m.betweenness_centrality * m.betweenness_centrality), min(m.betweenness_centrality), max(m.betweenness_centrality),
-                sum(m.clustering_coeff), sum(m.clustering_coeff * m.clustering_coeff), min(m.clustering_coeff), max(m.clustering_coeff),
-                sum(m.burnout_score), sum(m.burnout_score * m.burnout_score), min(m.burnout_score), max(m.burnout_score)
-         FROM employee_metrics m
-         WHERE m.time >= $1 AND m.time < $2
-         GROUP BY 1';
+    raw constant text := 'SELECT * FROM org_hours_from_raw($1, $2)';
 BEGIN
     -- The aggregate's own watermark, in this statement's snapshot.
-    SELECT format('%I.%I', h.schema_name, h.table_name), _timescaledb_functions.to_timestamp(w.watermark)
-    INTO org, org_until
-    FROM _timescaledb_catalog.continuous_agg c
-    JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
-    LEFT JOIN _timescaledb_catalog.continuous_aggs_watermark w
-           ON w.mat_hypertable_id = c.mat_hypertable_id
-    WHERE c.user_view_name = 'metrics_hourly_org_cagg' AND c.user_view_schema = current_schema();
+    SELECT o.hypertable, o.watermark INTO org, org_until FROM cagg_own('metrics_hourly_org_cagg') o;
     IF org IS NULL OR org_until IS NULL THEN
         RETURN QUERY SELECT o.* FROM metrics_hourly_org o WHERE o.bucket >= lo AND o.bucket < hi;
         RETURN;

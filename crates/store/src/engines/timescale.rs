@@ -623,12 +623,7 @@ async fn forget_late(
                  WHERE l.id = ANY($1)
                    AND (l.bucket < $2
                         OR date_trunc('day', l.bucket, 'UTC') >= coalesce(
-                               (SELECT _timescaledb_functions.to_timestamp(w.watermark)
-                                FROM _timescaledb_catalog.continuous_agg c
-                                JOIN _timescaledb_catalog.continuous_aggs_watermark w
-                                  ON w.mat_hypertable_id = c.mat_hypertable_id
-                                WHERE c.user_view_name = 'employee_team_daily'
-                                  AND c.user_view_schema = current_schema()),
+                               (SELECT watermark FROM cagg_own('employee_team_daily')),
                                '-infinity'))",
                 &[&ids, &daily_until],
             )
